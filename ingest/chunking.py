@@ -1,0 +1,222 @@
+"""Structure-aware chunking sized in the embedding model's tokens.
+
+A document's blocks are grouped into sections: runs of blocks under the same heading path on
+the same page. A chunk never crosses a section boundary, so its heading path and page are
+exact. Inside a section, blocks are packed greedily up to the token budget; a block that does
+not fit alone is split at the coarsest boundary that works: lines, then sentences, then words,
+then halves. A table keeps its header: each piece of a split table starts with it.
+
+The budget counts what is embedded, `Chunk.embedding_text` (title, heading path and text),
+with the model's special tokens, and never exceeds the model's maximum sequence length, so
+the embedding model never silently truncates a chunk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from ingest.records import Block, Chunk, Document, chunk_id_for, context_line
+from ragkit.errors import ConfigError
+
+CountTokens = Callable[[Sequence[str]], list[int]]
+
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]; counted once per chunk, not per piece
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+_WORD = re.compile(r"\S+\s*")
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How documents are cut. Part of the index fingerprint: a change rebuilds the index."""
+
+    chunk_tokens: int = 256  # most tokens a chunk's embedding text may take, specials included
+    min_context_budget: int = 32  # a heading path longer than budget - this is shortened
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 32:
+            raise ConfigError(f"chunk size {self.chunk_tokens} tokens is too small: use 32 or more")
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"chunk_tokens": self.chunk_tokens, "chunker": "sections-v1"}
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    text: str
+    tokens: int  # without special tokens
+
+
+def chunk_document(
+    doc: Document,
+    *,
+    count_tokens: CountTokens,
+    max_tokens: int,
+    settings: ChunkSettings = ChunkSettings(),
+    doc_hash: str = "",
+    groups: tuple[str, ...] = (),
+) -> list[Chunk]:
+    """Cut one document into chunks whose embedding text fits `min(chunk_tokens, max_tokens)`."""
+    limit = min(settings.chunk_tokens, max_tokens) - SPECIAL_TOKENS
+    chunks: list[Chunk] = []
+    seen_ids: dict[str, int] = {}
+    content = [b for b in doc.blocks if b.kind != "heading" and b.text.strip()]
+    for (headings, page), section in groupby(content, key=lambda b: (b.headings, b.page)):
+        headings = _fit_headings(doc.title, headings, count_tokens, limit, settings)
+        context = context_line(doc.title, headings) + "\n"
+        budget = limit - _content_tokens(count_tokens, [context])[0]
+        splitter = _Splitter(doc.text, count_tokens, budget)
+        pieces = [piece for block in section for piece in splitter.block_pieces(block)]
+        for group in _pack(pieces, budget):
+            text, start, end = _join(doc.text, group)
+            chunk_id = chunk_id_for(doc.source, text)
+            if chunk_id in seen_ids:  # the same text twice in one document
+                seen_ids[chunk_id] += 1
+                chunk_id = f"{chunk_id}-{seen_ids[chunk_id]}"
+            else:
+                seen_ids[chunk_id] = 1
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id,
+                    source=doc.source,
+                    title=doc.title,
+                    text=text,
+                    start=start,
+                    end=end,
+                    page=page,
+                    headings=headings,
+                    doc_hash=doc_hash,
+                    groups=groups,
+                )
+            )
+    return chunks
+
+
+def _content_tokens(count_tokens: CountTokens, texts: Sequence[str]) -> list[int]:
+    return [max(0, n - SPECIAL_TOKENS) for n in count_tokens(texts)]
+
+
+def _fit_headings(
+    title: str,
+    headings: tuple[str, ...],
+    count_tokens: CountTokens,
+    limit: int,
+    settings: ChunkSettings,
+) -> tuple[str, ...]:
+    """Drop outer headings (then shorten the innermost) until the context leaves room for text."""
+    allowed = limit - settings.min_context_budget
+    path = headings
+    while path and _content_tokens(count_tokens, [context_line(title, path)])[0] > allowed:
+        path = path[1:] if len(path) > 1 else (path[0][:40],)
+        if len(path) == 1 and len(path[0]) <= 40:
+            break
+    return path
+
+
+def _pack(pieces: Sequence[_Piece], budget: int) -> Iterator[list[_Piece]]:
+    """Greedy packing of consecutive pieces; the joins ("\\n\\n") cost no word pieces."""
+    group: list[_Piece] = []
+    used = 0
+    for piece in pieces:
+        if group and used + piece.tokens > budget:
+            yield group
+            group, used = [], 0
+        group.append(piece)
+        used += piece.tokens
+    if group:
+        yield group
+
+
+def _join(text: str, group: Sequence[_Piece]) -> tuple[str, int, int]:
+    """The chunk text and its offsets, trimmed of surrounding whitespace."""
+    start, end = group[0].start, group[-1].end
+    if all(text[p.start : p.end] == p.text for p in group):
+        span = text[start:end]
+        lead = len(span) - len(span.lstrip())
+        trail = len(span) - len(span.rstrip())
+        return span.strip(), start + lead, end - trail
+    # A repeated table header makes the pieces non-contiguous with the source text.
+    return "\n\n".join(p.text.strip() for p in group), start, end
+
+
+class _Splitter:
+    """Cuts one block into pieces that each fit the budget."""
+
+    def __init__(self, text: str, count_tokens: CountTokens, budget: int) -> None:
+        self.text = text
+        self.count_tokens = count_tokens
+        self.budget = budget
+
+    def block_pieces(self, block: Block) -> list[_Piece]:
+        tokens = _content_tokens(self.count_tokens, [block.text])[0]
+        if tokens <= self.budget:
+            return [_Piece(block.start, block.end, block.text, tokens)]
+        if block.kind == "table" and block.header and block.text.startswith(block.header):
+            return self._table_pieces(block)
+        return self._fit(block.start, block.end, level=0)
+
+    def _table_pieces(self, block: Block) -> list[_Piece]:
+        header = block.header or ""
+        header_tokens = _content_tokens(self.count_tokens, [header])[0]
+        body_start = block.start + len(header)
+        if header_tokens > self.budget // 2:  # a header that eats the budget is not worth repeating
+            return self._fit(block.start, block.end, level=0)
+        rows = self._fit(body_start, block.end, level=0, budget=self.budget - header_tokens)
+        grouped = _pack(rows, self.budget - header_tokens)
+        pieces = []
+        for group in grouped:
+            body = self.text[group[0].start : group[-1].end].strip("\n")
+            start = block.start if group[0].start == body_start else group[0].start
+            text = self.text[start : group[-1].end] if start == block.start else f"{header}\n{body}"
+            pieces.append(_Piece(start, group[-1].end, text, header_tokens + sum(p.tokens for p in group)))
+        return pieces
+
+    def _fit(self, start: int, end: int, *, level: int, budget: int | None = None) -> list[_Piece]:
+        budget = self.budget if budget is None else budget
+        spans = list(self._split(start, end, level))
+        texts = [self.text[s:e] for s, e in spans]
+        counts = _content_tokens(self.count_tokens, texts)
+        pieces: list[_Piece] = []
+        for (s, e), text, tokens in zip(spans, texts, counts, strict=True):
+            if tokens <= budget:
+                pieces.append(_Piece(s, e, text, tokens))
+            else:
+                pieces.extend(self._fit(s, e, level=level + 1, budget=budget))
+        return [self._merge(g) for g in _pack(pieces, budget)]
+
+    def _merge(self, group: list[_Piece]) -> _Piece:
+        start, end = group[0].start, group[-1].end
+        return _Piece(start, end, self.text[start:end], sum(p.tokens for p in group))
+
+    def _split(self, start: int, end: int, level: int) -> Iterator[tuple[int, int]]:
+        """Sub-spans of [start, end) at one level of granularity; they tile the span."""
+        segment = self.text[start:end]
+        if level == 0:
+            pattern = re.compile(r"\n")
+        elif level == 1:
+            pattern = _SENTENCE_END
+        elif level == 2:
+            for match in _WORD.finditer(segment):
+                yield start + match.start(), start + match.end()
+            return
+        else:  # one "word" longer than the budget (a URL, a hash): halve until it fits
+            middle = (start + end) // 2
+            if middle in (start, end):
+                yield start, end
+                return
+            yield start, middle
+            yield middle, end
+            return
+        cursor = start
+        for match in pattern.finditer(segment):
+            cut = start + match.end()
+            if cut > cursor:
+                yield cursor, cut
+                cursor = cut
+        if cursor < end:
+            yield cursor, end

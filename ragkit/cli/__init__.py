@@ -1,0 +1,53 @@
+"""The `ragkit` command: parse, call one library function, print.
+
+Each command lives in its own module with `add_parser(subparsers)` and `run(args) -> int`.
+Command modules import only argparse at module level, so `ragkit --help` stays fast. Library
+errors become one-line messages and exit codes here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from ragkit import __version__
+from ragkit.errors import RagkitError
+
+# Order is the order of `ragkit --help`.
+COMMANDS = ["ingest", "sources"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ragkit",
+        description="Question answering over your documents, offline, with citations.",
+    )
+    parser.add_argument("--version", action="version", version=f"ragkit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"ragkit.cli.{name}_cmd")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except RagkitError as exc:
+        print(f"ragkit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ragkit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `ragkit search ... | head` closes the pipe early; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

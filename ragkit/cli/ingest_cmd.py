@@ -1,0 +1,70 @@
+"""`ragkit ingest PATH... --index DIR`: sync an index with a set of files and folders."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ragkit.cli.common import add_index_option, index_dir, parse_groups, print_json
+from ragkit.errors import UsageError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ingest",
+        help="index documents (incremental: only new or changed files are embedded)",
+        description="Sync an index with files and folders: embeds new or changed files, "
+        "drops the chunks of files that are gone, does nothing when nothing changed.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    add_index_option(parser)
+    parser.add_argument("--groups", help="access groups for every file of this run, e.g. hr,managers")
+    parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    parser.add_argument(
+        "--model",
+        default="all-MiniLM-L6-v2",
+        help="sentence-transformers model name or local path (default: bundled all-MiniLM-L6-v2)",
+    )
+    parser.add_argument(
+        "--password-file", type=Path, help="file with passwords for encrypted PDFs, one per line"
+    )
+    parser.add_argument("--max-file-mb", type=float, default=100.0, help="skip larger files (default 100)")
+    parser.add_argument("--chunk-tokens", type=int, default=256, help="chunk size in model tokens")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+
+
+def _read_passwords(path: Path | None) -> tuple[str, ...]:
+    if path is None:
+        return ()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read password file {path}: {exc.strerror}") from exc
+    return tuple(line for line in lines if line)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ingest.chunking import ChunkSettings
+    from ingest.pipeline import IngestOptions, ingest
+    from ragkit.cli.report import print_ingest_report
+
+    for path in args.paths:
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"no such file or folder: {path}")
+    options = IngestOptions(
+        model=args.model,
+        groups=parse_groups(args.groups),
+        passwords=_read_passwords(args.password_file),
+        chunking=ChunkSettings(chunk_tokens=args.chunk_tokens),
+        max_file_mb=args.max_file_mb,
+        dry_run=args.dry_run,
+        progress=not args.no_progress and not args.json,
+    )
+    report = ingest(args.paths, index_dir(args), options)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print_ingest_report(report)
+    return 0 if report.ok else 1

@@ -1,0 +1,48 @@
+"""The documents in an index, as an asker with given access groups may see them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.records import readable_by
+from ingest.store import load_index, read_manifest
+from ragkit.errors import IndexStoreError
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    source: str
+    title: str
+    pages: int | None
+    chunks: int
+    groups: tuple[str, ...]
+    ingested_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "groups": list(self.groups)}
+
+
+def list_sources(index_dir: Path, groups: frozenset[str] = frozenset()) -> list[SourceInfo]:
+    """Documents readable with `groups`; restricted ones are not listed, not even counted."""
+    manifest = read_manifest(Path(index_dir))
+    if manifest is None:
+        load_index(Path(index_dir))  # raises the right "no index" message
+        raise IndexStoreError(f"{index_dir} holds no index")
+    rows = []
+    for source, entry in sorted(manifest["files"].items()):
+        doc_groups = tuple(entry.get("groups", ()))
+        if not readable_by(doc_groups, groups):
+            continue
+        rows.append(
+            SourceInfo(
+                source=source,
+                title=entry.get("title", source),
+                pages=entry.get("pages"),
+                chunks=len(entry.get("chunk_ids", ())),
+                groups=doc_groups,
+                ingested_at=entry.get("ingested_at", ""),
+            )
+        )
+    return rows

@@ -1,0 +1,69 @@
+"""The small types passed between retrieval, generation and the interfaces.
+
+JSON shapes (the CLI's --json, the HTTP API, the evaluation harness):
+- a hit: {"chunk_id", "source", "page", "section", "score", "text"}
+- an answer: {"answer", "abstained", "citations": [{"source", "page", "section", "quote"}],
+  "passages": [hit, ...]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.records import Chunk
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score (higher is better) and its 1-based rank."""
+
+    chunk: Chunk
+    score: float
+    rank: int = 0
+    dense_score: float | None = None  # cosine similarity, when the dense retriever found it
+    sparse_score: float | None = None  # BM25 score, when BM25 found it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chunk_id": self.chunk.chunk_id,
+            "source": self.chunk.source,
+            "page": self.chunk.page,
+            "section": self.chunk.section,
+            "score": round(float(self.score), 6),
+            "text": self.chunk.text,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a claim comes from; `quote` is a verbatim span of the cited chunk's text."""
+
+    source: str
+    page: int | None
+    section: str
+    quote: str
+    chunk_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "page": self.page, "section": self.section, "quote": self.quote}
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Hit, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)  # generator name, timings, support
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+            "passages": [h.to_json() for h in self.passages],
+        }
+
+
+REFUSAL = "The documents I can search don't cover this."
