@@ -1,0 +1,30 @@
+# The README's two commands are `make demo` and `make test`; .ci/run calls `make test`.
+PYTHON ?= python3
+INDEX ?= .index
+export HF_HUB_OFFLINE = 1
+export TOKENIZERS_PARALLELISM = false
+
+.PHONY: install demo test lint format bench
+
+# torch first, pinned: unpinned, pip resolves it to a multi-GB CUDA build.
+install:
+	$(PYTHON) -m pip install --quiet torch==2.13.0
+	$(PYTHON) -m pip install --quiet -e '.[dev]'
+
+demo: install
+	ragkit ingest sample_corpus --index $(INDEX)
+	ragkit sources --index $(INDEX)
+
+test: install
+	$(PYTHON) -m pytest
+
+lint:
+	ruff check ragkit ingest tests
+	ruff format --check ragkit ingest tests
+
+format:
+	ruff format ragkit ingest tests
+	ruff check --fix ragkit ingest tests
+
+bench:
+	$(PYTHON) tests/bench/bench_ingest.py
