@@ -49,6 +49,7 @@ class FileOutcome:
     status: Status
     reason: str = ""
     chunks: int = 0
+    warnings: tuple[str, ...] = ()  # non-fatal problems: a skipped page, bad JSONL lines
 
 
 @dataclass
@@ -82,7 +83,7 @@ class IngestReport:
             "chunks_total": self.chunks_total,
             "embedded": self.embedded,
             "seconds": round(self.seconds, 3),
-            "files": [vars(o) for o in self.outcomes],
+            "files": [{**vars(o), "warnings": list(o.warnings)} for o in self.outcomes],
         }
 
 
@@ -194,7 +195,7 @@ def _sync(
             outcome = FileOutcome(outcome.source, "failed", outcome.reason + " (kept the indexed version)")
         elif entry is not None:
             status: Status = "updated" if candidate.source in plan.previous else "added"
-            outcome = FileOutcome(candidate.source, status, chunks=len(chunks))
+            outcome = FileOutcome(candidate.source, status, chunks=len(chunks), warnings=outcome.warnings)
             files[candidate.source] = entry
             new_chunks[candidate.source] = chunks
         report.outcomes.append(outcome)
@@ -229,8 +230,11 @@ def _load_and_chunk(
     embedder: Embedder,
     options: IngestOptions,
 ) -> tuple[FileOutcome, dict[str, Any] | None, list[Chunk]]:
+    warnings: list[str] = []
     try:
-        documents = load_file(candidate.path, candidate.source, passwords=options.passwords)
+        documents = load_file(
+            candidate.path, candidate.source, passwords=options.passwords, warnings=warnings
+        )
     except LoadError as exc:
         return FileOutcome(candidate.source, "failed", exc.reason), None, []
     chunks: list[Chunk] = []
@@ -258,7 +262,8 @@ def _load_and_chunk(
         "chunk_ids": [c.chunk_id for c in chunks],
         "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return FileOutcome(candidate.source, "added", chunks=len(chunks)), entry, chunks
+    outcome = FileOutcome(candidate.source, "added", chunks=len(chunks), warnings=tuple(warnings))
+    return outcome, entry, chunks
 
 
 def _embed(chunks: Sequence[Chunk], embedder: Embedder, options: IngestOptions) -> np.ndarray:

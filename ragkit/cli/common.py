@@ -39,3 +39,61 @@ def parse_groups(value: str | None) -> tuple[str, ...]:
 
 def print_json(record: Any) -> None:
     sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def add_assistant_options(parser: argparse.ArgumentParser, *, generator: bool = True) -> None:
+    add_index_option(parser)
+    parser.add_argument("-k", type=int, default=5, help="passages to retrieve (default 5)")
+    parser.add_argument("--groups", help="the asker's access groups, e.g. managers")
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    if not generator:
+        return
+    from ragkit.generators.registry import LLM_HELP
+
+    parser.add_argument(
+        "--llm", default=os.environ.get("RAGKIT_LLM", "extractive"), help=f"{LLM_HELP}; $RAGKIT_LLM"
+    )
+    parser.add_argument("--adapter", type=Path, help="prefix-tuning adapter folder (with --llm hf:)")
+    parser.add_argument("--system-prompt", type=Path, help="file replacing the default system prompt")
+
+
+def build_assistant(args: argparse.Namespace, *, generator: bool = True) -> Any:
+    from ragkit.assistant import Assistant, check_k
+
+    if not generator:
+        from ragkit.retrieval import Retriever
+
+        return Assistant(Retriever.from_index(index_dir(args)), None, check_k(args.k),
+                         frozenset(parse_groups(args.groups)))
+    return Assistant.from_index(
+        index_dir(args),
+        llm=args.llm,
+        k=args.k,
+        groups=parse_groups(args.groups),
+        adapter=args.adapter,
+        system_prompt=args.system_prompt,
+    )
+
+
+def read_jsonl_requests(path: Path, key: str) -> list[tuple[str, Any, str | None]]:
+    """(id, text, error) per line of a query file; a bad line gets an error, not an abort."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text: save it as UTF-8 JSONL") from exc
+    requests: list[tuple[str, Any, str | None]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            requests.append((f"line-{number}", None, f"{path}:{number}: not valid JSON"))
+            continue
+        if not isinstance(record, dict) or key not in record:
+            requests.append((f"line-{number}", None, f"{path}:{number}: no '{key}' field"))
+            continue
+        requests.append((str(record.get("id", f"line-{number}")), record[key], None))
+    return requests

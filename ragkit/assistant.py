@@ -1,0 +1,113 @@
+"""The assistant: retrieve passages for a question, then generate a grounded answer.
+
+This is the core that the CLI, the HTTP server and the evaluation harness call with the
+project's own types. `ragkit.chain.load_chain` wraps it as a LangChain Runnable for apps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ragkit.errors import UsageError
+from ragkit.types import Answer, Hit
+
+MAX_QUESTION_CHARS = 4000  # a question, not a document: longer input is almost always a paste error
+MAX_K = 50
+
+
+def check_question(question: Any) -> str:
+    if not isinstance(question, str):
+        raise UsageError(f"a question must be text, not {type(question).__name__}")
+    text = question.strip()
+    if not text:
+        raise UsageError("the question is empty: ask something, e.g. 'How many days of leave?'")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise UsageError(
+            f"the question is {len(text):,} characters; the limit is {MAX_QUESTION_CHARS:,}: "
+            "ask a shorter question"
+        )
+    return text
+
+
+def check_k(k: int) -> int:
+    if not 1 <= int(k) <= MAX_K:
+        raise UsageError(f"-k {k} is out of range: use 1 to {MAX_K}")
+    return int(k)
+
+
+@dataclass
+class Assistant:
+    retriever: Any  # ragkit.retrieval.Retriever
+    generator: Any  # ragkit.generators.Generator
+    k: int = 5
+    groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_index(
+        cls,
+        index_dir: Path | str,
+        *,
+        llm: str = "extractive",
+        k: int = 5,
+        groups: Sequence[str] = (),
+        adapter: Path | str | None = None,
+        system_prompt: Path | str | None = None,
+    ) -> Assistant:
+        from ragkit.generators.registry import load_generator
+        from ragkit.retrieval import Retriever
+
+        retriever = Retriever.from_index(Path(index_dir))
+        generator = load_generator(
+            llm, embedder=retriever.embedder, adapter=adapter, system_prompt=system_prompt
+        )
+        return cls(retriever, generator, check_k(k), frozenset(groups))
+
+    def retrieve(
+        self, question: str, *, k: int | None = None, groups: Sequence[str] | None = None
+    ) -> list[Hit]:
+        question = check_question(question)
+        return self.retriever.retrieve(
+            question,
+            k=check_k(k if k is not None else self.k),
+            groups=self.groups if groups is None else frozenset(groups),
+        )
+
+    def ask(
+        self, question: str, *, k: int | None = None, groups: Sequence[str] | None = None
+    ) -> Answer:
+        hits = self.retrieve(question, k=k, groups=groups)
+        return self.generator.generate(question.strip(), hits)
+
+    def ungrounded(self, question: str) -> Answer:
+        """The generator with no passages: what it says from its own knowledge, if any."""
+        return self.generator.generate(check_question(question), [])
+
+    def stream(
+        self, question: str, *, k: int | None = None, groups: Sequence[str] | None = None
+    ) -> Iterator[list[Hit] | str | Answer]:
+        """Yields the hits, then answer text pieces as they are generated, then the Answer."""
+        hits = self.retrieve(question, k=k, groups=groups)
+        yield hits
+        question = question.strip()
+        stream_answer = getattr(self.generator, "stream_answer", None)
+        if stream_answer is not None:
+            yield from stream_answer(question, hits)
+            return
+        answer = self.generator.generate(question, hits)
+        for piece in _pieces(answer.text):
+            yield piece
+        yield replace(answer, passages=tuple(hits))
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Word-sized pieces that join back to `text` exactly."""
+    start = 0
+    for index, char in enumerate(text):
+        if char == " " and index > start:
+            yield text[start:index]
+            start = index
+    if start < len(text):
+        yield text[start:]

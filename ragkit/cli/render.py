@@ -1,0 +1,60 @@
+"""Human-readable answers and hits, wrapped for an 80-column terminal."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+
+from ragkit.types import Answer, Citation, Hit
+
+WIDTH = 80
+
+
+def _where(source: str, page: int | None, section: str) -> str:
+    parts = [source]
+    if page:
+        parts.append(f"p. {page}")
+    if section:
+        parts.append(section)
+    return ", ".join(parts)
+
+
+def citation_lines(number: int, citation: Citation) -> list[str]:
+    head = textwrap.wrap(
+        f"[{number}] {_where(citation.source, citation.page, citation.section)}",
+        WIDTH,
+        subsequent_indent="    ",
+    )
+    quote = textwrap.wrap(
+        f"“{citation.quote}”", WIDTH, initial_indent="    ", subsequent_indent="    ",
+        max_lines=4, placeholder=" …”",
+    )
+    return head + quote
+
+
+def render_answer(answer: Answer, *, show_text: bool = True) -> str:
+    lines = textwrap.wrap(answer.text, WIDTH) if show_text else []
+    if answer.citations:
+        lines += ["", "Sources:"]
+        for number, citation in enumerate(answer.citations, start=1):
+            lines += citation_lines(number, citation)
+    return "\n".join(lines)
+
+
+def render_hits(hits: Sequence[Hit]) -> str:
+    if not hits:
+        return "No passages found."
+    lines: list[str] = []
+    for hit in hits:
+        chunk = hit.chunk
+        lines += textwrap.wrap(
+            f"{hit.rank}. {_where(chunk.source, chunk.page, chunk.section)}  "
+            f"(score {hit.score:.3f})",
+            WIDTH,
+            subsequent_indent="   ",
+        )
+        lines += textwrap.wrap(
+            " ".join(chunk.text.split()), WIDTH, initial_indent="   ", subsequent_indent="   ",
+            max_lines=3, placeholder=" …",
+        )
+    return "\n".join(lines)

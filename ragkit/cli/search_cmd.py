@@ -1,0 +1,49 @@
+"""`ragkit search`: retrieval only, for one query or a batch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ragkit.cli.common import (
+    add_assistant_options,
+    build_assistant,
+    print_json,
+    read_jsonl_requests,
+)
+from ragkit.errors import RagkitError, UsageError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("search", help="retrieve passages without answering")
+    parser.add_argument("query", nargs="?", help="the query (or use --queries)")
+    parser.add_argument("--queries", type=Path, help="JSONL file of {id, question}")
+    add_assistant_options(parser, generator=False)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.query is None) == (args.queries is None):
+        raise UsageError("give a query, or --queries FILE.jsonl (not both)")
+    assistant = build_assistant(args, generator=False)
+    if args.queries is None:
+        hits = assistant.retrieve(args.query)
+        if args.json:
+            print_json({"query": args.query, "hits": [h.to_json() for h in hits]})
+        else:
+            from ragkit.cli.render import render_hits
+
+            print(render_hits(hits))
+        return 0
+    failures = 0
+    for request_id, query, error in read_jsonl_requests(args.queries, "question"):
+        if error is None:
+            try:
+                hits = assistant.retrieve(query)
+                print_json({"id": request_id, "hits": [h.to_json() for h in hits]})
+                continue
+            except RagkitError as exc:
+                error = str(exc)
+        failures += 1
+        print_json({"id": request_id, "error": error})
+    return 1 if failures else 0
