@@ -1,0 +1,173 @@
+"""Discovery: what gets walked, what is skipped and why, and the access groups of each file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest.discover import ACCESS_FILE, Candidate, discover, groups_for
+from ragkit.errors import ConfigError, UsageError
+
+
+def write(path: Path, text: str = "Some text.\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def sources(candidates: list[Candidate]) -> list[str]:
+    return [candidate.source for candidate in candidates]
+
+
+def test_walks_sorted_and_reports_unsupported(tmp_path: Path) -> None:
+    write(tmp_path / "b.md")
+    write(tmp_path / "a" / "z.txt")
+    write(tmp_path / "a" / "y.PDF")
+    write(tmp_path / "image.png")
+    write(tmp_path / ".hidden.md")
+    write(tmp_path / ".git" / "config.md")
+    write(tmp_path / ACCESS_FILE, "groups: []\n")
+    result = discover([tmp_path])
+    assert sources(result.candidates) == ["a/y.PDF", "a/z.txt", "b.md"]
+    assert all(c.root == tmp_path for c in result.candidates)
+    assert result.candidates[0].path == tmp_path / "a" / "y.PDF"
+    assert [source for source, _ in result.skipped] == ["image.png"]
+    assert result.skipped[0][1].startswith("unsupported file type '.png' (supported: .docx,")
+
+
+def test_a_file_given_directly(tmp_path: Path) -> None:
+    path = write(tmp_path / "docs" / "policy.md")
+    result = discover([path])
+    assert result.candidates == [Candidate(path, "policy.md", path.parent, ())]
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file or folder"):
+        discover([tmp_path / "nope"])
+
+
+def test_file_over_the_size_limit(tmp_path: Path) -> None:
+    big = tmp_path / "big.pdf"
+    with big.open("wb") as handle:
+        handle.truncate(200 * 2**20)  # sparse: costs no disk
+    result = discover([tmp_path])
+    assert result.candidates == []
+    assert result.skipped == [
+        ("big.pdf", "file is 200.0 MB, over the 100 MB limit; raise it with --max-file-mb")
+    ]
+    assert sources(discover([tmp_path], max_bytes=300 * 2**20).candidates) == ["big.pdf"]
+
+
+def test_symlink_loop_broken_link_and_duplicates(tmp_path: Path) -> None:
+    write(tmp_path / "docs" / "a.md")
+    os.symlink(tmp_path / "docs", tmp_path / "docs" / "loop")  # folder linking to itself
+    os.symlink(tmp_path / "missing.md", tmp_path / "docs" / "dangling.md")
+    os.symlink(tmp_path / "docs" / "self.md", tmp_path / "docs" / "self.md")  # ELOOP
+    os.symlink(tmp_path / "docs" / "a.md", tmp_path / "docs" / "b.md")
+    result = discover([tmp_path])
+    assert sources(result.candidates) == ["docs/a.md"]
+    assert sorted(result.skipped) == [
+        ("docs/b.md", "same file as 'docs/a.md' (a symlink)"),
+        ("docs/dangling.md", "broken symlink"),
+        ("docs/loop", "symlink loop"),
+        ("docs/self.md", "symlink loop"),
+    ]
+
+
+def test_symlinked_file_and_folder_are_followed(tmp_path: Path) -> None:
+    outside = write(tmp_path / "outside" / "shared.md")
+    root = tmp_path / "root"
+    write(root / "local.md")
+    os.symlink(outside, root / "linked.md")
+    os.symlink(outside.parent, root / "linked-folder")
+    result = discover([root])
+    assert sources(result.candidates) == ["linked-folder/shared.md", "local.md"]
+    assert result.skipped == [("linked.md", "same file as 'linked-folder/shared.md' (a symlink)")]
+
+
+def test_same_source_from_two_roots_is_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "one" / "faq.md")
+    write(tmp_path / "two" / "faq.md")
+    result = discover([tmp_path / "one", tmp_path / "two"])
+    assert sources(result.candidates) == ["faq.md"]
+    assert result.skipped[0][0] == "faq.md"
+    assert "another input" in result.skipped[0][1]
+
+
+# ---- access rules ----
+
+
+def test_access_rules_nest_and_override(tmp_path: Path) -> None:
+    write(tmp_path / ACCESS_FILE, 'files:\n  "salary-*.md": [managers]\n')
+    write(tmp_path / "hr" / ACCESS_FILE, "groups: [hr]\nfiles:\n  'reviews/*.md': [hr, leads]\n")
+    write(tmp_path / "hr" / "open" / ACCESS_FILE, "groups: []\n")
+    for name in [
+        "handbook.md",
+        "salary-2024.md",
+        "hr/leave.md",
+        "hr/salary-bands.md",
+        "hr/reviews/q1.md",
+        "hr/reviews/deep/q2.md",
+        "hr/open/faq.md",
+        "hr/open/salary-faq.md",
+    ]:
+        write(tmp_path / name)
+    result = discover([tmp_path])
+    got = {c.source: c.groups for c in result.candidates}
+    assert got == {
+        "handbook.md": (),
+        "salary-2024.md": ("managers",),
+        "hr/leave.md": ("hr",),
+        # hr's folder-wide rule is deeper than the root's pattern, so it wins
+        "hr/salary-bands.md": ("hr",),
+        "hr/reviews/q1.md": ("hr", "leads"),
+        "hr/reviews/deep/q2.md": ("hr",),  # '*' stays within one folder
+        "hr/open/faq.md": (),  # an explicit empty list makes a subtree public again
+        "hr/open/salary-faq.md": (),
+    }
+    assert result.skipped == []
+    assert all(groups_for(c) == c.groups for c in result.candidates)
+
+
+def test_access_rule_double_star_and_rules_above_the_root(tmp_path: Path) -> None:
+    write(tmp_path / ACCESS_FILE, "files:\n  'hr/**/secret*.md': [security]\n")
+    write(tmp_path / "hr" / "a" / "b" / "secret-plan.md")
+    write(tmp_path / "hr" / "public.md")
+    # Ingesting only hr/ still applies the rule file in its parent.
+    result = discover([tmp_path / "hr"])
+    assert {c.source: c.groups for c in result.candidates} == {
+        "a/b/secret-plan.md": ("security",),
+        "public.md": (),
+    }
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ("group: [managers]\n", "unknown key"),
+        ("groups: {a: b}\n", "'groups' must be a list of group names"),
+        ("files: [a]\n", "'files' must map glob patterns"),
+        ("groups: [unclosed\n", "cannot read access rules"),
+        ("- managers\n", "not a YAML mapping"),
+    ],
+)
+def test_invalid_access_rules_stop_discovery(tmp_path: Path, rules: str, message: str) -> None:
+    write(tmp_path / "hr" / ACCESS_FILE, rules)
+    write(tmp_path / "hr" / "salary.md")
+    with pytest.raises(ConfigError, match=message):
+        discover([tmp_path])
+
+
+def test_ragkitignore_hides_files_and_folders_below_it(tmp_path):
+    root = tmp_path / "docs"
+    (root / "drafts").mkdir(parents=True)
+    (root / "policy.md").write_text("# Policy\n\nText.\n")
+    (root / "eval.jsonl").write_text('{"question": "not a document"}\n')
+    (root / "drafts" / "wip.md").write_text("# WIP\n")
+    (root / "drafts" / "notes.txt").write_text("notes\n")
+    (root / ".ragkitignore").write_text("# not policies\neval.jsonl\ndrafts/*.md\n")
+    result = discover([root])
+    assert [c.source for c in result.candidates] == ["drafts/notes.txt", "policy.md"]
+    assert result.skipped == []
