@@ -173,7 +173,9 @@ class _Splitter:
             body = self.text[group[0].start : group[-1].end].strip("\n")
             start = block.start if group[0].start == body_start else group[0].start
             text = self.text[start : group[-1].end] if start == block.start else f"{header}\n{body}"
-            pieces.append(_Piece(start, group[-1].end, text, header_tokens + sum(p.tokens for p in group)))
+            pieces.append(
+                _Piece(start, group[-1].end, text, header_tokens + sum(p.tokens for p in group))
+            )
         return pieces
 
     def _fit(self, start: int, end: int, *, level: int, budget: int | None = None) -> list[_Piece]:

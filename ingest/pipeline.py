@@ -159,7 +159,9 @@ def _plan(
         old = previous.get(candidate.source)
         if old and old["hash"] == digest and tuple(old.get("rule_groups", ())) == groups:
             plan.unchanged.append(candidate.source)
-            report.outcomes.append(FileOutcome(candidate.source, "unchanged", chunks=len(old["chunk_ids"])))
+            report.outcomes.append(
+                FileOutcome(candidate.source, "unchanged", chunks=len(old["chunk_ids"]))
+            )
         else:
             plan.changed.append((candidate, data, digest, groups))
     plan.removed = sorted(set(previous) - seen)
@@ -192,10 +194,14 @@ def _sync(
         outcome, entry, chunks = _load_and_chunk(candidate, data, digest, groups, embedder, options)
         if outcome.status == "failed" and candidate.source in plan.previous:
             files[candidate.source] = plan.previous[candidate.source]  # keep the last good version
-            outcome = FileOutcome(outcome.source, "failed", outcome.reason + " (kept the indexed version)")
+            outcome = FileOutcome(
+                outcome.source, "failed", outcome.reason + " (kept the indexed version)"
+            )
         elif entry is not None:
             status: Status = "updated" if candidate.source in plan.previous else "added"
-            outcome = FileOutcome(candidate.source, status, chunks=len(chunks), warnings=outcome.warnings)
+            outcome = FileOutcome(
+                candidate.source, status, chunks=len(chunks), warnings=outcome.warnings
+            )
             files[candidate.source] = entry
             new_chunks[candidate.source] = chunks
         report.outcomes.append(outcome)

@@ -97,8 +97,7 @@ class Assistant:
             yield from stream_answer(question, hits)
             return
         answer = self.generator.generate(question, hits)
-        for piece in _pieces(answer.text):
-            yield piece
+        yield from _pieces(answer.text)
         yield replace(answer, passages=tuple(hits))
 
 

@@ -14,7 +14,8 @@ from ragkit.assistant import Assistant, check_question
 from ragkit.types import Answer
 
 _FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|then)\b|\b(it|its|that|this|those|these|they|them|there)\b",
+    r"^(and|but|also|what about|how about|then)\b"
+    r"|\b(it|its|that|this|those|these|they|them|there)\b",
     re.IGNORECASE,
 )
 SHORT_QUESTION_WORDS = 5

@@ -44,4 +44,3 @@ class MissingDependencyError(RagkitError):
     def __init__(self, package: str, feature: str) -> None:
         super().__init__(f"{feature} needs the '{package}' package: pip install {package}")
         self.package = package
-

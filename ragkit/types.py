@@ -46,7 +46,12 @@ class Citation:
     chunk_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "page": self.page, "section": self.section, "quote": self.quote}
+        return {
+            "source": self.source,
+            "page": self.page,
+            "section": self.section,
+            "quote": self.quote,
+        }
 
 
 @dataclass(frozen=True)

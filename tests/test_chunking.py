@@ -17,8 +17,15 @@ def make_doc(parts: list[tuple[str, str, tuple[str, ...], int | None]], header: 
             text += "\n\n"
             cursor += 2
         blocks.append(
-            Block(kind, body, cursor, cursor + len(body), page, headings,
-                  header if kind == "table" else None)
+            Block(
+                kind,
+                body,
+                cursor,
+                cursor + len(body),
+                page,
+                headings,
+                header if kind == "table" else None,
+            )
         )
         text += body
         cursor += len(body)
@@ -29,11 +36,13 @@ WORDS = HashingEmbedder(dim=64, max_tokens=64)
 
 
 def test_small_sections_become_one_chunk_each_with_exact_offsets():
-    doc = make_doc([
-        ("paragraph", "Staff get 25 days of annual leave.", ("Annual leave",), None),
-        ("paragraph", "Unused days carry over until March.", ("Annual leave",), None),
-        ("paragraph", "Sick days need a note after three days.", ("Sick leave",), None),
-    ])
+    doc = make_doc(
+        [
+            ("paragraph", "Staff get 25 days of annual leave.", ("Annual leave",), None),
+            ("paragraph", "Unused days carry over until March.", ("Annual leave",), None),
+            ("paragraph", "Sick days need a note after three days.", ("Sick leave",), None),
+        ]
+    )
     chunks = chunk_document(doc, count_tokens=WORDS.count_tokens, max_tokens=64)
     assert [c.text for c in chunks] == [
         "Staff get 25 days of annual leave.\n\nUnused days carry over until March.",
@@ -46,10 +55,12 @@ def test_small_sections_become_one_chunk_each_with_exact_offsets():
 
 
 def test_chunks_never_cross_pages():
-    doc = make_doc([
-        ("paragraph", "Page one text.", (), 1),
-        ("paragraph", "Page two text.", (), 2),
-    ])
+    doc = make_doc(
+        [
+            ("paragraph", "Page one text.", (), 1),
+            ("paragraph", "Page two text.", (), 2),
+        ]
+    )
     chunks = chunk_document(doc, count_tokens=WORDS.count_tokens, max_tokens=64)
     assert [(c.page, c.text) for c in chunks] == [(1, "Page one text."), (2, "Page two text.")]
 
@@ -89,10 +100,12 @@ def test_one_enormous_word_is_halved_until_it_fits():
 
 
 def test_identical_texts_in_one_document_get_distinct_ids():
-    doc = make_doc([
-        ("paragraph", "Ask your manager.", ("A",), None),
-        ("paragraph", "Ask your manager.", ("B",), None),
-    ])
+    doc = make_doc(
+        [
+            ("paragraph", "Ask your manager.", ("A",), None),
+            ("paragraph", "Ask your manager.", ("B",), None),
+        ]
+    )
     ids = [c.chunk_id for c in chunk_document(doc, count_tokens=WORDS.count_tokens, max_tokens=64)]
     assert len(set(ids)) == 2
 
@@ -114,7 +127,9 @@ def test_minilm_never_truncates_a_chunk_of_dense_text():
     model = SentenceTransformerEmbedder()
     assert model.max_tokens == 256
     # Word-piece-heavy text (numbers, rare words) is where word counts underestimate tokens.
-    text = " ".join(f"Reimbursement-code XJ{i:05d} applies to Zürich/Łódź trips." for i in range(400))
+    text = " ".join(
+        f"Reimbursement-code XJ{i:05d} applies to Zürich/Łódź trips." for i in range(400)
+    )
     doc = make_doc([("paragraph", text, ("Expenses", "Codes"), 3)])
     chunks = chunk_document(doc, count_tokens=model.count_tokens, max_tokens=model.max_tokens)
     counts = model.count_tokens([c.embedding_text for c in chunks])

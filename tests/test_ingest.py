@@ -95,7 +95,10 @@ def test_deleted_file_loses_its_chunks(corpus, tmp_path):
     (corpus / "sick.txt").unlink()
     report = run(corpus, tmp_path / "idx")
     assert report.count("removed") == 1
-    assert {c.source for c in load_index(tmp_path / "idx").chunks} == {"leave/annual.md", "salary.md"}
+    assert {c.source for c in load_index(tmp_path / "idx").chunks} == {
+        "leave/annual.md",
+        "salary.md",
+    }
 
 
 def test_dry_run_reports_plan_and_writes_nothing(corpus, tmp_path):
@@ -106,7 +109,9 @@ def test_dry_run_reports_plan_and_writes_nothing(corpus, tmp_path):
     before = load_index(tmp_path / "idx").chunks
     report = run(corpus, tmp_path / "idx", dry_run=True)
     assert {(o.source, o.status) for o in report.outcomes if o.status != "unchanged"} == {
-        ("sick.txt", "removed"), ("new.md", "added"), ("salary.md", "updated"),
+        ("sick.txt", "removed"),
+        ("new.md", "added"),
+        ("salary.md", "updated"),
     }
     assert load_index(tmp_path / "idx").chunks == before
 
@@ -133,7 +138,9 @@ def test_a_broken_update_keeps_the_last_good_version(corpus, tmp_path):
     (corpus / "sick.txt").write_bytes(b"\x00\x01\x02" * 100)
     report = run(corpus, tmp_path / "idx")
     failed = [o for o in report.outcomes if o.status == "failed"]
-    assert [o.source for o in failed] == ["sick.txt"] and "kept the indexed version" in failed[0].reason
+    assert [o.source for o in failed] == ["sick.txt"] and "kept the indexed version" in failed[
+        0
+    ].reason
     assert not report.ok
     assert any("doctor's note" in c.text for c in load_index(tmp_path / "idx").chunks)
 

@@ -26,8 +26,18 @@ def write_corpus(root: Path, version: str) -> None:
 
 def ingest_command(corpus: Path, index: Path) -> list[str]:
     code = "import sys; from ragkit.cli import main; sys.exit(main())"
-    return [sys.executable, "-c", code, "ingest", str(corpus), "--index", str(index),
-            "--model", "hash:64", "--no-progress"]
+    return [
+        sys.executable,
+        "-c",
+        code,
+        "ingest",
+        str(corpus),
+        "--index",
+        str(index),
+        "--model",
+        "hash:64",
+        "--no-progress",
+    ]
 
 
 def snapshot_texts(index: Path) -> frozenset[str]:
@@ -47,8 +57,9 @@ def test_sigkill_at_any_moment_leaves_old_or_new_index(tmp_path):
     write_corpus(corpus, "v2")
     outcomes = []
     for step in range(1, 9):
-        process = subprocess.Popen(ingest_command(corpus, index), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            ingest_command(corpus, index), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(duration * step / 8)
         os.kill(process.pid, signal.SIGKILL)
         process.wait()

@@ -14,8 +14,16 @@ from ragkit.errors import IndexStoreError
 
 def chunk(i: int, groups: tuple[str, ...] = ()) -> Chunk:
     return Chunk(
-        chunk_id=f"id{i}", source=f"doc{i}.md", title=f"Doc {i}", text=f"Text {i} é 漢字",
-        start=0, end=9, page=i or None, headings=("A", "B"), doc_hash="h", groups=groups,
+        chunk_id=f"id{i}",
+        source=f"doc{i}.md",
+        title=f"Doc {i}",
+        text=f"Text {i} é 漢字",
+        start=0,
+        end=9,
+        page=i or None,
+        headings=("A", "B"),
+        doc_hash="h",
+        groups=groups,
     )
 
 
@@ -40,14 +48,18 @@ def test_round_trip_keeps_chunks_vectors_and_manifest(tmp_path):
 
 def test_each_write_replaces_the_previous_generation(tmp_path):
     for n in (1, 3):
-        write_generation(tmp_path, {"fingerprint": {}, "files": {}}, [chunk(i) for i in range(n)], vectors(n))
+        write_generation(
+            tmp_path, {"fingerprint": {}, "files": {}}, [chunk(i) for i in range(n)], vectors(n)
+        )
     assert len(load_index(tmp_path).chunks) == 3
     generations = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("gen-"))
     assert generations == ["gen-000002"]
 
 
 def test_empty_index_round_trips(tmp_path):
-    write_generation(tmp_path, {"fingerprint": {}, "files": {}, "dim": 8}, [], np.zeros((0, 8), np.float32))
+    write_generation(
+        tmp_path, {"fingerprint": {}, "files": {}, "dim": 8}, [], np.zeros((0, 8), np.float32)
+    )
     assert load_index(tmp_path).chunks == []
 
 
@@ -59,7 +71,9 @@ def test_missing_index_names_the_folder_and_the_fix(tmp_path):
 
 @pytest.mark.parametrize("damage", ["chunks", "vectors", "manifest", "pointer", "count"])
 def test_damaged_index_gives_a_clear_error(tmp_path, damage):
-    final = write_generation(tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0), chunk(1)], vectors(2))
+    final = write_generation(
+        tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0), chunk(1)], vectors(2)
+    )
     if damage == "chunks":
         (final / "chunks.jsonl").write_text("{not json\n")
     elif damage == "vectors":
@@ -86,9 +100,12 @@ def test_a_staging_folder_left_by_a_killed_writer_is_ignored_then_cleaned(tmp_pa
 
 
 def test_second_writer_is_refused_while_one_holds_the_lock(tmp_path):
-    with writer_lock(tmp_path), pytest.raises(IndexStoreError, match="another ragkit process"):
-        with writer_lock(tmp_path):
-            pass
+    with (
+        writer_lock(tmp_path),
+        pytest.raises(IndexStoreError, match="another ragkit process"),
+        writer_lock(tmp_path),
+    ):
+        pass
     with writer_lock(tmp_path):  # released afterwards
         pass
 

@@ -53,8 +53,12 @@ def add_assistant_options(parser: argparse.ArgumentParser, *, generator: bool = 
     parser.add_argument(
         "--llm", default=os.environ.get("RAGKIT_LLM", "extractive"), help=f"{LLM_HELP}; $RAGKIT_LLM"
     )
-    parser.add_argument("--adapter", type=Path, help="prefix-tuning adapter folder (with --llm hf:)")
-    parser.add_argument("--system-prompt", type=Path, help="file replacing the default system prompt")
+    parser.add_argument(
+        "--adapter", type=Path, help="prefix-tuning adapter folder (with --llm hf:)"
+    )
+    parser.add_argument(
+        "--system-prompt", type=Path, help="file replacing the default system prompt"
+    )
 
 
 def build_assistant(args: argparse.Namespace, *, generator: bool = True) -> Any:
@@ -63,8 +67,12 @@ def build_assistant(args: argparse.Namespace, *, generator: bool = True) -> Any:
     if not generator:
         from ragkit.retrieval import Retriever
 
-        return Assistant(Retriever.from_index(index_dir(args)), None, check_k(args.k),
-                         frozenset(parse_groups(args.groups)))
+        return Assistant(
+            Retriever.from_index(index_dir(args)),
+            None,
+            check_k(args.k),
+            frozenset(parse_groups(args.groups)),
+        )
     return Assistant.from_index(
         index_dir(args),
         llm=args.llm,

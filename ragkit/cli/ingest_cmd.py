@@ -18,8 +18,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     add_index_option(parser)
-    parser.add_argument("--groups", help="access groups for every file of this run, e.g. hr,managers")
-    parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    parser.add_argument(
+        "--groups", help="access groups for every file of this run, e.g. hr,managers"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would change; write nothing"
+    )
     parser.add_argument(
         "--model",
         default="all-MiniLM-L6-v2",
@@ -28,7 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--password-file", type=Path, help="file with passwords for encrypted PDFs, one per line"
     )
-    parser.add_argument("--max-file-mb", type=float, default=100.0, help="skip larger files (default 100)")
+    parser.add_argument(
+        "--max-file-mb", type=float, default=100.0, help="skip larger files (default 100)"
+    )
     parser.add_argument("--chunk-tokens", type=int, default=256, help="chunk size in model tokens")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -26,8 +26,12 @@ def citation_lines(number: int, citation: Citation) -> list[str]:
         subsequent_indent="    ",
     )
     quote = textwrap.wrap(
-        f"“{citation.quote}”", WIDTH, initial_indent="    ", subsequent_indent="    ",
-        max_lines=4, placeholder=" …”",
+        f"“{citation.quote}”",
+        WIDTH,
+        initial_indent="    ",
+        subsequent_indent="    ",
+        max_lines=4,
+        placeholder=" …”",
     )
     return head + quote
 
@@ -54,7 +58,11 @@ def render_hits(hits: Sequence[Hit]) -> str:
             subsequent_indent="   ",
         )
         lines += textwrap.wrap(
-            " ".join(chunk.text.split()), WIDTH, initial_indent="   ", subsequent_indent="   ",
-            max_lines=3, placeholder=" …",
+            " ".join(chunk.text.split()),
+            WIDTH,
+            initial_indent="   ",
+            subsequent_indent="   ",
+            max_lines=3,
+            placeholder=" …",
         )
     return "\n".join(lines)

@@ -72,12 +72,20 @@ def answer_from_text(
                 )
     if not citations and hits:
         # An uncited answer still gets a checkable pointer: the passage closest to it.
-        scored = [(len(set(_WORD.findall(h.chunk.text.lower())) & set(_WORD.findall(text.lower()))), i)
-                  for i, h in enumerate(hits)]
+        scored = [
+            (len(set(_WORD.findall(h.chunk.text.lower())) & set(_WORD.findall(text.lower()))), i)
+            for i, h in enumerate(hits)
+        ]
         _, index = max(scored)
         chunk = hits[index].chunk
         citations.append(
-            Citation(chunk.source, chunk.page, chunk.section, best_quote(chunk.text, text), chunk.chunk_id)
+            Citation(
+                chunk.source,
+                chunk.page,
+                chunk.section,
+                best_quote(chunk.text, text),
+                chunk.chunk_id,
+            )
         )
         metadata["uncited"] = True
     return Answer(text, False, tuple(citations), tuple(hits), metadata)

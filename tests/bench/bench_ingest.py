@@ -66,9 +66,21 @@ def run_child(kind: str, corpus: Path, out: Path, model: str) -> dict:
     """Run one pipeline in a fresh interpreter; wall time includes start-up and imports."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, __file__, "--child", kind, "--corpus", str(corpus), "--out", str(out),
-         "--model", model],
-        capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            kind,
+            "--corpus",
+            str(corpus),
+            "--out",
+            str(out),
+            "--model",
+            model,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     wall = time.perf_counter() - started
     if result.returncode != 0:
@@ -114,10 +126,14 @@ def main() -> None:
     ]
     for name, record in rows:
         ratio = record["wall_s"] / baseline["wall_s"]
-        print(f"{name:<34}{record['wall_s']:>9.2f}{record['peak_mb']:>10.0f}"
-              f"{record['chunks']:>8}{ratio:>12.2f}x")
-    print(f"re-ingest / first ingest: {again['wall_s'] / first['wall_s']:.1%} (target < 5%); "
-          f"chunks embedded on re-ingest: {again.get('embedded', 0)}")
+        print(
+            f"{name:<34}{record['wall_s']:>9.2f}{record['peak_mb']:>10.0f}"
+            f"{record['chunks']:>8}{ratio:>12.2f}x"
+        )
+    print(
+        f"re-ingest / first ingest: {again['wall_s'] / first['wall_s']:.1%} (target < 5%); "
+        f"chunks embedded on re-ingest: {again.get('embedded', 0)}"
+    )
     print(f"first ingest / baseline: {first['wall_s'] / baseline['wall_s']:.2f} (target <= 1.0)")
 
 

@@ -1,0 +1,524 @@
+"""The extractive generator: answer by quoting the passages' best sentences, or abstain.
+
+No generator weights: the answer is one to three verbatim units (sentences, list items or
+table rows) of the retrieved chunks, each cited. The algorithm, per question:
+
+1. Segment the top `max_passages` chunks into units. Paragraph text is split into sentences
+   (abbreviations such as "e.g." and "No. 5", decimals such as "3.5 days" and hard-wrapped
+   PDF lines are handled); a list item is one unit; a table row is one unit that carries the
+   table's header row, so "| L4 | 68,000–82,000 EUR |" is shown under "| Level | Band |".
+2. Score every unit cheaply: IDF-weighted coverage of the question's content words (stems,
+   stopwords removed, IDF over the units of this passage set, heading words at half weight),
+   a question-type cue ("how many" wants a number, "when" a date, "who" a name or role,
+   "can I" a may/must/not), and the passage's retrieval rank.
+3. Embed the question and only the `max_candidates` best units in one batch (the embedding
+   model is the expensive step) and add the cosine similarity to the score.
+4. Support = how well the best unit answers (see `ragkit.generators.abstention`); below the
+   threshold, abstain. Otherwise answer with the best unit, plus a second unit when it scores
+   nearly as well, plus what the best unit introduces ("...the following rules:").
+
+Passages are only ever quoted: text inside them ("ignore previous instructions...") is data,
+scored like any other sentence.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from math import log
+from typing import Any, Literal
+
+import numpy as np
+
+from ingest.embedding import DEFAULT_MODEL, Embedder, load_embedder
+from ragkit.generators.abstention import SUPPORT_THRESHOLD, support_score
+from ragkit.types import REFUSAL, Answer, Citation, Hit
+
+UnitKind = Literal["sentence", "item", "row"]
+
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Weights of the unit score, tuned for answer-sentence selection on the calibration half of
+# squad2-cs224n-dev (tests/bench/bench_extractive.py); the rank prior is set by hand.
+W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
+SECOND_UNIT_RATIO = 0.9  # a second unit joins the answer when it scores >= this x the best
+
+
+# --- segmentation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A span of a chunk's text that can be quoted on its own: `text[start:end]` is verbatim."""
+
+    hit: int  # index into the hits given to `generate`
+    start: int
+    end: int
+    kind: UnitKind
+    header: str = ""  # a table row's header row and separator, shown above it
+
+
+_TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?$")
+_BULLET = re.compile(r"^(?:[-*•+▪◦‣–]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\))\s+")
+_HEADING = re.compile(r"^#{1,6}\s")
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]*_]*\s+(?=[\"'“‘(\[*_]*[A-Z0-9£$€])")
+_ABBREVIATIONS = _set(
+    "e.g i.e etc vs cf approx incl excl esp mr mrs ms dr prof st jr sr inc co corp dept est "
+    "min max jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun"
+)
+_BEFORE_NUMBER = _set("no nos art sec secs fig figs p pp vol ch para paras ref")
+_LONG_ITEM_WORDS = 60  # a list item longer than this is split into sentences
+
+
+def segment(text: str, hit: int = 0) -> list[Unit]:
+    """Cut a chunk's text into quotable units, in reading order."""
+    units: list[Unit] = []
+    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*", text) if m.group().strip()]
+    header = ""
+    paragraph: list[tuple[int, int]] = []  # consecutive plain lines, joined across wraps
+    previous_end = -2
+
+    def flush() -> None:
+        if paragraph:
+            units.extend(_sentence_units(text, paragraph, hit, "sentence"))
+            paragraph.clear()
+
+    for index, (raw_start, raw_end) in enumerate(lines):
+        line = text[raw_start:raw_end]
+        start = raw_start + len(line) - len(line.lstrip())
+        end = raw_end - (len(line) - len(line.rstrip()))
+        stripped = text[start:end]
+        blank_before = "\n" in text[previous_end + 1 : raw_start] if previous_end >= 0 else True
+        previous_end = raw_end
+        if stripped.startswith("|") and stripped.count("|") >= 2:
+            flush()
+            if _TABLE_SEPARATOR.match(stripped):
+                continue
+            following = text[slice(*lines[index + 1])].strip() if index + 1 < len(lines) else ""
+            if _TABLE_SEPARATOR.match(following):
+                header = f"{stripped}\n{following}"
+                continue
+            units.append(Unit(hit, start, end, "row", header))
+            continue
+        header = ""
+        if _HEADING.match(stripped):
+            flush()
+            continue
+        bullet = _BULLET.match(stripped)
+        if bullet:
+            flush()
+            paragraph.append((start + bullet.end(), end))
+            kind: UnitKind = "item"
+            units.extend(_sentence_units(text, paragraph, hit, kind))
+            paragraph.clear()
+            continue
+        if blank_before:
+            flush()
+        elif units and units[-1].kind == "item" and not paragraph:
+            # an indented continuation of a list item: extend the item
+            last = units.pop()
+            units.append(Unit(hit, last.start, end, "item"))
+            continue
+        paragraph.append((start, end))
+    flush()
+    return units
+
+
+def _sentence_units(
+    text: str, lines: list[tuple[int, int]], hit: int, kind: UnitKind
+) -> list[Unit]:
+    start, end = lines[0][0], lines[-1][1]
+    if kind == "item" and len(text[start:end].split()) <= _LONG_ITEM_WORDS:
+        return [Unit(hit, start, end, "item")]
+    cuts = [start]
+    for (_, line_end), (next_start, _) in zip(lines, lines[1:], strict=False):
+        # a newline ends a unit after terminal punctuation, or after a short line (a title, a
+        # "Last updated: ..." line); a long line running on is a hard wrap (PDF text)
+        previous = text[cuts[-1] : line_end].rstrip()
+        short = len(text[text.rfind("\n", 0, line_end) + 1 : line_end]) < 60
+        if previous.endswith((".", "!", "?", ":", ";")) or (short and text[next_start].isupper()):
+            cuts.append(next_start)
+    spans: list[tuple[int, int]] = []
+    for piece_start, piece_end in zip(cuts, [*cuts[1:], end], strict=True):
+        spans.extend(split_sentences(text, piece_start, piece_end))
+    return [Unit(hit, s, e, kind) for s, e in spans]
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans of `text[start:end]`, each trimmed of surrounding whitespace."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    current = start
+    for match in _BOUNDARY.finditer(text, start, end):
+        if text[match.start()] == "." and _abbreviation_before(text, current, match):
+            continue
+        stop = match.start() + len(match.group().rstrip())
+        spans.append((current, stop))
+        current = match.end()
+    spans.append((current, end))
+    trimmed = []
+    for s, e in spans:
+        piece = text[s:e]
+        s2, e2 = s + len(piece) - len(piece.lstrip()), e - (len(piece) - len(piece.rstrip()))
+        if e2 > s2:
+            trimmed.append((s2, e2))
+    return trimmed
+
+
+def _abbreviation_before(text: str, sentence_start: int, match: re.Match[str]) -> bool:
+    words = text[sentence_start : match.start()].split()
+    if not words:
+        return True
+    word = words[-1].lstrip("([\"'“*_").lower()
+    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return True
+    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):  # u.s, a.m, p.m
+        return True
+    return word in _BEFORE_NUMBER and text[match.end() : match.end() + 1].isdigit()
+
+
+# --- words and question types -------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
+STOPWORDS = _set(
+    """a about above after again against all also am an and any are aren't as at be because
+    been before being below between both but by can could did do does doing done down during
+    each either else ever few for from further get gets got had has have having he her here
+    hers herself him himself his how i if in into is it its itself just let me might more most
+    much must my myself neither no nor not of off on once only or other our ours ourselves out
+    over own per same shall she should so some such than that the their theirs them themselves
+    then there these they this those through to too under until up upon us very was we were
+    what whatever when where whether which while who whom whose why will with within would yes
+    yet you your yours yourself yourselves many according called name named kind type one"""
+)
+_NUMBER_WORDS = _set(
+    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
+    ninety hundred thousand million billion trillion half quarter third dozen once twice
+    several"""
+)
+_MONTHS = _set(
+    """january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
+    saturday sunday weekend"""
+)
+_TIME_WORDS = _set(
+    """century centuries decade decades year years month months week weeks day days hour hours
+    minute minutes annually monthly weekly daily ago until before after during"""
+)
+_MODALS = _set(
+    """may must can cannot can't not never only allowed permitted required require requires
+    should prohibited entitled eligible need needs no approval approve approved"""
+)
+_ROLES = _set(
+    """manager managers head team director officer department partner committee board lead
+    desk hr people finance ceo cfo president founder king queen"""
+)
+
+Cue = Literal["number", "date", "person", "place", "rule"] | None
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper: leave/leaves/leaving -> leav, policies -> policy."""
+    word = word.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                break
+            word = word[: -len(suffix)] + replacement
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_terms(text: str) -> list[str]:
+    """Stems of the non-stopwords, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for word in words(text):
+        if word not in STOPWORDS:
+            seen.setdefault(stem(word), None)
+    return list(seen)
+
+
+def question_cue(question: str) -> Cue:
+    """What kind of unit answers the question: "how many" -> a number, "when" -> a date..."""
+    q = question.lower()
+    if re.search(r"\bhow (many|much|long|old|far|often|big|large|high|tall|fast|large)\b", q):
+        return "number"
+    if re.search(r"\bwhat (percentage|percent|proportion|number|amount|rate|fraction|size)\b", q):
+        return "number"
+    if re.search(r"\b(when|what (year|date|time|day|month|century|decade|period))\b", q):
+        return "date"
+    if re.search(r"\b(who|whom|whose|which (person|team|company|organi[sz]ation|group))\b", q):
+        return "person"
+    if re.search(r"^\s*where\b|\bwhere (is|are|was|were|do|does|did|can|should)\b", q):
+        return "place"
+    first = q.split()[0] if q.split() else ""
+    rule_words = ("allowed", "permitted", "entitled", "eligible", "required", "need to", "have to")
+    if first in {"can", "may", "am", "is", "are", "do", "does", "should", "must", "could"} or any(
+        w in q for w in rule_words
+    ):
+        return "rule"
+    return None
+
+
+def cue_match(cue: Cue, text: str, question_words: frozenset[str]) -> bool:
+    """Whether `text` holds something of the kind the question asks for, beyond its own words."""
+    if cue is None:
+        return False
+    new = [w for w in words(text) if w not in question_words]
+    if cue == "number":
+        return any(any(c.isdigit() for c in w) or w in _NUMBER_WORDS for w in new)
+    if cue == "date":
+        return any(
+            re.fullmatch(r"1\d{3}s?|20\d{2}s?|\d{1,2}(st|nd|rd|th)", w) or w in _MONTHS for w in new
+        ) or (any(w in _TIME_WORDS for w in new) and any(c.isdigit() for c in text))
+    if cue == "rule":
+        return any(w in _MODALS for w in words(text))
+    raw = _WORD.findall(text)
+    capitals = [w for w in raw[1:] if w[:1].isupper() and w.lower() not in question_words]
+    if cue == "person":
+        return bool(capitals) or any(w in _ROLES for w in new)
+    return bool(capitals)  # place
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+@dataclass
+class Scored:
+    unit: Unit
+    text: str  # what is scored and embedded: the unit, under its table header for a row
+    lexical: float  # IDF-weighted share of the question's content words the unit covers
+    cue: float  # 1.0 when the unit holds what the question type asks for
+    prior: float  # 1 / rank of the passage
+    dense: float = 0.0  # cosine of question and unit; 0 until embedded
+    score: float = 0.0
+
+
+def lexical_scores(
+    question_terms: Sequence[str], unit_terms: Sequence[set[str]], context_terms: Sequence[set[str]]
+) -> tuple[list[float], float, dict[str, float]]:
+    """Per-unit IDF-weighted coverage, whole-set coverage, and the IDF of each question term.
+
+    IDF is over the units given (BM25's smoothing, always positive): a question word found in
+    one sentence of ten weighs far more than one found in all of them, and a word found
+    nowhere weighs most of all, which is what makes the coverage a good abstention signal.
+    A word found only in the unit's heading path counts half.
+    """
+    n = len(unit_terms)
+    idf = {
+        t: log(1.0 + (n - (df := sum(t in u for u in unit_terms)) + 0.5) / (df + 0.5))
+        for t in question_terms
+    }
+    total = sum(idf.values()) or 1.0
+    scores = []
+    for terms, context in zip(unit_terms, context_terms, strict=True):
+        covered = sum(
+            w * (1.0 if t in terms else 0.5 if t in context else 0.0) for t, w in idf.items()
+        )
+        scores.append(covered / total)
+    everywhere = set().union(*unit_terms, *context_terms) if unit_terms else set()
+    coverage = sum(w for t, w in idf.items() if t in everywhere) / total
+    return scores, coverage, idf
+
+
+class _VectorCache:
+    """Unit vectors by text: the same passages come back for related questions."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def embed(self, embedder: Embedder, question: str, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        vectors = embedder.embed([question, *missing])  # (1 + len(missing), dim)
+        for text, vector in zip(missing, vectors[1:], strict=True):
+            self._vectors[text] = vector
+            if len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        for text in texts:
+            self._vectors.move_to_end(text)
+        units = np.stack([self._vectors[t] for t in texts]) if texts else vectors[:0]
+        return units @ vectors[0]  # (len(texts),) cosines: all vectors are L2-normalised
+
+
+# --- the generator ------------------------------------------------------------------------
+
+
+class ExtractiveGenerator:
+    """Quote the passages' best sentences with citations; abstain when support is weak."""
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        *,
+        model: str = DEFAULT_MODEL,
+        threshold: float = SUPPORT_THRESHOLD,
+        max_passages: int = 3,
+        max_candidates: int = 8,
+        max_units: int = 2,
+        cache_size: int = 4096,
+    ) -> None:
+        assert max_passages >= 1 and max_candidates >= 1 and 1 <= max_units <= 3
+        self._embedder = embedder
+        self.model = model
+        self.threshold = threshold
+        self.max_passages = max_passages
+        self.max_candidates = max_candidates
+        self.max_units = max_units
+        self._cache = _VectorCache(cache_size)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.model)
+        return self._embedder
+
+    def warm_up(self) -> None:
+        warm = getattr(self.embedder, "warm_up", None)
+        if warm is not None:
+            warm()
+
+    def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
+        began = time.perf_counter()
+        hits = tuple(hits)
+        ranked, coverage = self.rank(question, hits)
+        best = ranked[0] if ranked else None
+        support = support_score(best.dense, best.lexical, coverage) if best else 0.0
+        metadata: dict[str, Any] = {
+            "generator": self.name,
+            "support": round(support, 4),
+            "threshold": self.threshold,
+        }
+        if best is None or support < self.threshold:
+            metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
+            return Answer(REFUSAL, True, (), hits, metadata)
+        chosen = self._choose(ranked, hits)
+        pieces = self._pieces(chosen, hits)
+        metadata["pieces"] = pieces
+        metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
+        return Answer("".join(pieces), False, self._citations(chosen, hits), hits, metadata)
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
+        answer = self.generate(question, hits)
+        yield from answer.metadata.get("pieces") or [answer.text]
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def rank(self, question: str, hits: Sequence[Hit]) -> tuple[list[Scored], float]:
+        """The embedded candidate units, best first, and the passages' question coverage."""
+        order = sorted(range(len(hits)), key=lambda i: (-hits[i].score, hits[i].rank, i))
+        order = order[: self.max_passages]
+        units = [u for i in order for u in segment(hits[i].chunk.text, i)]
+        if not units:
+            return [], 0.0
+        q_terms = content_terms(question)
+        q_words = frozenset(words(question))
+        cue = question_cue(question)
+        texts = [self._unit_text(u, hits) for u in units]
+        unit_terms = [set(content_terms(t)) for t in texts]
+        contexts = {i: set(content_terms(hits[i].chunk.context)) for i in order}
+        lexical, coverage, _ = lexical_scores(q_terms, unit_terms, [contexts[u.hit] for u in units])
+        rank_of = {hit: position for position, hit in enumerate(order, start=1)}
+        scored = [
+            Scored(u, t, lex, float(cue_match(cue, t, q_words)), 1.0 / rank_of[u.hit])
+            for u, t, lex in zip(units, texts, lexical, strict=True)
+        ]
+        for s in scored:
+            s.score = W_LEXICAL * s.lexical + W_CUE * s.cue + W_RANK * s.prior
+        # stable: ties keep reading order, so the earlier of two equal sentences wins
+        scored.sort(key=lambda s: -s.score)
+        candidates = scored[: self.max_candidates]
+        dense = self._cache.embed(self.embedder, question, [s.text for s in candidates])
+        for s, cosine in zip(candidates, dense, strict=True):
+            s.dense = float(cosine)
+            s.score += W_DENSE * s.dense
+        candidates.sort(key=lambda s: -s.score)
+        return candidates, coverage
+
+    @staticmethod
+    def _unit_text(unit: Unit, hits: Sequence[Hit]) -> str:
+        body = hits[unit.hit].chunk.text[unit.start : unit.end]
+        return f"{unit.header.splitlines()[0]}\n{body}" if unit.header else body
+
+    def _choose(self, ranked: list[Scored], hits: Sequence[Hit]) -> list[Unit]:
+        best = ranked[0]
+        chosen = [best.unit]
+        text = hits[best.unit.hit].chunk.text
+        following = [u for u in segment(text, best.unit.hit) if u.start >= best.unit.end]
+        body = text[best.unit.start : best.unit.end].rstrip("*_ ")
+        if body.endswith(":") or (best.unit.kind == "sentence" and len(body.split()) < 6):
+            # "...must meet the following rules:" is answered by what follows it
+            chosen.extend(following[: self.max_units + 1 if body.endswith(":") else 1])
+        seen = {_normalise(text[best.unit.start : best.unit.end])}
+        for other in ranked[1:]:
+            if len(chosen) >= self.max_units or other.score < SECOND_UNIT_RATIO * best.score:
+                break
+            quote = _normalise(hits[other.unit.hit].chunk.text[other.unit.start : other.unit.end])
+            if other.unit not in chosen and quote not in seen:
+                seen.add(quote)
+                chosen.append(other.unit)
+        # reading order inside a passage; passages in the order of their best unit
+        first_seen = {u.hit: n for n, u in reversed(list(enumerate(chosen)))}
+        return sorted(chosen, key=lambda u: (first_seen[u.hit], u.start))
+
+    def _pieces(self, chosen: list[Unit], hits: Sequence[Hit]) -> list[str]:
+        pieces: list[str] = []
+        previous: Unit | None = None
+        for unit in chosen:
+            body = hits[unit.hit].chunk.text[unit.start : unit.end]
+            shown_header = previous is not None and previous.header == unit.header
+            if unit.header and not shown_header:
+                body = f"{unit.header}\n{body}"
+            if previous is None:
+                separator = ""
+            elif previous.hit == unit.hit and previous.kind == unit.kind == "sentence":
+                separator = " "
+            else:
+                separator = "\n"
+            pieces.append(separator + re.sub(r"[ \t]*\n[ \t]*(?=\S)", _rejoin(unit), body))
+            previous = unit
+        return pieces
+
+    @staticmethod
+    def _citations(chosen: list[Unit], hits: Sequence[Hit]) -> tuple[Citation, ...]:
+        citations: list[Citation] = []
+        spans: list[tuple[int, int, int]] = []
+        for unit in chosen:  # merge units that are adjacent in the same chunk into one quote
+            text = hits[unit.hit].chunk.text
+            if spans and spans[-1][0] == unit.hit and not text[spans[-1][2] : unit.start].strip():
+                spans[-1] = (unit.hit, spans[-1][1], unit.end)
+            else:
+                spans.append((unit.hit, unit.start, unit.end))
+        for hit, start, end in spans:
+            chunk = hits[hit].chunk
+            quote = chunk.text[start:end]
+            citations.append(
+                Citation(chunk.source, chunk.page, chunk.section, quote, chunk.chunk_id)
+            )
+        return tuple(citations)
+
+
+def _rejoin(unit: Unit) -> str:
+    # hard-wrapped sentence lines read as one line; table and header lines keep their breaks
+    return "\n" if unit.kind == "row" else " "
+
+
+def _normalise(text: str) -> str:
+    return " ".join(words(text))

@@ -1,0 +1,204 @@
+"""The retriever: dense and BM25 search over one index, fused, filtered by access groups.
+
+    query ─┬─ embed ── FAISS top-N (readable rows only) ──┐
+           └─ BM25 top-N (readable rows only) ────────────┴─ fuse ─ top-k ─ Hit(score, rank, ...)
+
+Access groups are applied inside both searches, before any top-N is taken, so a chunk the
+asker cannot read never takes a place, never shifts a rank, and cannot be counted from the
+number of results. RRF sees ranks among readable chunks only; min-max normalisation sees
+readable candidates only; BM25 corpus statistics come from the readable chunks only
+(see sparse.py). Each Hit carries both component scores, filled in for the final k even when
+a chunk came from one list only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ingest.embedding import Embedder, load_embedder
+from ingest.records import Chunk, readable_by
+from ingest.store import IndexSnapshot, load_index
+from ragkit.errors import ConfigError, IndexStoreError, UsageError
+from ragkit.retrieval.dense import DenseIndex
+from ragkit.retrieval.fusion import (
+    RRF_K,
+    Normalisation,
+    reciprocal_rank_fusion,
+    top_k,
+    weighted_fusion,
+)
+from ragkit.retrieval.sparse import BM25Index, top_rows
+from ragkit.types import Hit
+
+_MASKS_KEPT = 64  # distinct group sets whose readable-row masks are kept
+
+Mode = Literal["hybrid", "dense", "sparse"]
+Fusion = Literal["rrf", "weighted"]
+
+
+@dataclass(frozen=True)
+class RetrieverSettings:
+    """How the retriever searches; the defaults were measured (see fusion.py)."""
+
+    mode: Mode = "hybrid"  # "dense" and "sparse" use one list alone
+    fusion: Fusion = "rrf"  # how hybrid mode merges the two lists
+    rrf_k: int = RRF_K
+    alpha: float = 0.5  # weight of the dense list in weighted fusion
+    normalisation: Normalisation = "minmax"  # per-list, weighted fusion only
+    candidates: int = 100  # taken from each list before fusing (at least k)
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("hybrid", "dense", "sparse"):
+            raise ConfigError(f"retrieval mode '{self.mode}': use hybrid, dense or sparse")
+        if self.fusion not in ("rrf", "weighted"):
+            raise ConfigError(f"fusion '{self.fusion}': use rrf or weighted")
+        if self.normalisation not in ("minmax", "zscore"):
+            raise ConfigError(f"normalisation '{self.normalisation}': use minmax or zscore")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"alpha {self.alpha} is outside [0, 1]")
+        if self.candidates < 1 or self.rrf_k < 0:
+            raise ConfigError(f"candidates {self.candidates} must be >= 1, rrf_k {self.rrf_k} >= 0")
+
+
+class Retriever:
+    """Finds the chunks of one index that best match a question, for one set of groups."""
+
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        dense: DenseIndex,
+        embedder: Embedder,
+        settings: RetrieverSettings = RetrieverSettings(),
+    ) -> None:
+        if len(dense) != len(chunks):
+            raise IndexStoreError(
+                f"{len(chunks)} chunks but {len(dense)} vectors: rebuild the index"
+            )
+        self.chunks = chunks
+        self.dense = dense
+        self.embedder = embedder
+        self.settings = settings
+        self.sparse: BM25Index | None = None
+        if settings.mode != "dense":  # tokenised now, so the first query does not pay for it
+            self.sparse = BM25Index(
+                [c.embedding_text for c in chunks], k1=settings.bm25_k1, b=settings.bm25_b
+            )
+        self._masks: OrderedDict[frozenset[str], np.ndarray | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_index(
+        cls,
+        index_dir: Path | str,
+        embedder: Embedder | None = None,
+        settings: RetrieverSettings = RetrieverSettings(),
+    ) -> Retriever:
+        """Load an index; the embedder defaults to the model the index was built with."""
+        snapshot = load_index(Path(index_dir))
+        return cls.from_snapshot(snapshot, embedder, settings)
+
+    @classmethod
+    def from_snapshot(
+        cls,
+        snapshot: IndexSnapshot,
+        embedder: Embedder | None = None,
+        settings: RetrieverSettings = RetrieverSettings(),
+    ) -> Retriever:
+        index_model = snapshot.fingerprint.get("model")
+        if not index_model:
+            raise IndexStoreError(
+                f"index {snapshot.path.parent} does not record its embedding model: "
+                "rebuild it with ragkit ingest"
+            )
+        if embedder is None:
+            embedder = load_embedder(index_model)
+        elif embedder.fingerprint().get("model") != index_model:
+            query_model = embedder.fingerprint().get("model")
+            raise IndexStoreError(
+                f"index {snapshot.path.parent} was built with model {index_model}; queries would "
+                f"use {query_model}: query with --model {index_model}, or rebuild the index "
+                f"with `ragkit ingest --model {query_model}`"
+            )
+        return cls(snapshot.chunks, DenseIndex(snapshot.vectors_index), embedder, settings)
+
+    def warm_up(self) -> None:
+        """Load the embedding model's weights now rather than on the first query."""
+        if self.settings.mode != "sparse":
+            self.embedder.embed(["warm up"])
+
+    def run(self, query: str, k: int = 5, groups: frozenset[str] = frozenset()) -> list[Hit]:
+        """The k best chunks readable by `groups`, best first, ranks 1..k."""
+        if k < 1:
+            raise UsageError(f"k must be at least 1, got {k}")
+        allowed = self._allowed(frozenset(groups))
+        if not query.strip() or not self.chunks or (allowed is not None and not allowed.any()):
+            return []
+        depth = max(self.settings.candidates, k)
+        query_vector = bm25 = None
+        dense_run: dict[int, float] = {}  # {row: cosine}, readable rows only
+        sparse_run: dict[int, float] = {}  # {row: BM25 score}, readable rows only
+        if self.settings.mode != "sparse":
+            query_vector = self.embedder.embed([query])[0]  # (dim,)
+            dense_run = _as_run(*self.dense.search(query_vector, depth, allowed))
+        if self.sparse is not None and self.settings.mode != "dense":
+            bm25 = self.sparse.scores(query, allowed)  # (n_chunks,), 0 where hidden
+            sparse_run = _as_run(*top_rows(bm25, depth))
+        best = top_k(self._fuse(dense_run, sparse_run), k)
+
+        rows = np.array([row for row, _ in best], dtype=np.int64)
+        none: list[float | None] = [None] * len(best)
+        dense = none if query_vector is None else self.dense.similarities(query_vector, rows)
+        sparse = none if bm25 is None else bm25[rows]
+        return [
+            Hit(
+                chunk=self.chunks[row],
+                score=float(score),
+                rank=rank,
+                dense_score=_float(dense[rank - 1]),
+                sparse_score=_float(sparse[rank - 1]),
+            )
+            for rank, (row, score) in enumerate(best, start=1)
+        ]
+
+    def _fuse(self, dense: dict[int, float], sparse: dict[int, float]) -> dict[int, float]:
+        settings = self.settings
+        if settings.mode == "dense":
+            return dense
+        if settings.mode == "sparse":
+            return sparse
+        if settings.fusion == "rrf":
+            return reciprocal_rank_fusion([dense, sparse], k=settings.rrf_k)
+        return weighted_fusion(dense, sparse, settings.alpha, settings.normalisation)
+
+    retrieve = run
+
+    def _allowed(self, groups: frozenset[str]) -> np.ndarray | None:
+        """Readable rows for these groups, (n_chunks,) bool; None when every chunk is readable."""
+        with self._lock:
+            if groups in self._masks:
+                self._masks.move_to_end(groups)
+                return self._masks[groups]
+            mask = np.fromiter(
+                (readable_by(c.groups, groups) for c in self.chunks), bool, len(self.chunks)
+            )
+            result = None if mask.all() else mask
+            self._masks[groups] = result
+            if len(self._masks) > _MASKS_KEPT:
+                self._masks.popitem(last=False)
+            return result
+
+
+def _as_run(rows: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+    return dict(zip(rows.tolist(), scores.tolist(), strict=True))
+
+
+def _float(value: float | np.floating | None) -> float | None:
+    return None if value is None else float(value)

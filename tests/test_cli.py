@@ -1,0 +1,123 @@
+"""The ragkit command: outputs, JSON shapes, and one-line errors with non-zero exits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ragkit.cli import main
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ask_prints_answer_then_numbered_sources_in_80_columns(capsys, tiny_index):
+    code, out, _ = run_cli(
+        capsys, "ask", "How many days of annual leave?", "--index", str(tiny_index)
+    )
+    assert code == 0
+    assert "25 days" in out and "\nSources:\n[1] leave.md" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_ask_json_shape(capsys, tiny_index):
+    code, out, _ = run_cli(
+        capsys,
+        "ask",
+        "How much are meals reimbursed per day?",
+        "--index",
+        str(tiny_index),
+        "--json",
+    )
+    record = json.loads(out)
+    assert code == 0 and set(record) == {"answer", "abstained", "citations", "passages"}
+    assert set(record["citations"][0]) == {"source", "page", "section", "quote"}
+
+
+def test_ask_batch_keeps_ids_and_reports_bad_lines(capsys, tiny_index, tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"id": "a", "question": "How much are meals reimbursed per day?"}\nnot json\n'
+        '{"id": "c", "question": ""}\n'
+    )
+    code, out, _ = run_cli(
+        capsys, "ask", "--questions", str(questions), "--index", str(tiny_index), "--json"
+    )
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["id"] for line in lines] == ["a", "line-2", "c"]
+    assert "40 EUR" in lines[0]["answer"]
+    assert "not valid JSON" in lines[1]["error"] and "empty" in lines[2]["error"]
+    assert code == 1
+
+
+def test_search_json_hits(capsys, tiny_index):
+    code, out, _ = run_cli(
+        capsys, "search", "expense claims", "-k", "2", "--index", str(tiny_index), "--json"
+    )
+    hits = json.loads(out)["hits"]
+    assert code == 0 and len(hits) == 2 and hits[0]["source"] == "expenses.md"
+    assert set(hits[0]) == {"chunk_id", "source", "page", "section", "score", "text"}
+
+
+def test_sources_hides_restricted_documents_unless_in_group(capsys, tiny_index):
+    _, public, _ = run_cli(capsys, "sources", "--index", str(tiny_index), "--json")
+    _, managers, _ = run_cli(
+        capsys, "sources", "--index", str(tiny_index), "--json", "--groups", "managers"
+    )
+    assert "salary.md" not in public and len(public.splitlines()) == 3
+    assert "salary.md" in managers and len(managers.splitlines()) == 4
+
+
+def test_index_from_environment(capsys, tiny_index, monkeypatch):
+    monkeypatch.setenv("RAGKIT_INDEX", str(tiny_index))
+    code, out, _ = run_cli(capsys, "sources")
+    assert code == 0 and out.startswith("3 documents")
+
+
+@pytest.mark.parametrize(
+    "argv, message, exit_code",
+    [
+        (["ask", "", "--index", "{index}"], "question is empty", 2),
+        (["ask", "x" * 100_000, "--index", "{index}"], "the limit is", 2),
+        (["ask", "hi", "--index", "{index}", "--llm", "nope"], "unknown --llm 'nope'", 2),
+        (["ask", "hi", "--index", "{index}", "-k", "0"], "-k 0 is out of range", 2),
+        (["ask", "hi", "--index", "{missing}"], "no index at", 1),
+        (["ask", "hi", "--index", "{corrupt}"], "corrupt", 1),
+        (["ask", "hi"], "pass --index DIR or set RAGKIT_INDEX", 2),
+        (["ingest", "{missing}", "--index", "{missing}"], "no such file or folder", 2),
+    ],
+)
+def test_bad_input_gives_one_line_and_no_traceback(
+    capsys, tiny_index, tmp_path, monkeypatch, argv, message, exit_code
+):
+    monkeypatch.delenv("RAGKIT_INDEX", raising=False)
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "CURRENT").write_text("gen-000001\n")
+    (corrupt / "gen-000001").mkdir()
+    (corrupt / "gen-000001" / "manifest.json").write_text('{"format": 1, "fingerprint": {}}')
+    values = {
+        "index": str(tiny_index),
+        "missing": str(tmp_path / "missing"),
+        "corrupt": str(corrupt),
+    }
+    code, out, err = run_cli(capsys, *[a.format(**values) for a in argv])
+    assert code == exit_code
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err + out
+
+
+def test_help_is_fast_because_nothing_heavy_is_imported():
+    heavy = ["torch", "transformers", "sentence_transformers", "faiss", "langchain_core", "bm25s"]
+    code = (
+        "import sys, ragkit, ragkit.cli; ragkit.cli.build_parser(); "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
