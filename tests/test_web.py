@@ -1,0 +1,188 @@
+"""The web page at `/`: served locally (no CDN), and used for real in headless Chromium.
+
+The browser test needs the Debian packages `chromium` and `chromium-driver`
+(`apt-get install -y chromium chromium-driver`) and the `selenium` package; it is skipped,
+saying so, when /usr/bin/chromium is absent. Selenium is pointed at /usr/bin/chromedriver, so
+it never tries to download a browser.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ingest.pipeline import IngestOptions, ingest
+from ragkit.assistant import Assistant
+from ragkit.serve import create_app, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+KEY = "web-test-key-4f3e2d1c0b9a"
+KEYS = {KEY: frozenset()}
+ASSETS = ("index.html", "app.js", "style.css")
+
+
+def write_expenses_pdf(path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    for lines in (
+        ["Expenses policy", "Claims must be submitted within 30 days of spending."],
+        ["Taxis", "Taxi fares are refunded only for journeys after 22:00, with a receipt."],
+    ):
+        for offset, line in enumerate(lines):
+            pdf.drawString(72, 780 - 24 * offset, line)
+        pdf.showPage()
+    pdf.save()
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("web")
+    corpus = root / "corpus"
+    (corpus / "money").mkdir(parents=True)
+    write_expenses_pdf(corpus / "money" / "expenses.pdf")
+    (corpus / "it").mkdir()
+    # Markup inside a document is text: the page must show it, never run it.
+    (corpus / "it" / "browsers.txt").write_text(
+        "BROWSERS\n\nThe supported browser is Firefox "
+        "<img src=\"x\" onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+        " on every company laptop.\n",
+        encoding="utf-8",
+    )
+    report = ingest([corpus], root / "index", IngestOptions(model="hash:256", progress=False))
+    assert report.ok, report.to_json()
+    return root / "index"
+
+
+@pytest.fixture(scope="module")
+def app(index_dir: Path):
+    return create_app(Assistant.from_index(index_dir), index_dir, keys=KEYS)
+
+
+# --- the page and its assets ----------------------------------------------------------------
+
+
+def test_assets_ship_in_the_package() -> None:
+    web = resources.files("ragkit.serve").joinpath("web")
+    for name in ASSETS:
+        assert web.joinpath(name).is_file(), name
+
+
+def test_page_and_assets_are_served_locally(app) -> None:
+    client = TestClient(app)
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for asset, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        response = client.get(f"/static/{asset}")
+        assert response.status_code == 200 and kind in response.headers["content-type"]
+    # Every asset is relative to the page: nothing comes from another host.
+    references = re.findall(r'(?:src|href)="([^"]*)"', page.text)
+    assert references and all(r.startswith("static/") or r == "data:," for r in references)
+    web = resources.files("ragkit.serve").joinpath("web")
+    for name in ASSETS:
+        text = web.joinpath(name).read_text(encoding="utf-8")
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), name
+        assert "@import" not in text and "innerHTML" not in text, name
+
+
+# --- the page in headless Chromium ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: apt-get install -y chromium chromium-driver")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1100,900",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_ask_in_the_browser_and_open_a_citation(app, browser, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    with running_server(app) as url:
+        browser.get(url + "/")
+        # The server needs a key: the page asks for it.
+        key_input = wait.until(ec.visibility_of_element_located((By.ID, "api-key")))
+        key_input.send_keys(KEY)
+        browser.find_element(By.ID, "save-key").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "key-state"), "key set"))
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#sources summary"), "(2)"))
+
+        browser.find_element(By.ID, "question").send_keys("Are taxi fares refunded?")
+        browser.find_element(By.ID, "ask").click()
+        citation = wait.until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, "#citations button.citation"))
+        )
+        answer = browser.find_element(By.ID, "answer").text
+        assert "Taxi fares are refunded only for journeys after 22:00" in answer
+        assert "money/expenses.pdf" in citation.text and "p. 2" in citation.text
+
+        citation.click()
+        wait.until(ec.visibility_of_element_located((By.ID, "quote-panel")))
+        assert "22:00, with a receipt" in browser.find_element(By.ID, "quote-text").text
+        assert browser.find_element(By.ID, "quote-source").text == "money/expenses.pdf"
+        assert browser.find_element(By.ID, "quote-page").text == "2"
+        browser.save_screenshot(str(tmp_path / "answer.png"))
+        assert (tmp_path / "answer.png").stat().st_size > 10_000
+
+        # A passage carrying markup is shown as text and never runs.
+        question = browser.find_element(By.ID, "question")
+        question.clear()
+        question.send_keys("Which browser is supported on company laptops?")
+        browser.find_element(By.ID, "ask").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "answer"), "supported browser"))
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#citations button.citation")))
+        assert "<script>" in browser.find_element(By.ID, "answer").text
+        assert not browser.find_elements(By.CSS_SELECTOR, "#answer img, #answer script")
+        assert browser.title != "pwned"
+        assert browser.execute_script("return document.title") != "pwned"
+
+
+def test_browser_without_a_key_is_told_what_to_do(app, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    with running_server(app) as url:
+        browser.get(url + "/")
+        browser.execute_script("sessionStorage.clear()")
+        browser.refresh()
+        wait.until(ec.element_to_be_clickable((By.ID, "question"))).send_keys("taxi?")
+        browser.find_element(By.ID, "ask").click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "no API key"))
+        assert browser.find_element(By.ID, "key-box").is_displayed()
