@@ -17,7 +17,7 @@ from ragkit import __version__
 from ragkit.errors import RagkitError
 
 # Order is the order of `ragkit --help`.
-COMMANDS = ["ingest", "ask", "search", "chat", "sources", "serve"]
+COMMANDS = ["ingest", "ask", "search", "chat", "sources", "serve", "tune"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Offline by default, and no "Loading weights" bars from the libraries: ours say enough.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return int(args.run(args) or 0)
     except RagkitError as exc:
