@@ -17,7 +17,7 @@ from ragkit import __version__
 from ragkit.errors import RagkitError
 
 # Order is the order of `ragkit --help`.
-COMMANDS = ["ingest", "ask", "search", "chat", "sources", "serve", "tune"]
+COMMANDS = ["ingest", "ask", "search", "chat", "eval", "sources", "serve", "tune"]
 
 
 def build_parser() -> argparse.ArgumentParser:
