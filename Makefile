@@ -28,3 +28,6 @@ format:
 
 bench:
 	$(PYTHON) tests/bench/bench_ingest.py
+	$(PYTHON) tests/bench/bench_eval_scifact.py
+	$(PYTHON) tests/bench/bench_serve.py --quick
+	$(PYTHON) tests/bench/bench_tune.py --quick
