@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ragkit.cli import main
-from tests.tiny_models import save_tiny_model
+from tiny_models import save_tiny_model
 
 
 def test_tune_then_ask_through_the_adapter(capsys, tiny_index, tmp_path):
