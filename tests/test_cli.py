@@ -121,3 +121,13 @@ def test_help_is_fast_because_nothing_heavy_is_imported():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_search_batch_one_line_per_query(capsys, tiny_index, tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "x", "question": "expense claims"}\n{"id": "y"}\n')
+    code, out, _ = run_cli(capsys, "search", "--queries", str(queries), "--index", str(tiny_index))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["id"] == "x" and lines[0]["hits"][0]["source"] == "expenses.md"
+    assert lines[1] == {"id": "y", "error": f"{queries}:2: no 'question' field"}
+    assert code == 1

@@ -10,9 +10,9 @@ from ragkit.cli.common import (
     add_assistant_options,
     build_assistant,
     print_json,
-    read_jsonl_requests,
+    run_batch,
 )
-from ragkit.errors import RagkitError, UsageError
+from ragkit.errors import UsageError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give a question, or --questions FILE.jsonl (not both)")
     assistant = build_assistant(args)
     if args.questions is not None:
-        return _batch(assistant, args.questions)
+        return run_batch(args.questions, lambda question: assistant.ask(question).to_json())
     if args.json:
         print_json(assistant.ask(args.question).to_json())
         return 0
@@ -53,17 +53,3 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.write("\n")
             print(render_answer(item, show_text=not streamed))
     return 0
-
-
-def _batch(assistant, path: Path) -> int:
-    failures = 0
-    for request_id, question, error in read_jsonl_requests(path, "question"):
-        if error is None:
-            try:
-                print_json({"id": request_id, **assistant.ask(question).to_json()})
-                continue
-            except RagkitError as exc:
-                error = str(exc)
-        failures += 1
-        print_json({"id": request_id, "error": error})
-    return 1 if failures else 0

@@ -6,10 +6,11 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ragkit.errors import UsageError
+from ragkit.errors import RagkitError, UsageError
 
 
 def add_index_option(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +82,21 @@ def build_assistant(args: argparse.Namespace, *, generator: bool = True) -> Any:
         adapter=args.adapter,
         system_prompt=args.system_prompt,
     )
+
+
+def run_batch(path: Path, answer: Callable[[str], dict[str, Any]]) -> int:
+    """One JSON line per request of a JSONL file, with its id; a bad request gets an error line."""
+    failures = 0
+    for request_id, question, error in read_jsonl_requests(path, "question"):
+        if error is None:
+            try:
+                print_json({"id": request_id, **answer(question)})
+                continue
+            except RagkitError as exc:
+                error = str(exc)
+        failures += 1
+        print_json({"id": request_id, "error": error})
+    return 1 if failures else 0
 
 
 def read_jsonl_requests(path: Path, key: str) -> list[tuple[str, Any, str | None]]:

@@ -9,9 +9,9 @@ from ragkit.cli.common import (
     add_assistant_options,
     build_assistant,
     print_json,
-    read_jsonl_requests,
+    run_batch,
 )
-from ragkit.errors import RagkitError, UsageError
+from ragkit.errors import UsageError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,15 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
             print(render_hits(hits))
         return 0
-    failures = 0
-    for request_id, query, error in read_jsonl_requests(args.queries, "question"):
-        if error is None:
-            try:
-                hits = assistant.retrieve(query)
-                print_json({"id": request_id, "hits": [h.to_json() for h in hits]})
-                continue
-            except RagkitError as exc:
-                error = str(exc)
-        failures += 1
-        print_json({"id": request_id, "error": error})
-    return 1 if failures else 0
+    return run_batch(
+        args.queries, lambda query: {"hits": [h.to_json() for h in assistant.retrieve(query)]}
+    )
