@@ -116,8 +116,12 @@ def read_jsonl_requests(path: Path, key: str) -> list[tuple[str, Any, str | None
         except ValueError:
             requests.append((f"line-{number}", None, f"{path}:{number}: not valid JSON"))
             continue
-        if not isinstance(record, dict) or key not in record:
-            requests.append((f"line-{number}", None, f"{path}:{number}: no '{key}' field"))
+        if not isinstance(record, dict):
+            requests.append((f"line-{number}", None, f"{path}:{number}: not a JSON object"))
             continue
-        requests.append((str(record.get("id", f"line-{number}")), record[key], None))
+        request_id = str(record.get("id", f"line-{number}"))
+        if key not in record:
+            requests.append((request_id, None, f"{path}:{number}: no '{key}' field"))
+            continue
+        requests.append((request_id, record[key], None))
     return requests
