@@ -12,10 +12,16 @@ table rows) of the retrieved chunks, each cited. The algorithm, per question:
    a question-type cue ("how many" wants a number, "when" a date, "who" a name or role,
    "can I" a may/must/not), and the passage's retrieval rank.
 3. Embed the question and only the `max_candidates` best units in one batch (the embedding
-   model is the expensive step) and add the cosine similarity to the score.
+   model is the expensive step), each under its chunk's title and heading path as the index
+   embeds chunks ("Sick Leave > Pay\nUp to 10 days." says what the 10 days are), and add
+   the cosine similarity to the score. Vectors are cached by text.
 4. Support = how well the best unit answers (see `ragkit.generators.abstention`); below the
    threshold, abstain. Otherwise answer with the best unit, plus a second unit when it scores
-   nearly as well, plus what the best unit introduces ("...the following rules:").
+   nearly as well (`SECOND_UNIT_RATIO`), plus the list the best unit introduces ("...the
+   following rules:") or, for a fragment of under six words, the unit after it.
+
+Measured by tests/bench/bench_extractive.py: on XQuAD (gold paragraph) the answer contains a
+gold span for 0.89 of the questions answered; the weights below were tuned on SQuAD 2.0.
 
 Passages are only ever quoted: text inside them ("ignore previous instructions...") is data,
 scored like any other sentence.
@@ -24,6 +30,7 @@ scored like any other sentence.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -34,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.embedding import DEFAULT_MODEL, Embedder, load_embedder
-from ragkit.generators.abstention import SUPPORT_THRESHOLD, support_score
+from ragkit.generators.abstention import default_threshold, support_score
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
 UnitKind = Literal["sentence", "item", "row"]
@@ -47,6 +54,7 @@ def _set(words: str) -> frozenset[str]:
 # Weights of the unit score, tuned for answer-sentence selection on the calibration half of
 # squad2-cs224n-dev (tests/bench/bench_extractive.py); the rank prior is set by hand.
 W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
+MAX_LIST_ITEMS = 5  # list items or rows quoted after a unit that ends with ":"
 SECOND_UNIT_RATIO = 0.9  # a second unit joins the answer when it scores >= this x the best
 
 
@@ -81,6 +89,7 @@ def segment(text: str, hit: int = 0) -> list[Unit]:
     units: list[Unit] = []
     lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*", text) if m.group().strip()]
     header = ""
+    in_table = False
     paragraph: list[tuple[int, int]] = []  # consecutive plain lines, joined across wraps
     previous_end = -2
 
@@ -96,16 +105,24 @@ def segment(text: str, hit: int = 0) -> list[Unit]:
         stripped = text[start:end]
         blank_before = "\n" in text[previous_end + 1 : raw_start] if previous_end >= 0 else True
         previous_end = raw_end
-        if stripped.startswith("|") and stripped.count("|") >= 2:
+        in_table = in_table and not blank_before
+        if _is_table_row(stripped):
             flush()
             if _TABLE_SEPARATOR.match(stripped):
                 continue
-            following = text[slice(*lines[index + 1])].strip() if index + 1 < len(lines) else ""
-            if _TABLE_SEPARATOR.match(following):
-                header = f"{stripped}\n{following}"
-                continue
+            if not in_table:  # a table's first line: its header, when one can be told
+                in_table = True
+                following = text[slice(*lines[index + 1])].strip() if index + 1 < len(lines) else ""
+                if _TABLE_SEPARATOR.match(following):  # Markdown: header, then |---|
+                    header = f"{stripped}\n{following}"
+                    continue
+                if _is_table_row(following):  # "cell | cell" lines (DOCX): the first is the header
+                    header = stripped
+                    continue
+                header = ""
             units.append(Unit(hit, start, end, "row", header))
             continue
+        in_table = False
         header = ""
         if _HEADING.match(stripped):
             flush()
@@ -128,6 +145,10 @@ def segment(text: str, hit: int = 0) -> list[Unit]:
         paragraph.append((start, end))
     flush()
     return units
+
+
+def _is_table_row(line: str) -> bool:
+    return (line.startswith("|") and line.count("|") >= 2) or " | " in line
 
 
 def _sentence_units(
@@ -204,7 +225,7 @@ _NUMBER_WORDS = _set(
     several"""
 )
 _MONTHS = _set(
-    """january february march april may june july august september october november december
+    """january february march april june july august september october november december
     jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
     saturday sunday weekend"""
 )
@@ -256,7 +277,7 @@ def content_terms(text: str) -> list[str]:
 def question_cue(question: str) -> Cue:
     """What kind of unit answers the question: "how many" -> a number, "when" -> a date..."""
     q = question.lower()
-    if re.search(r"\bhow (many|much|long|old|far|often|big|large|high|tall|fast|large)\b", q):
+    if re.search(r"\bhow (many|much|long|old|far|often|big|large|high|tall|fast)\b", q):
         return "number"
     if re.search(r"\bwhat (percentage|percent|proportion|number|amount|rate|fraction|size)\b", q):
         return "number"
@@ -283,9 +304,14 @@ def cue_match(cue: Cue, text: str, question_words: frozenset[str]) -> bool:
     if cue == "number":
         return any(any(c.isdigit() for c in w) or w in _NUMBER_WORDS for w in new)
     if cue == "date":
-        return any(
-            re.fullmatch(r"1\d{3}s?|20\d{2}s?|\d{1,2}(st|nd|rd|th)", w) or w in _MONTHS for w in new
-        ) or (any(w in _TIME_WORDS for w in new) and any(c.isdigit() for c in text))
+        return (
+            any(
+                re.fullmatch(r"1\d{3}s?|20\d{2}s?|\d{1,2}(st|nd|rd|th)", w) or w in _MONTHS
+                for w in new
+            )
+            or re.search(r"\b\d{1,2} May\b|\bMay \d", text) is not None  # not the verb "may"
+            or (any(w in _TIME_WORDS for w in new) and any(c.isdigit() for c in text))
+        )
     if cue == "rule":
         return any(w in _MODALS for w in words(text))
     raw = _WORD.findall(text)
@@ -301,8 +327,9 @@ def cue_match(cue: Cue, text: str, question_words: frozenset[str]) -> bool:
 @dataclass
 class Scored:
     unit: Unit
-    text: str  # what is scored and embedded: the unit, under its table header for a row
+    text: str  # what is scored: the unit, under its table header for a row
     lexical: float  # IDF-weighted share of the question's content words the unit covers
+    share: float  # the same share, unweighted
     cue: float  # 1.0 when the unit holds what the question type asks for
     prior: float  # 1 / rank of the passage
     dense: float = 0.0  # cosine of question and unit; 0 until embedded
@@ -311,13 +338,14 @@ class Scored:
 
 def lexical_scores(
     question_terms: Sequence[str], unit_terms: Sequence[set[str]], context_terms: Sequence[set[str]]
-) -> tuple[list[float], float, dict[str, float]]:
-    """Per-unit IDF-weighted coverage, whole-set coverage, and the IDF of each question term.
+) -> tuple[list[float], list[float]]:
+    """Per unit: the IDF-weighted and the plain share of the question's content words it covers.
 
-    IDF is over the units given (BM25's smoothing, always positive): a question word found in
-    one sentence of ten weighs far more than one found in all of them, and a word found
-    nowhere weighs most of all, which is what makes the coverage a good abstention signal.
-    A word found only in the unit's heading path counts half.
+    IDF is over the units given (BM25's smoothing, always positive), so a question word found
+    in one sentence of ten weighs far more than one found in all of them: good for telling the
+    sentences of one passage set apart. The plain share does not depend on the other units, so
+    it can be compared across questions (the support score uses it). A word found only in the
+    unit's heading path counts half in both.
     """
     n = len(unit_terms)
     idf = {
@@ -325,35 +353,38 @@ def lexical_scores(
         for t in question_terms
     }
     total = sum(idf.values()) or 1.0
-    scores = []
+    weighted, plain = [], []
     for terms, context in zip(unit_terms, context_terms, strict=True):
-        covered = sum(
-            w * (1.0 if t in terms else 0.5 if t in context else 0.0) for t, w in idf.items()
-        )
-        scores.append(covered / total)
-    everywhere = set().union(*unit_terms, *context_terms) if unit_terms else set()
-    coverage = sum(w for t, w in idf.items() if t in everywhere) / total
-    return scores, coverage, idf
+        found = {t: 1.0 if t in terms else 0.5 if t in context else 0.0 for t in question_terms}
+        weighted.append(sum(idf[t] * f for t, f in found.items()) / total)
+        plain.append(sum(found.values()) / max(1, len(found)))
+    return weighted, plain
 
 
 class _VectorCache:
-    """Unit vectors by text: the same passages come back for related questions."""
+    """Vectors by text, least recently used dropped first: the same passages (and questions)
+    come back across related questions, and the embedding model is the expensive step.
+    Safe to share between threads; the model runs outside the lock."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def embed(self, embedder: Embedder, question: str, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        vectors = embedder.embed([question, *missing])  # (1 + len(missing), dim)
-        for text, vector in zip(missing, vectors[1:], strict=True):
-            self._vectors[text] = vector
-            if len(self._vectors) > self.size:
+    def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) L2-normalised vectors; only texts not cached are embedded."""
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, embedder.embed(missing), strict=True))
+        with self._lock:
+            for text in texts:
+                self._vectors[text] = known[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
-        for text in texts:
-            self._vectors.move_to_end(text)
-        units = np.stack([self._vectors[t] for t in texts]) if texts else vectors[:0]
-        return units @ vectors[0]  # (len(texts),) cosines: all vectors are L2-normalised
+        return np.stack([known[t] for t in texts])
 
 
 # --- the generator ------------------------------------------------------------------------
@@ -369,20 +400,29 @@ class ExtractiveGenerator:
         embedder: Embedder | None = None,
         *,
         model: str = DEFAULT_MODEL,
-        threshold: float = SUPPORT_THRESHOLD,
+        threshold: float | None = None,
         max_passages: int = 3,
-        max_candidates: int = 8,
+        max_candidates: int = 4,
         max_units: int = 2,
         cache_size: int = 4096,
+        embed_context: bool = True,
     ) -> None:
         assert max_passages >= 1 and max_candidates >= 1 and 1 <= max_units <= 3
         self._embedder = embedder
         self.model = model
-        self.threshold = threshold
+        self._threshold = threshold
         self.max_passages = max_passages
         self.max_candidates = max_candidates
         self.max_units = max_units
+        self.embed_context = embed_context
         self._cache = _VectorCache(cache_size)
+
+    @property
+    def threshold(self) -> float:
+        """The support below which it abstains: given, or calibrated for the embedding model."""
+        if self._threshold is None:
+            self._threshold = default_threshold(self.embedder.model_id)
+        return self._threshold
 
     @property
     def embedder(self) -> Embedder:
@@ -396,11 +436,18 @@ class ExtractiveGenerator:
             warm()
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
+        return self._answer(question, hits)[0]
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
+        """The answer's units one by one (a refusal in one piece); they join to its text."""
+        yield from self._answer(question, hits)[1]
+
+    def _answer(self, question: str, hits: Sequence[Hit]) -> tuple[Answer, list[str]]:
         began = time.perf_counter()
         hits = tuple(hits)
-        ranked, coverage = self.rank(question, hits)
+        ranked = self.rank(question, hits)
         best = ranked[0] if ranked else None
-        support = support_score(best.dense, best.lexical, coverage) if best else 0.0
+        support = support_score(best.dense, best.share) if best else 0.0
         metadata: dict[str, Any] = {
             "generator": self.name,
             "support": round(support, 4),
@@ -408,49 +455,50 @@ class ExtractiveGenerator:
         }
         if best is None or support < self.threshold:
             metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
-            return Answer(REFUSAL, True, (), hits, metadata)
+            return Answer(REFUSAL, True, (), hits, metadata), [REFUSAL]
         chosen = self._choose(ranked, hits)
         pieces = self._pieces(chosen, hits)
-        metadata["pieces"] = pieces
+        citations = self._citations(chosen, hits)
         metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
-        return Answer("".join(pieces), False, self._citations(chosen, hits), hits, metadata)
-
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
-        answer = self.generate(question, hits)
-        yield from answer.metadata.get("pieces") or [answer.text]
+        return Answer("".join(pieces), False, citations, hits, metadata), pieces
 
     # --- steps ------------------------------------------------------------------------------
 
-    def rank(self, question: str, hits: Sequence[Hit]) -> tuple[list[Scored], float]:
-        """The embedded candidate units, best first, and the passages' question coverage."""
+    def rank(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
+        """The candidate units, embedded and scored, best first."""
         order = sorted(range(len(hits)), key=lambda i: (-hits[i].score, hits[i].rank, i))
         order = order[: self.max_passages]
         units = [u for i in order for u in segment(hits[i].chunk.text, i)]
         if not units:
-            return [], 0.0
+            return []
         q_terms = content_terms(question)
         q_words = frozenset(words(question))
         cue = question_cue(question)
         texts = [self._unit_text(u, hits) for u in units]
         unit_terms = [set(content_terms(t)) for t in texts]
         contexts = {i: set(content_terms(hits[i].chunk.context)) for i in order}
-        lexical, coverage, _ = lexical_scores(q_terms, unit_terms, [contexts[u.hit] for u in units])
+        lexical, share = lexical_scores(q_terms, unit_terms, [contexts[u.hit] for u in units])
         rank_of = {hit: position for position, hit in enumerate(order, start=1)}
         scored = [
-            Scored(u, t, lex, float(cue_match(cue, t, q_words)), 1.0 / rank_of[u.hit])
-            for u, t, lex in zip(units, texts, lexical, strict=True)
+            Scored(u, t, lex, sh, float(cue_match(cue, t, q_words)), 1.0 / rank_of[u.hit])
+            for u, t, lex, sh in zip(units, texts, lexical, share, strict=True)
         ]
         for s in scored:
             s.score = W_LEXICAL * s.lexical + W_CUE * s.cue + W_RANK * s.prior
         # stable: ties keep reading order, so the earlier of two equal sentences wins
         scored.sort(key=lambda s: -s.score)
         candidates = scored[: self.max_candidates]
-        dense = self._cache.embed(self.embedder, question, [s.text for s in candidates])
+        if self.embed_context:  # as the index embeds chunks: under their title and headings
+            embedded = [f"{hits[s.unit.hit].chunk.context}\n{s.text}" for s in candidates]
+        else:
+            embedded = [s.text for s in candidates]
+        vectors = self._cache.embed(self.embedder, [question, *embedded])
+        dense = vectors[1:] @ vectors[0]  # (n_candidates,) cosines of unit-length vectors
         for s, cosine in zip(candidates, dense, strict=True):
             s.dense = float(cosine)
             s.score += W_DENSE * s.dense
         candidates.sort(key=lambda s: -s.score)
-        return candidates, coverage
+        return candidates
 
     @staticmethod
     def _unit_text(unit: Unit, hits: Sequence[Hit]) -> str:
@@ -463,9 +511,14 @@ class ExtractiveGenerator:
         text = hits[best.unit.hit].chunk.text
         following = [u for u in segment(text, best.unit.hit) if u.start >= best.unit.end]
         body = text[best.unit.start : best.unit.end].rstrip("*_ ")
-        if body.endswith(":") or (best.unit.kind == "sentence" and len(body.split()) < 6):
-            # "...must meet the following rules:" is answered by what follows it
-            chosen.extend(following[: self.max_units + 1 if body.endswith(":") else 1])
+        if body.endswith(":"):
+            # "...must meet the following rules:" is answered by the list that follows it
+            for unit in following[:MAX_LIST_ITEMS]:
+                if unit.kind == "sentence":
+                    break
+                chosen.append(unit)
+        elif best.unit.kind == "sentence" and len(body.split()) < 6 and following:
+            chosen.append(following[0])  # a fragment ("Band L4") reads with what follows it
         seen = {_normalise(text[best.unit.start : best.unit.end])}
         for other in ranked[1:]:
             if len(chosen) >= self.max_units or other.score < SECOND_UNIT_RATIO * best.score:
@@ -502,7 +555,8 @@ class ExtractiveGenerator:
         spans: list[tuple[int, int, int]] = []
         for unit in chosen:  # merge units that are adjacent in the same chunk into one quote
             text = hits[unit.hit].chunk.text
-            if spans and spans[-1][0] == unit.hit and not text[spans[-1][2] : unit.start].strip():
+            gap = text[spans[-1][2] : unit.start].strip() if spans else ""
+            if spans and spans[-1][0] == unit.hit and (not gap or _BULLET.fullmatch(f"{gap} ")):
                 spans[-1] = (unit.hit, spans[-1][1], unit.end)
             else:
                 spans.append((unit.hit, unit.start, unit.end))
