@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ragkit.cli import main
 from tiny_models import save_tiny_model
+
+from ragkit.cli import main
 
 
 def test_tune_then_ask_through_the_adapter(capsys, tiny_index, tmp_path):

@@ -9,17 +9,10 @@ import pytest
 
 from ingest.records import Chunk
 from ragkit.errors import UsageError
-from ragkit.eval.datasets import (
-    Gold,
-    access_warnings,
-    chunk_matches,
-    coverage_warnings,
-    doc_matches,
-    load_dataset,
-    paragraph_id,
-    parse_source,
-    write_squad_corpus,
-)
+from ragkit.eval.datasets import access_warnings, coverage_warnings, load_dataset
+from ragkit.eval.formats import parse_source
+from ragkit.eval.items import Gold, chunk_matches, doc_matches
+from ragkit.eval.squad import paragraph_id, write_squad_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ import pytest
 from ingest.records import Chunk
 from ragkit.eval import metrics as m
 from ragkit.eval.bootstrap import paired_bootstrap
-from ragkit.eval.datasets import Gold
+from ragkit.eval.items import Gold
 from ragkit.types import Hit
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

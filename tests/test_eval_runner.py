@@ -14,7 +14,9 @@ from ragkit.cli import main
 from ragkit.errors import UsageError
 from ragkit.eval import EvalItem, EvalOptions, Gold, evaluate, load_dataset, parse_conditions
 from ragkit.eval.judge import Judge, parse_verdict
-from ragkit.eval.runner import RunSettings, oracle_hits, read_results, run_conditions
+from ragkit.eval.options import RunSettings
+from ragkit.eval.resume import read_results
+from ragkit.eval.runner import oracle_hits, run_conditions
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
 TEXTS = {

@@ -12,13 +12,9 @@ from ingest.embedding import HashingEmbedder
 from ingest.records import Chunk, chunk_id_for
 from ragkit.generators import extractive
 from ragkit.generators.abstention import choose_threshold, refusal_rates
-from ragkit.generators.extractive import (
-    ExtractiveGenerator,
-    content_terms,
-    question_cue,
-    segment,
-    split_sentences,
-)
+from ragkit.generators.cues import content_terms, question_cue
+from ragkit.generators.extractive import ExtractiveGenerator
+from ragkit.generators.segment import segment, split_sentences
 from ragkit.types import REFUSAL, Hit
 
 

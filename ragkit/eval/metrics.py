@@ -24,7 +24,7 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ragkit.eval.datasets import Gold, MatchMode, chunk_matches, doc_matches
+from ragkit.eval.items import Gold, MatchMode, chunk_matches, doc_matches
 from ragkit.types import Hit
 
 Qrels = Mapping[str, Mapping[str, int]]

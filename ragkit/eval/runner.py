@@ -13,7 +13,9 @@ Conditions (all use the same generator and settings):
 Every record is appended to results.jsonl and flushed as soon as it exists; a rerun skips the
 (question, condition) pairs already there (errored ones are retried). `config.json` in the
 output folder records what the results depend on (dataset digest, index content, --llm, -k,
-groups, adapter); a rerun with different settings is refused rather than mixed in.
+groups, adapter); a rerun with different settings is refused rather than mixed in. Both files
+are read and written by `ragkit.eval.resume`; conditions are parsed by `ragkit.eval.options`
+and each answer is graded by `ragkit.eval.grading`.
 
 Retrieval is scored twice per question: the ranking (the first `depth` chunks, folded to
 documents at their first rank) gives MRR@10, nDCG@10 and the rank at which gold first
@@ -22,125 +24,30 @@ appeared; the k passages the generator actually saw give hit@k and recall@k.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ingest.records import Chunk, chunk_id_for, readable_by, sha256_hex
 from ragkit.errors import RagkitError, UsageError
 from ragkit.eval import metrics as m
-from ragkit.eval.datasets import EvalDataset, EvalItem, MatchMode, chunk_matches
+from ragkit.eval.grading import answer_record
+from ragkit.eval.items import EvalDataset, EvalItem, MatchMode, chunk_matches
+from ragkit.eval.options import Condition, EvalOptions, RunSettings, parse_conditions
+from ragkit.eval.resume import (
+    check_config,
+    file_digest,
+    identity_digest,
+    latest_records,
+    read_results,
+)
 from ragkit.types import Answer, Hit
 
-BASES = {
-    "retrieval": "retrieval alone, no answer",
-    "grounded": "retrieval as the chain does it, then the generator",
-    "ungrounded": "the generator with no passages (its own knowledge)",
-    "oracle": "the generator given the gold passages (upper bound)",
-}
-MODIFIERS = {"adapter": "answered by a second assistant whose generator loads --adapter"}
-F1_CORRECT = 0.5  # an answer without must_contain strings is correct at token F1 >= this
 _FAIL_FAST = 5  # the first N attempts all failing means a broken setup, not bad questions
-
-
-@dataclass(frozen=True)
-class Condition:
-    base: str
-    modifiers: tuple[str, ...] = ()  # sorted
-
-    @property
-    def name(self) -> str:
-        return "+".join((self.base, *self.modifiers))
-
-    @property
-    def variant(self) -> str:
-        """Key of the assistant that answers this condition ("" is the plain one)."""
-        return "+".join(self.modifiers)
-
-
-def parse_conditions(spec: str) -> tuple[Condition, ...]:
-    """'grounded,grounded+adapter,ungrounded' -> conditions; modifiers compose with any base."""
-    conditions: list[Condition] = []
-    for name in (part.strip() for part in spec.split(",")):
-        if not name:
-            continue
-        base, *mods = (piece.strip() for piece in name.split("+"))
-        if base not in BASES:
-            raise UsageError(f"unknown condition '{name}': use {', '.join(BASES)}, e.g. grounded")
-        for mod in mods:
-            if mod not in MODIFIERS:
-                allowed = ", ".join("+" + x for x in MODIFIERS)
-                raise UsageError(f"unknown modifier '+{mod}' in '{name}': use {allowed}")
-        condition = Condition(base, tuple(sorted(set(mods))))
-        if base == "retrieval" and condition.modifiers:
-            raise UsageError(
-                f"'{name}': retrieval does not use the generator, so +adapter changes nothing"
-            )
-        if condition not in conditions:
-            conditions.append(condition)
-    if not conditions:
-        raise UsageError("--compare is empty: use e.g. grounded,ungrounded,oracle")
-    return tuple(conditions)
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    k: int = 5  # passages given to the generator
-    groups: tuple[str, ...] = ()  # access groups of the simulated asker
-    depth: int = 50  # chunks retrieved for the ranking metrics (MRR@10, nDCG@10, gold rank)
-
-    def __post_init__(self) -> None:
-        if self.k < 1 or self.depth < self.k:
-            raise UsageError(
-                f"bad settings: k={self.k}, depth={self.depth} (needs depth >= k >= 1)"
-            )
-
-
-# ---------------------------------------------------------------------------- results file
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """Records of results.jsonl; a line cut short by a killed run is dropped (and rewritten)."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):  # killed mid-write: drop the partial last line
-        data = data[: data.rfind(b"\n") + 1]
-        path.write_bytes(data)
-    records = []
-    for line in data.decode("utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
-
-
-def latest_records(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """The last record per (question id, condition)."""
-    return {(r["id"], r["condition"]): r for r in records}
-
-
-def check_config(out_dir: Path, identity: Mapping[str, Any]) -> None:
-    """Write config.json, or refuse when an earlier run in `out_dir` used other settings."""
-    path = out_dir / "config.json"
-    if path.exists() and (out_dir / "results.jsonl").exists():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        changed = sorted(
-            k for k in set(previous) | set(identity) if previous.get(k) != identity.get(k)
-        )
-        if changed:
-            raise UsageError(
-                f"{out_dir} holds results of a run with other settings ({', '.join(changed)} "
-                "differ): pass a new --out, or delete that folder to start again"
-            )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(identity, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------- the loop
@@ -151,7 +58,7 @@ def run_conditions(
     conditions: Sequence[Condition],
     assistants: Mapping[str, Any],
     results_path: Path,
-    settings: RunSettings = RunSettings(),
+    settings: RunSettings = RunSettings(),  # noqa: B008 (frozen: safe to share)
     *,
     chunks: Sequence[Chunk] = (),
     judge: Any = None,
@@ -285,105 +192,6 @@ def oracle_hits(
     return [Hit(c, 1.0 / rank, rank) for rank, c in enumerate(best, start=1)]
 
 
-# ---------------------------------------------------------------------------- answers
-
-
-def cited_chunks(answer: Answer) -> list[tuple[Any, list[Chunk]]]:
-    """Each citation with the passage chunk(s) it can refer to (by id, else by source and page)."""
-    passages = [hit.chunk for hit in answer.passages]
-    by_id = {chunk.chunk_id: chunk for chunk in passages}
-    out = []
-    for citation in answer.citations:
-        if citation.chunk_id:
-            found = [by_id[citation.chunk_id]] if citation.chunk_id in by_id else []
-        else:
-            found = [
-                c
-                for c in passages
-                if c.source == citation.source
-                and (citation.page is None or c.page == citation.page)
-            ]
-        out.append((citation, found))
-    return out
-
-
-def answer_record(item: EvalItem, answer: Answer) -> dict[str, Any]:
-    text = "" if answer.abstained else answer.text  # an abstention is SQuAD's empty answer
-    graded = not item.answerable or bool(item.answers)
-    f1 = m.max_f1(item.answers, text) if graded else None
-    contains_answer = (
-        m.answer_contained(item.answers, text) if item.answerable and item.answers else None
-    )
-    must = (
-        m.contains_all(text, item.must_contain) if item.answerable and item.must_contain else None
-    )
-    citations = cited_chunks(answer)
-    valid = [any(m.citation_valid(c.quote, ch.text) for ch in found) for c, found in citations]
-    cited_texts = list({ch.chunk_id: ch.text for _, found in citations for ch in found}.values())
-    return {
-        "answer": answer.text,
-        "abstained": bool(answer.abstained),
-        "citations": [{**c.to_json(), "chunk_id": c.chunk_id} for c in answer.citations],
-        "passages": [
-            {
-                "rank": r,
-                "chunk_id": h.chunk.chunk_id,
-                "source": h.chunk.source,
-                "page": h.chunk.page,
-            }
-            for r, h in enumerate(answer.passages, start=1)
-        ],
-        "em": m.max_exact(item.answers, text) if graded else None,
-        "f1": None if f1 is None else round(f1, 6),
-        "contains_answer": contains_answer,
-        "must_contain": must,
-        "must_contain_share": (
-            m.contains_share(text, item.must_contain)
-            if item.answerable and item.must_contain
-            else None
-        ),
-        "groundedness": None if answer.abstained else m.groundedness(answer.text, cited_texts),
-        "n_citations": len(valid),
-        "valid_citations": sum(valid),
-        "correct": is_correct(item, bool(answer.abstained), contains_answer, must, f1),
-    }
-
-
-def is_correct(
-    item: EvalItem,
-    abstained: bool,
-    contains_answer: bool | None,
-    must_contain: bool | None,
-    f1: float | None,
-) -> bool | None:
-    """Unanswerable: right when it abstained. Answerable: wrong when it abstained; else every
-    must_contain string present when the item has some; else a gold answer contained in the
-    answer or token F1 >= 0.5 (containment, because an extractive answer quotes a whole
-    sentence around a short SQuAD span). None when there is nothing to grade against."""
-    if not item.answerable:
-        return abstained
-    if abstained:
-        return False
-    if must_contain is not None:
-        return must_contain
-    if f1 is None:
-        return None
-    return bool(contains_answer) or f1 >= F1_CORRECT
-
-
-def _file_digest(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-    except OSError as exc:
-        raise UsageError(f"cannot read --system-prompt {path}: {exc.strerror}") from exc
-
-
-def identity_digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def with_adapter(assistant: Any, options: EvalOptions) -> Any:
     """A second assistant over the same retriever whose generator loads `options.adapter`."""
     from ragkit.generators.registry import load_generator
@@ -400,27 +208,10 @@ def with_adapter(assistant: Any, options: EvalOptions) -> Any:
 # ---------------------------------------------------------------------------- the whole run
 
 
-@dataclass(frozen=True)
-class EvalOptions:
-    conditions: str = "grounded"  # --compare
-    llm: str = "extractive"
-    k: int = 5
-    groups: tuple[str, ...] = ()
-    adapter: Path | None = None  # used by +adapter conditions
-    system_prompt: Path | None = None  # replaces the default system prompt (LLM generators)
-    judge: str | None = None  # PROVIDER:MODEL
-    format: str = "auto"
-    limit: int | None = None  # the first N questions only
-    depth: int = 50
-    seed: int = 0
-    resamples: int = 5000
-    progress: bool = True
-
-
 def evaluate(
     dataset_path: Path | str,
     out_dir: Path | str,
-    options: EvalOptions = EvalOptions(),
+    options: EvalOptions = EvalOptions(),  # noqa: B008 (frozen: safe to share)
     *,
     index_dir: Path | str | None = None,
     assistants: Mapping[str, Any] | None = None,
@@ -433,7 +224,8 @@ def evaluate(
     for tests. `warn` receives warnings as one-line strings (default: stderr).
     """
     from ragkit.eval.datasets import access_warnings, coverage_warnings, load_dataset
-    from ragkit.eval.report import build_summary, write_reports
+    from ragkit.eval.report import write_reports
+    from ragkit.eval.summary import build_summary
 
     warn = warn or (lambda line: print(f"ragkit eval: warning: {line}", file=sys.stderr))
     out_dir = Path(out_dir)
@@ -488,7 +280,7 @@ def evaluate(
         "index": identity_digest([manifest.get("fingerprint"), manifest.get("files")]),
         "llm": options.llm,
         "adapter": str(options.adapter) if options.adapter else None,
-        "system_prompt": _file_digest(options.system_prompt),
+        "system_prompt": file_digest(options.system_prompt),
         "k": settings.k,
         "groups": sorted(settings.groups),
         "depth": settings.depth,

@@ -3,14 +3,15 @@
 No generator weights: the answer is one to three verbatim units (sentences, list items or
 table rows) of the retrieved chunks, each cited. The algorithm, per question:
 
-1. Segment the top `max_passages` chunks into units. Paragraph text is split into sentences
-   (abbreviations such as "e.g." and "No. 5", decimals such as "3.5 days" and hard-wrapped
-   PDF lines are handled); a list item is one unit; a table row is one unit that carries the
-   table's header row, so "| L4 | 68,000–82,000 EUR |" is shown under "| Level | Band |".
+1. Segment the top `max_passages` chunks into units (`ragkit.generators.segment`). Paragraph
+   text is split into sentences (abbreviations such as "e.g." and "No. 5", decimals such as
+   "3.5 days" and hard-wrapped PDF lines are handled); a list item is one unit; a table row is
+   one unit that carries the table's header row, so "| L4 | 68,000–82,000 EUR |" is shown
+   under "| Level | Band |".
 2. Score every unit cheaply: IDF-weighted coverage of the question's content words (stems,
    stopwords removed, IDF over the units of this passage set, heading words at half weight),
    a question-type cue ("how many" wants a number, "when" a date, "who" a name or role,
-   "can I" a may/must/not), and the passage's retrieval rank.
+   "can I" a may/must/not; both in `ragkit.generators.cues`), and the passage's retrieval rank.
 3. Embed the question and only the `max_candidates` best units in one batch (the embedding
    model is the expensive step), each under its chunk's title and heading path as the index
    embeds chunks ("Sick Leave > Pay\nUp to 10 days." says what the 10 days are), and add
@@ -36,289 +37,21 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from math import log
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from ingest.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.generators.abstention import default_threshold, support_score
+from ragkit.generators.cues import content_terms, cue_match, question_cue, words
+from ragkit.generators.segment import BULLET, Unit, segment
 from ragkit.types import REFUSAL, Answer, Citation, Hit
-
-UnitKind = Literal["sentence", "item", "row"]
-
-
-def _set(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
 
 # Weights of the unit score, tuned for answer-sentence selection on the calibration half of
 # squad2-cs224n-dev (tests/bench/bench_extractive.py); the rank prior is set by hand.
 W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
 MAX_LIST_ITEMS = 5  # list items or rows quoted after a unit that ends with ":"
 SECOND_UNIT_RATIO = 0.9  # a second unit joins the answer when it scores >= this x the best
-
-
-# --- segmentation -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A span of a chunk's text that can be quoted on its own: `text[start:end]` is verbatim."""
-
-    hit: int  # index into the hits given to `generate`
-    start: int
-    end: int
-    kind: UnitKind
-    header: str = ""  # a table row's header row and separator, shown above it
-
-
-_TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?$")
-_BULLET = re.compile(r"^(?:[-*•+▪◦‣–]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\))\s+")
-_HEADING = re.compile(r"^#{1,6}\s")
-_BOUNDARY = re.compile(r"[.!?][\"'”’)\]*_]*\s+(?=[\"'“‘(\[*_]*[A-Z0-9£$€])")
-_ABBREVIATIONS = _set(
-    "e.g i.e etc vs cf approx incl excl esp mr mrs ms dr prof st jr sr inc co corp dept est "
-    "min max jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun"
-)
-_BEFORE_NUMBER = _set("no nos art sec secs fig figs p pp vol ch para paras ref")
-_LONG_ITEM_WORDS = 60  # a list item longer than this is split into sentences
-
-
-def segment(text: str, hit: int = 0) -> list[Unit]:
-    """Cut a chunk's text into quotable units, in reading order."""
-    units: list[Unit] = []
-    lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]*", text) if m.group().strip()]
-    header = ""
-    in_table = False
-    paragraph: list[tuple[int, int]] = []  # consecutive plain lines, joined across wraps
-    previous_end = -2
-
-    def flush() -> None:
-        if paragraph:
-            units.extend(_sentence_units(text, paragraph, hit, "sentence"))
-            paragraph.clear()
-
-    for index, (raw_start, raw_end) in enumerate(lines):
-        line = text[raw_start:raw_end]
-        start = raw_start + len(line) - len(line.lstrip())
-        end = raw_end - (len(line) - len(line.rstrip()))
-        stripped = text[start:end]
-        blank_before = "\n" in text[previous_end + 1 : raw_start] if previous_end >= 0 else True
-        previous_end = raw_end
-        in_table = in_table and not blank_before
-        if _is_table_row(stripped):
-            flush()
-            if _TABLE_SEPARATOR.match(stripped):
-                continue
-            if not in_table:  # a table's first line: its header, when one can be told
-                in_table = True
-                following = text[slice(*lines[index + 1])].strip() if index + 1 < len(lines) else ""
-                if _TABLE_SEPARATOR.match(following):  # Markdown: header, then |---|
-                    header = f"{stripped}\n{following}"
-                    continue
-                if _is_table_row(following):  # "cell | cell" lines (DOCX): the first is the header
-                    header = stripped
-                    continue
-                header = ""
-            units.append(Unit(hit, start, end, "row", header))
-            continue
-        in_table = False
-        header = ""
-        if _HEADING.match(stripped):
-            flush()
-            continue
-        bullet = _BULLET.match(stripped)
-        if bullet:
-            flush()
-            paragraph.append((start + bullet.end(), end))
-            kind: UnitKind = "item"
-            units.extend(_sentence_units(text, paragraph, hit, kind))
-            paragraph.clear()
-            continue
-        if blank_before:
-            flush()
-        elif units and units[-1].kind == "item" and not paragraph:
-            # an indented continuation of a list item: extend the item
-            last = units.pop()
-            units.append(Unit(hit, last.start, end, "item"))
-            continue
-        paragraph.append((start, end))
-    flush()
-    return units
-
-
-def _is_table_row(line: str) -> bool:
-    return (line.startswith("|") and line.count("|") >= 2) or " | " in line
-
-
-def _sentence_units(
-    text: str, lines: list[tuple[int, int]], hit: int, kind: UnitKind
-) -> list[Unit]:
-    start, end = lines[0][0], lines[-1][1]
-    if kind == "item" and len(text[start:end].split()) <= _LONG_ITEM_WORDS:
-        return [Unit(hit, start, end, "item")]
-    cuts = [start]
-    for (_, line_end), (next_start, _) in zip(lines, lines[1:], strict=False):
-        # a newline ends a unit after terminal punctuation, or after a short line (a title, a
-        # "Last updated: ..." line); a long line running on is a hard wrap (PDF text)
-        previous = text[cuts[-1] : line_end].rstrip()
-        short = len(text[text.rfind("\n", 0, line_end) + 1 : line_end]) < 60
-        if previous.endswith((".", "!", "?", ":", ";")) or (short and text[next_start].isupper()):
-            cuts.append(next_start)
-    spans: list[tuple[int, int]] = []
-    for piece_start, piece_end in zip(cuts, [*cuts[1:], end], strict=True):
-        spans.extend(split_sentences(text, piece_start, piece_end))
-    return [Unit(hit, s, e, kind) for s, e in spans]
-
-
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans of `text[start:end]`, each trimmed of surrounding whitespace."""
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    current = start
-    for match in _BOUNDARY.finditer(text, start, end):
-        if text[match.start()] == "." and _abbreviation_before(text, current, match):
-            continue
-        stop = match.start() + len(match.group().rstrip())
-        spans.append((current, stop))
-        current = match.end()
-    spans.append((current, end))
-    trimmed = []
-    for s, e in spans:
-        piece = text[s:e]
-        s2, e2 = s + len(piece) - len(piece.lstrip()), e - (len(piece) - len(piece.rstrip()))
-        if e2 > s2:
-            trimmed.append((s2, e2))
-    return trimmed
-
-
-def _abbreviation_before(text: str, sentence_start: int, match: re.Match[str]) -> bool:
-    words = text[sentence_start : match.start()].split()
-    if not words:
-        return True
-    word = words[-1].lstrip("([\"'“*_").lower()
-    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-        return True
-    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):  # u.s, a.m, p.m
-        return True
-    return word in _BEFORE_NUMBER and text[match.end() : match.end() + 1].isdigit()
-
-
-# --- words and question types -------------------------------------------------------------
-
-_WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
-STOPWORDS = _set(
-    """a about above after again against all also am an and any are aren't as at be because
-    been before being below between both but by can could did do does doing done down during
-    each either else ever few for from further get gets got had has have having he her here
-    hers herself him himself his how i if in into is it its itself just let me might more most
-    much must my myself neither no nor not of off on once only or other our ours ourselves out
-    over own per same shall she should so some such than that the their theirs them themselves
-    then there these they this those through to too under until up upon us very was we were
-    what whatever when where whether which while who whom whose why will with within would yes
-    yet you your yours yourself yourselves many according called name named kind type one"""
-)
-_NUMBER_WORDS = _set(
-    """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
-    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
-    ninety hundred thousand million billion trillion half quarter third dozen once twice
-    several"""
-)
-_MONTHS = _set(
-    """january february march april june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday
-    saturday sunday weekend"""
-)
-_TIME_WORDS = _set(
-    """century centuries decade decades year years month months week weeks day days hour hours
-    minute minutes annually monthly weekly daily ago until before after during"""
-)
-_MODALS = _set(
-    """may must can cannot can't not never only allowed permitted required require requires
-    should prohibited entitled eligible need needs no approval approve approved"""
-)
-_ROLES = _set(
-    """manager managers head team director officer department partner committee board lead
-    desk hr people finance ceo cfo president founder king queen"""
-)
-
-Cue = Literal["number", "date", "person", "place", "rule"] | None
-
-
-def stem(word: str) -> str:
-    """A light suffix stripper: leave/leaves/leaving -> leav, policies -> policy."""
-    word = word.lower().replace("’", "'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                break
-            word = word[: -len(suffix)] + replacement
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
-
-
-def words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
-
-
-def content_terms(text: str) -> list[str]:
-    """Stems of the non-stopwords, in order, without repeats."""
-    seen: dict[str, None] = {}
-    for word in words(text):
-        if word not in STOPWORDS:
-            seen.setdefault(stem(word), None)
-    return list(seen)
-
-
-def question_cue(question: str) -> Cue:
-    """What kind of unit answers the question: "how many" -> a number, "when" -> a date..."""
-    q = question.lower()
-    if re.search(r"\bhow (many|much|long|old|far|often|big|large|high|tall|fast)\b", q):
-        return "number"
-    if re.search(r"\bwhat (percentage|percent|proportion|number|amount|rate|fraction|size)\b", q):
-        return "number"
-    if re.search(r"\b(when|what (year|date|time|day|month|century|decade|period))\b", q):
-        return "date"
-    if re.search(r"\b(who|whom|whose|which (person|team|company|organi[sz]ation|group))\b", q):
-        return "person"
-    if re.search(r"^\s*where\b|\bwhere (is|are|was|were|do|does|did|can|should)\b", q):
-        return "place"
-    first = q.split()[0] if q.split() else ""
-    rule_words = ("allowed", "permitted", "entitled", "eligible", "required", "need to", "have to")
-    if first in {"can", "may", "am", "is", "are", "do", "does", "should", "must", "could"} or any(
-        w in q for w in rule_words
-    ):
-        return "rule"
-    return None
-
-
-def cue_match(cue: Cue, text: str, question_words: frozenset[str]) -> bool:
-    """Whether `text` holds something of the kind the question asks for, beyond its own words."""
-    if cue is None:
-        return False
-    new = [w for w in words(text) if w not in question_words]
-    if cue == "number":
-        return any(any(c.isdigit() for c in w) or w in _NUMBER_WORDS for w in new)
-    if cue == "date":
-        return (
-            any(
-                re.fullmatch(r"1\d{3}s?|20\d{2}s?|\d{1,2}(st|nd|rd|th)", w) or w in _MONTHS
-                for w in new
-            )
-            or re.search(r"\b\d{1,2} May\b|\bMay \d", text) is not None  # not the verb "may"
-            or (any(w in _TIME_WORDS for w in new) and any(c.isdigit() for c in text))
-        )
-    if cue == "rule":
-        return any(w in _MODALS for w in words(text))
-    raw = _WORD.findall(text)
-    capitals = [w for w in raw[1:] if w[:1].isupper() and w.lower() not in question_words]
-    if cue == "person":
-        return bool(capitals) or any(w in _ROLES for w in new)
-    return bool(capitals)  # place
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -556,7 +289,7 @@ class ExtractiveGenerator:
         for unit in chosen:  # merge units that are adjacent in the same chunk into one quote
             text = hits[unit.hit].chunk.text
             gap = text[spans[-1][2] : unit.start].strip() if spans else ""
-            if spans and spans[-1][0] == unit.hit and (not gap or _BULLET.fullmatch(f"{gap} ")):
+            if spans and spans[-1][0] == unit.hit and (not gap or BULLET.fullmatch(f"{gap} ")):
                 spans[-1] = (unit.hit, spans[-1][1], unit.end)
             else:
                 spans.append((unit.hit, unit.start, unit.end))

@@ -6,8 +6,9 @@ runs it in a background thread for tests and benchmarks. `ragkit serve` is the c
 Importing this package imports FastAPI; `ragkit` itself never imports it.
 """
 
-from ragkit.serve.app import ServeLimits, create_app, running_server
+from ragkit.serve.app import create_app, running_server
 from ragkit.serve.auth import Caller, KeyRing, load_keys, parse_keys
+from ragkit.serve.limits import ServeLimits
 
 __all__ = [
     "Caller",

@@ -12,10 +12,9 @@ maps to access groups; the groups go to the retriever, which never returns a pas
 cannot read, so nothing downstream (generator, citations, errors) can see it either.
 
 Limits: request bodies over `max_body_bytes` get 413; questions, `k` and JSON are checked
-(400). Generation is synchronous and CPU-bound, so it runs in worker threads, at most
-`max_concurrent` at once; up to `max_waiting` more requests wait up to `queue_timeout`
-seconds for a slot; beyond that the answer is **503 with Retry-After** (the server is at
-capacity; 429 would blame the client's own request rate). The OpenAI SDK retries 503 itself.
+(400); at most `max_concurrent` generations run at once, and beyond a bounded queue the
+answer is 503 with Retry-After (see limits.py). Streams hold their slot until they end
+(see streaming.py).
 
 Errors, in OpenAI's shape {"error": {"message", "type", "param", "code"}}, come from one
 function, `error_payload`; mid-stream errors become a final `data: {"error": ...}` event.
@@ -26,9 +25,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,15 +34,15 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
-from starlette.types import Receive, Scope, Send
 
 from ragkit import __version__
-from ragkit.assistant import MAX_QUESTION_CHARS, check_question
+from ragkit.assistant import check_question
 from ragkit.errors import ConfigError, RagkitError, UsageError
 from ragkit.serve.auth import Authenticator, Caller, KeyRing
+from ragkit.serve.limits import ServeLimits, SlotGate, read_json
 from ragkit.serve.openai_compat import (
     SSE_DONE,
     ApiError,
@@ -55,11 +53,11 @@ from ragkit.serve.openai_compat import (
     citations_json,
     completion,
     error_body,
-    parse_json_object,
     parse_request,
     sources_text,
     sse,
 )
+from ragkit.serve.streaming import event_stream
 from ragkit.sources import list_sources
 from ragkit.types import Answer
 
@@ -74,35 +72,6 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-@dataclass(frozen=True)
-class ServeLimits:
-    max_body_bytes: int = 64 * 1024  # a question plus chat history; larger bodies get 413
-    max_question_chars: int = MAX_QUESTION_CHARS
-    max_k: int = 20  # passages per question a client may ask for
-    max_concurrent: int = 4  # generations running at once (worker threads)
-    max_waiting: int = 64  # requests queued for a generation slot; more get 503 at once
-    queue_timeout: float = 30.0  # seconds a queued request waits before 503
-    retry_after: int = 1  # seconds, in the Retry-After header of a 503
-
-    def __post_init__(self) -> None:
-        checks = {
-            "max_body_bytes": self.max_body_bytes >= 1024,
-            "max_question_chars": 1 <= self.max_question_chars <= MAX_QUESTION_CHARS,
-            "max_k": self.max_k >= 1,
-            "max_concurrent": self.max_concurrent >= 1,
-            "max_waiting": self.max_waiting >= 0,
-            "queue_timeout": self.queue_timeout >= 0,
-            "retry_after": self.retry_after >= 0,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise ConfigError(
-                    f"serve limit {name}={getattr(self, name)} is out of range "
-                    f"(max_body_bytes >= 1024, 1 <= max_question_chars <= {MAX_QUESTION_CHARS}, "
-                    "max_k and max_concurrent >= 1, the others >= 0)"
-                )
 
 
 def error_payload(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -133,147 +102,6 @@ async def _error_response(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class _Gate:
-    """At most `max_concurrent` generations; a bounded, time-limited queue; else 503."""
-
-    def __init__(self, limits: ServeLimits) -> None:
-        self.limits = limits
-        self.waiting = 0
-        self._slots: anyio.Semaphore | None = None
-
-    def _overloaded(self) -> ApiError:
-        return ApiError(
-            503,
-            f"the server is busy ({self.limits.max_concurrent} answers in progress, "
-            f"{self.waiting} waiting): retry after {self.limits.retry_after} s",
-            type_="server_error",
-            code="overloaded",
-            headers={"Retry-After": str(self.limits.retry_after)},
-        )
-
-    async def acquire(self) -> None:
-        if self._slots is None:  # created on the event loop that serves the requests
-            self._slots = anyio.Semaphore(self.limits.max_concurrent)
-        try:
-            self._slots.acquire_nowait()
-            return
-        except anyio.WouldBlock:
-            pass
-        if self.waiting >= self.limits.max_waiting:
-            raise self._overloaded()
-        self.waiting += 1
-        try:
-            with anyio.fail_after(self.limits.queue_timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise self._overloaded() from None
-        finally:
-            self.waiting -= 1
-
-    def release(self) -> None:
-        assert self._slots is not None
-        self._slots.release()
-
-    async def run(self, fn: Callable[[], Any]) -> Any:
-        await self.acquire()
-        try:
-            return await anyio.to_thread.run_sync(fn)
-        finally:
-            self.release()
-
-
-_END = object()
-
-
-class _Generation:
-    """An `Assistant.stream` iterator advanced in worker threads while holding one slot."""
-
-    def __init__(self, iterator: Iterator[Any], gate: _Gate) -> None:
-        self._iterator, self._gate, self._open = iterator, gate, True
-
-    @classmethod
-    async def start(cls, gate: _Gate, make: Callable[[], Iterator[Any]]) -> _Generation:
-        """Take a slot and run retrieval (the first item), so bad input fails before headers."""
-        await gate.acquire()
-        try:
-            iterator = make()
-            await anyio.to_thread.run_sync(next, iterator)  # the hits: not sent to clients
-        except BaseException:
-            gate.release()
-            raise
-        return cls(iterator, gate)
-
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        while (item := await anyio.to_thread.run_sync(next, self._iterator, _END)) is not _END:
-            yield item
-
-    def close(self) -> None:
-        if self._open:
-            self._open = False
-            with suppress(AttributeError, ValueError):  # not a generator; already running
-                self._iterator.close()  # type: ignore[attr-defined]
-            self._gate.release()
-
-
-class _EventStream(StreamingResponse):
-    """SSE that frees its generation slot however the response ends (done, error, hang-up)."""
-
-    def __init__(self, content: AsyncIterator[bytes], generation: _Generation) -> None:
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        super().__init__(content, media_type="text/event-stream", headers=headers)
-        self._generation = generation
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._generation.close()
-
-
-async def _event_stream(
-    gate: _Gate,
-    make: Callable[[], Iterator[Any]],
-    render: Callable[[Any], list[bytes]],
-    *,
-    first: list[bytes],
-    last: list[bytes],
-    error: Callable[[dict[str, Any]], bytes],
-) -> _EventStream:
-    generation = await _Generation.start(gate, make)
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            for event in first:
-                yield event
-            async for item in generation:
-                for event in render(item):
-                    yield event
-            for event in last:
-                yield event
-        except Exception as exc:  # headers are sent: the error becomes the last event
-            yield error(error_payload(exc)[1])
-
-    return _EventStream(body(), generation)
-
-
-async def _read_json(request: Request, limits: ServeLimits) -> dict[str, Any]:
-    too_large = ApiError(
-        413,
-        f"the request body is larger than {limits.max_body_bytes:,} bytes: send a shorter "
-        "question or less chat history",
-        code="request_too_large",
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limits.max_body_bytes:
-        raise too_large
-    body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limits.max_body_bytes:
-            raise too_large
-    return parse_json_object(bytes(body))
-
-
 async def _caller(request: Request) -> Caller:
     return request.app.state.auth.caller(request.headers)
 
@@ -288,7 +116,7 @@ def create_app(
     keys: KeyRing | Mapping[str, frozenset[str]] | None = None,
     no_auth: bool = False,
     anonymous_groups: frozenset[str] = frozenset(),
-    limits: ServeLimits = ServeLimits(),
+    limits: ServeLimits = ServeLimits(),  # noqa: B008 (frozen: safe to share)
 ) -> FastAPI:
     """The app. `keys` maps API keys to access groups (a KeyRing or a {key: groups} dict).
 
@@ -300,7 +128,7 @@ def create_app(
     if keyring is None and not no_auth:
         raise ConfigError("no API keys: pass --keys FILE, or --no-auth to serve without keys")
     index_dir = Path(index_dir)
-    gate = _Gate(limits)
+    gate = SlotGate(limits)
     auth = Authenticator(keyring, no_auth, frozenset(anonymous_groups))
     app = FastAPI(title="ragkit", version=__version__, docs_url=None, redoc_url=None)
     for exc_class in (ApiError, RagkitError, HTTPException, RequestValidationError, Exception):
@@ -339,7 +167,7 @@ def create_app(
 
     @app.post("/v1/ask", response_model=None)
     async def ask(request: Request, who: Who) -> Any:
-        req = parse_request(AskRequest, await _read_json(request, limits))
+        req = parse_request(AskRequest, await read_json(request, limits))
         question, k = checked(req.question, req.k)
         if not req.stream:
             answer = await gate.run(lambda: assistant.ask(question, k=k, groups=who.groups))
@@ -350,18 +178,18 @@ def create_app(
                 return [sse({"type": "answer", **ask_json(item)})]
             return [sse({"type": "delta", "text": item})] if isinstance(item, str) else []
 
-        return await _event_stream(
+        return await event_stream(
             gate,
             lambda: assistant.stream(question, k=k, groups=who.groups),
             render,
             first=[],
             last=[],
-            error=lambda payload: sse({"type": "error", **payload}),
+            error=lambda exc: sse({"type": "error", **error_payload(exc)[1]}),
         )
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: Request, who: Who) -> Any:
-        req = parse_request(ChatCompletionRequest, await _read_json(request, limits))
+        req = parse_request(ChatCompletionRequest, await read_json(request, limits))
         question, k = checked(req.question(), req.k)
         ids = {
             "model": req.model,
@@ -382,13 +210,13 @@ def create_app(
             citations = citations_json(item)
             return [*events, sse(chunk({}, finish_reason="stop", citations=citations, **ids))]
 
-        return await _event_stream(
+        return await event_stream(
             gate,
             lambda: assistant.stream(question, k=k, groups=who.groups),
             render,
             first=[sse(chunk({"role": "assistant", "content": ""}, **ids))],
             last=[SSE_DONE],
-            error=sse,
+            error=lambda exc: sse(error_payload(exc)[1]),
         )
 
     return app

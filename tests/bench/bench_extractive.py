@@ -53,12 +53,9 @@ from ragkit.generators.abstention import (  # noqa: E402
     default_threshold,
     refusal_rates,
 )
-from ragkit.generators.extractive import (  # noqa: E402
-    ExtractiveGenerator,
-    content_terms,
-    split_sentences,
-    words,
-)
+from ragkit.generators.cues import content_terms, words  # noqa: E402
+from ragkit.generators.extractive import ExtractiveGenerator  # noqa: E402
+from ragkit.generators.segment import split_sentences  # noqa: E402
 from ragkit.types import Hit  # noqa: E402
 
 BENCH = REPO / ".bench"
