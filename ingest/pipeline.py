@@ -206,6 +206,10 @@ def _sync(
             new_chunks[candidate.source] = chunks
         report.outcomes.append(outcome)
 
+    if plan.previous and not new_chunks and not plan.removed and not report.rebuild_reason:
+        # Only failures again: the live generation already holds everything there is.
+        report.chunks_total = sum(len(entry["chunk_ids"]) for entry in files.values())
+        return
     ordered: list[Chunk] = []
     for source in sorted(files):
         if source in new_chunks:

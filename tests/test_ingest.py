@@ -155,6 +155,15 @@ def test_bad_files_are_reported_and_the_rest_ingested(corpus, tmp_path):
     assert report.count("added") == 3
 
 
+def test_a_failing_file_alone_does_not_rewrite_the_index(corpus, tmp_path):
+    (corpus / "scan.pdf").write_bytes(b"")
+    run(corpus, tmp_path / "idx")
+    generation = (tmp_path / "idx" / "CURRENT").read_text()
+    report = run(corpus, tmp_path / "idx")
+    assert not report.ok and not report.written and report.count("unchanged") == 3
+    assert (tmp_path / "idx" / "CURRENT").read_text() == generation
+
+
 def test_every_chunk_fits_the_real_model_window(tmp_path):
     """all-MiniLM-L6-v2 reads 256 word pieces at most: every stored chunk must fit."""
     from ingest.embedding import SentenceTransformerEmbedder

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import SUPPORTED_SUFFIXES, load_file
+from ingest.loaders.pdf import heading_level, page_parts
 from ingest.records import Document
 from ragkit.errors import LoadError
 
@@ -405,6 +406,210 @@ def test_pdf_encrypted_with_password(tmp_path: Path) -> None:
     assert doc.blocks[0].text == "1. Travel Expenses"
     with pytest.raises(LoadError, match="encrypted PDF: supply the password with --password-file"):
         load_file(path, "secret.pdf")
+
+
+def make_table_pdf(path: Path, *, valign: str) -> None:
+    """A numbered heading, a paragraph, a label/amount table whose label "Team celebration
+    (per head, per quarter)" wraps onto two lines, and a numbered sub-heading."""
+    platypus = pytest.importorskip("reportlab.platypus", reason="pip install reportlab")
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+
+    style = getSampleStyleSheet()["Normal"]
+    rows = [
+        ["Expense", "Limit"],
+        ["Breakfast", "20 EUR"],
+        ["Dinner while travelling", "55 EUR"],
+        [platypus.Paragraph("Team celebration (per head, per quarter)", style), "40 EUR"],
+    ]
+    table = platypus.Table(rows, colWidths=[45 * mm, 30 * mm], hAlign="LEFT")
+    table.setStyle([("VALIGN", (0, 0), (-1, -1), valign)])
+    story = [
+        platypus.Paragraph("2. Meal limits", style),
+        platypus.Paragraph(MEALS, style),
+        table,
+        platypus.Paragraph("2.1 Receipts", style),
+        platypus.Paragraph(RECEIPTS, style),
+    ]
+    platypus.SimpleDocTemplate(str(path), invariant=1).build(story)
+
+
+MEALS = (
+    "Meals are reimbursed up to the limits below when you travel on business, per person and "
+    "per day, tips included."
+)
+RECEIPTS = (
+    "Keep an itemised receipt for every meal over 25 EUR and attach a photo of it to the claim "
+    "in the expenses tool."
+)
+
+
+# The row's other cells sit at the top or at the bottom of the wrapped label.
+@pytest.mark.parametrize("valign", ["TOP", "BOTTOM"])
+def test_pdf_table_keeps_amounts_with_their_labels(tmp_path: Path, valign: str) -> None:
+    path = tmp_path / "meals.pdf"
+    make_table_pdf(path, valign=valign)
+    doc = load_one(path)
+    limits, receipts = ("2. Meal limits",), ("2. Meal limits", "2.1 Receipts")
+    assert [(b.kind, b.text, b.page, b.headings) for b in doc.blocks] == [
+        ("heading", "2. Meal limits", 1, limits),
+        ("paragraph", MEALS, 1, limits),
+        (
+            "table",
+            "Expense | Limit\n"
+            "Breakfast | 20 EUR\n"
+            "Dinner while travelling | 55 EUR\n"
+            "Team celebration (per head, per quarter) | 40 EUR",
+            1,
+            limits,
+        ),
+        ("heading", "2.1 Receipts", 1, receipts),
+        ("paragraph", RECEIPTS, 1, receipts),
+    ]
+    assert doc.blocks[2].header == "Expense | Limit"
+
+
+# What pypdf gives for a page with a two-column table: one cell per line, and in layout mode
+# one row per line with the cells at fixed columns.
+APPROVAL_PLAIN = """\
+4. Approval limits
+Claims are approved in the expenses tool before they are paid; the approver depends on the value
+of the claim.
+Total value of claim
+Approver
+Up to 1,000 EUR
+Line manager
+Over 1,000 EUR
+Department head
+Claims by a department head are approved by the Chief Financial Officer, and claims by the
+CFO are approved by the CEO."""
+APPROVAL_LAYOUT = """\
+ 4. Approval limits
+ Claims are approved in the expenses tool before they are paid; the approver depends on the value
+ of the claim.
+
+   Total value of claim          Approver
+   Up to 1,000 EUR               Line manager
+
+   Over 1,000 EUR                Department head
+
+ Claims by a department head are approved by the Chief Financial Officer, and claims by the
+ CFO are approved by the CEO."""
+APPROVAL_AROUND = [
+    ("heading", "4. Approval limits"),
+    (
+        "paragraph",
+        "Claims are approved in the expenses tool before they are paid; the approver depends on "
+        "the value of the claim.",
+    ),
+    "the table",
+    (
+        "paragraph",
+        "Claims by a department head are approved by the Chief Financial Officer, and claims by "
+        "the CFO are approved by the CEO.",
+    ),
+]
+
+
+def test_pdf_grid_from_layout_text_becomes_a_table() -> None:
+    parts = page_parts(APPROVAL_PLAIN, 2, layout=lambda: APPROVAL_LAYOUT)
+    table = (
+        "table",
+        "Total value of claim | Approver\nUp to 1,000 EUR | Line manager\n"
+        "Over 1,000 EUR | Department head",
+    )
+    assert [(p.kind, p.text) for p in parts] == [
+        table if part == "the table" else part for part in APPROVAL_AROUND
+    ]
+    assert parts[2].header == "Total value of claim | Approver"
+    assert {p.page for p in parts} == {2}
+
+
+@pytest.mark.parametrize("layout", [None, "", " one line, no grid"])
+def test_pdf_cell_lines_without_a_grid_stay_together_and_are_not_headings(
+    layout: str | None,
+) -> None:
+    parts = page_parts(APPROVAL_PLAIN, 2, layout=None if layout is None else lambda: layout)
+    cells = (
+        "paragraph",
+        "Total value of claim\nApprover\nUp to 1,000 EUR\nLine manager\nOver 1,000 EUR\n"
+        "Department head",
+    )
+    assert [(p.kind, p.text) for p in parts] == [
+        cells if part == "the table" else part for part in APPROVAL_AROUND
+    ]
+
+
+def test_pdf_numbered_list_is_not_headings_and_a_list_ends_at_a_heading() -> None:
+    text = """\
+Job Roles
+1. Chief Executive Officer
+2. Chief Operating Officer
+3. Chief Financial Officer
+The roles above report to the board, which meets four times a year to review the company's
+results.
+• Submit each claim within 30 days of incurring the cost. Claims older than 90 days are not
+paid.
+3.1 Missing receipts
+If a receipt has been lost, complete the Missing Receipt Declaration in the expenses tool and
+attach it to the claim."""
+    assert [(p.kind, p.text, p.level) for p in page_parts(text, 1)] == [
+        ("heading", "Job Roles", 2),
+        (
+            "list",
+            "1. Chief Executive Officer\n2. Chief Operating Officer\n3. Chief Financial Officer",
+            0,
+        ),
+        (
+            "paragraph",
+            "The roles above report to the board, which meets four times a year to review the "
+            "company's results.",
+            0,
+        ),
+        (
+            "list",
+            "• Submit each claim within 30 days of incurring the cost. Claims older than 90 days "
+            "are not paid.",
+            0,
+        ),
+        ("heading", "3.1 Missing receipts", 2),
+        (
+            "paragraph",
+            "If a receipt has been lost, complete the Missing Receipt Declaration in the expenses "
+            "tool and attach it to the claim.",
+            0,
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        ("3. Expenses", 1),
+        ("3. Submitting a claim", 1),  # numbered: any case
+        ("3.1 Meal limits", 2),
+        ("3 Travel Expenses", 1),
+        ("COVERED SERVICES", 1),
+        ("Tips for Employees", 2),
+        ("Copayments (Copays)", 2),
+        ("25 GBP", 0),  # amounts, figures and other table cells
+        ("17 GBP", 0),
+        ("1,000 to 5,000 EUR (850 to 4,250 GBP)", 0),
+        ("Up to 1,000 EUR (850 GBP)", 0),
+        ("0.43 EUR per km", 0),
+        ("$40 Per Night", 0),
+        ("10%", 0),
+        ("2024-25", 0),
+        ("Page 3", 0),
+        ("Dinner while travelling", 0),  # sentence case without a number
+        ("Agreed with travel@northwind.example", 0),
+        ("Meals and Drinks,", 0),
+        ("Expenses ..... 12", 0),
+        ("Position: Chief Executive Officer", 0),
+    ],
+)
+def test_pdf_heading_level(line: str, level: int) -> None:
+    assert heading_level(line) == level
 
 
 # ---- all formats ----
