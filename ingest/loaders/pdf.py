@@ -7,14 +7,11 @@ wrapped lines are joined with spaces. Lines starting with a bullet or "1." start
 and consecutive items form one list block.
 
 Tables come out of pypdf one cell per line. When a page has a run of three or more short
-lines, it is also read in pypdf's layout mode, which keeps a table row on one line with its
-cells at fixed columns; lines whose cells start on the same columns form a grid. The plain
-lines are then read against the grid: each is one line of a cell (or a whole row) and the grid
-gives its column, so a line in a column left of the one before starts a new row, and a cell
-wrapped onto two lines stays one cell. A grid read this way becomes a "table" block of
-"cell | cell" rows, the first row its header. Layout mode serves for nothing else: on some
-PDFs it splits words ("t    o ensure"). Short lines that make no grid stay together as one
-paragraph, a line per line, and none of them is taken for a heading.
+lines, it is also read in pypdf's layout mode, and a grid found there is matched back to the
+plain lines to make a "table" block of "cell | cell" rows (`ingest.loaders.pdf_tables`).
+Layout mode serves for nothing else: on some PDFs it splits words ("t    o ensure"). Short
+lines that make no grid stay together as one paragraph, a line per line, and none of them is
+taken for a heading.
 
 A heading is guessed only when it is clearly one: a short line, with no sentence or clause
 ending, mostly letters and no amount ("25 GBP", "1,000 EUR"), numbered like "3. Expenses" or
@@ -39,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.loaders.base import LoadOptions, Part, assemble
+from ingest.loaders.pdf_tables import find_tables
 from ingest.records import Document
 from ragkit.errors import LoadError
 
@@ -61,7 +59,6 @@ _ITEM_NUMBER = re.compile(r"^\(?(\d{1,3})[.)]\s")
 # A number with a currency or unit: "25 GBP", "1,000 EUR", "$40", "10%"; not "COVID-19 FAQ".
 _AMOUNT = re.compile(r"[$€£¥]\s?\d|(?<![\w-])\d(?:[\d,.]*\d)?\s?(?:[$€£¥%]|[A-Z]{3}\b)")
 _PAGE_LABEL = re.compile(r"(?:page|p\.)\s*\d+(?:\s*(?:of|/)\s*\d+)?", re.IGNORECASE)
-_CELL = re.compile(r"\S+(?: {1,2}\S+)*")  # layout mode: cells are 3+ spaces apart
 _SMALL_WORDS = frozenset(
     {"a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "of", "on", "or",
      "per", "the", "to", "vs", "via", "with", "&", "-"}
@@ -71,7 +68,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # e.g. a glyph the font coul
 _SHORT_LINE = 0.6  # a line under 60% of the page's usual width ends its paragraph
 _PROSE_WIDTH = 40  # characters; below this the page's usual line is too short to judge
 _MIN_RUN = 3  # this many short lines in a row read as table cells: kept together, no headings
-_ALIGN = 1  # layout columns: a full row's cells may start this many characters off
 
 
 def load(path: Path, source: str, options: LoadOptions) -> list[Document]:
@@ -154,7 +150,7 @@ def page_parts(text: str, page: int, layout: Callable[[], str] | None = None) ->
     cell_lines = _cell_lines(lines, width * _SHORT_LINE if width >= _PROSE_WIDTH else _PROSE_WIDTH)
     tables: dict[int, tuple[int, Part]] = {}  # first line -> (line after the table, table)
     if cell_lines and layout:
-        tables = _tables(lines, layout(), page)
+        tables = find_tables(lines, layout(), page, is_heading=heading_level, join=_join)
         cell_lines.update(i for start, (end, _) in tables.items() for i in range(start, end))
     # The usual line is that of the text around the table cells: a page half table is prose.
     around = [line for i, line in enumerate(lines) if i not in cell_lines]
@@ -334,116 +330,6 @@ def _run_length(
     # Stacked headings ("CARE MANAGEMENT" / "Prior Authorization") are not cells: a run of
     # cells has as many plain lines ("Nightly limit", "180 EUR") as title-like ones.
     return end - start if titles * 2 <= end - start else 0
-
-
-# ---- tables: a grid in layout-mode text, matched back to the plain lines ----
-
-
-def layout_grids(layout: str) -> list[list[list[str]]]:
-    """Grids in a page's layout-mode text: lists of lines, each a list of cells by column, ""
-    where a line has nothing in a column.
-
-    A grid starts at a line of two or more cells (text 3+ spaces apart) and goes on while lines
-    put their cells at those columns without running into the next one; blank lines in between
-    are allowed. A line filling only some columns (a wrapped cell) must start exactly on them,
-    and a heading-like one at the end belongs to the text below. A grid needs a second line of
-    two or more cells.
-    """
-    grids: list[list[list[str]]] = []
-    columns: list[int] = []
-    grid: list[list[str]] = []
-    for line in [*layout.split("\n"), "end"]:
-        if not line.strip():
-            continue
-        cells = [(m.start(), m.end(), " ".join(m.group().split())) for m in _CELL.finditer(line)]
-        slots = _slots(cells, columns)
-        if slots is not None:
-            grid.append(slots)
-            continue
-        while grid and sum(map(bool, grid[-1])) == 1 and heading_level("".join(grid[-1])):
-            grid.pop()
-        if sum(sum(map(bool, slots)) >= 2 for slots in grid) >= 2:
-            grids.append(grid)
-        columns = [start for start, _, _ in cells] if len(cells) >= 2 else []
-        grid = [[text for _, _, text in cells]] if columns else []
-    return grids
-
-
-def _slots(cells: list[tuple[int, int, str]], columns: list[int]) -> list[str] | None:
-    """The line's cells placed in `columns`, or None when they do not line up."""
-    if not columns:
-        return None
-    slots = [""] * len(columns)
-    align = _ALIGN if len(cells) == len(columns) else 0
-    for start, end, text in cells:
-        at = next((i for i, column in enumerate(columns) if abs(start - column) <= align), None)
-        if at is None or slots[at] or (at + 1 < len(columns) and end >= columns[at + 1] - 1):
-            return None
-        slots[at] = text
-    return slots
-
-
-def _tables(lines: list[str], layout: str, page: int) -> dict[int, tuple[int, Part]]:
-    """Table parts for the grids found in the plain lines, by first line."""
-    found: dict[int, tuple[int, Part]] = {}
-    taken: set[int] = set()
-    for grid in layout_grids(layout):
-        heads = {_compact(grid[0][0]), _compact("".join(grid[0]))}  # a cell, or the whole row
-        for start, line in enumerate(lines):
-            if start in taken or _compact(line) not in heads:
-                continue
-            if matched := _match_grid(lines, start, grid):
-                end, rows = matched
-                text = "\n".join(" | ".join(row) for row in rows)
-                found[start] = (end, Part("table", text, page=page, header=" | ".join(rows[0])))
-                taken.update(range(start, end))
-                break
-    return found
-
-
-def _match_grid(
-    lines: list[str], start: int, grid: list[list[str]]
-) -> tuple[int, list[list[str]]] | None:
-    """Read the plain lines from `start` as the grid's cells: (end, rows of cells), or None
-    when a line is neither one cell line nor one whole line of the grid.
-
-    Plain text gives a table cell by cell, row by row; the grid says which column each line
-    is in. A line in a column left of the line before starts a new row, so a cell wrapped
-    onto two lines stays one cell whether its row's other cells sit at its top or bottom.
-    """
-    spots: dict[str, list[list[tuple[int, int]]]] = {}  # text -> (grid line, column) groups
-    for number, slots in enumerate(grid):
-        filled = [(number, column) for column, cell in enumerate(slots) if cell]
-        for spot in filled:
-            spots.setdefault(_compact(slots[spot[1]]), []).append([spot])
-        if len(filled) > 1:  # some PDFs give a whole row as one plain line
-            spots.setdefault(_compact("".join(slots)), []).append(filled)
-    total = sum(len(group) for groups in spots.values() for group in groups if len(group) == 1)
-    used: set[tuple[int, int]] = set()
-    rows: list[list[str]] = []
-    previous = end = start
-    while len(used) < total:
-        if end == len(lines):
-            return None
-        line, end = lines[end], end + 1
-        if not line:
-            continue
-        candidates = spots.get(_compact(line), [])
-        group = next((group for group in candidates if used.isdisjoint(group)), None)
-        if group is None:
-            return None
-        used.update(group)
-        for number, column in group:
-            cell = line if len(group) == 1 else grid[number][column]
-            if not rows or column < previous:
-                rows.append([""] * len(grid[0]))
-            rows[-1][column] = _join([rows[-1][column], cell]) if rows[-1][column] else cell
-            previous = column
-    return end, rows
-
-
-def _compact(text: str) -> str:
-    return "".join(text.split())
 
 
 def _join(lines: list[str]) -> str:
