@@ -21,8 +21,8 @@ class Hit:
     chunk: Chunk
     score: float
     rank: int = 0
-    dense_score: float | None = None  # cosine similarity, when the dense retriever found it
-    sparse_score: float | None = None  # BM25 score, when BM25 found it
+    dense_score: float | None = None  # cosine similarity; None when retrieval was BM25 alone
+    sparse_score: float | None = None  # BM25 score (0: no term matched); None when dense alone
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -5,10 +5,11 @@
 
 Access groups are applied inside both searches, before any top-N is taken, so a chunk the
 asker cannot read never takes a place, never shifts a rank, and cannot be counted from the
-number of results. RRF sees ranks among readable chunks only; min-max normalisation sees
-readable candidates only; BM25 corpus statistics come from the readable chunks only
-(see sparse.py). Each Hit carries both component scores, filled in for the final k even when
-a chunk came from one list only.
+number of results. RRF sees ranks among readable chunks only, score normalisation (z-score
+by default) sees readable candidates only, and BM25's corpus statistics come from readable
+chunks only (see sparse.py): results and scores are exactly those of an index that never held
+the hidden chunks. Each Hit carries both component scores (cosine, BM25), filled in for the
+final k even when a chunk came from one list only.
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ class RetrieverSettings:
     """How the retriever searches; the defaults were measured (see fusion.py)."""
 
     mode: Mode = "hybrid"  # "dense" and "sparse" use one list alone
-    fusion: Fusion = "rrf"  # how hybrid mode merges the two lists
-    rrf_k: int = RRF_K
-    alpha: float = 0.5  # weight of the dense list in weighted fusion
-    normalisation: Normalisation = "minmax"  # per-list, weighted fusion only
+    fusion: Fusion = "weighted"  # how hybrid mode merges the two lists
+    rrf_k: int = RRF_K  # RRF only
+    alpha: float = 0.5  # weight of the dense list; weighted fusion only
+    normalisation: Normalisation = "zscore"  # per list; weighted fusion only
     candidates: int = 100  # taken from each list before fusing (at least k)
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
@@ -69,7 +70,7 @@ class RetrieverSettings:
 
 
 class Retriever:
-    """Finds the chunks of one index that best match a question, for one set of groups."""
+    """Finds the chunks of one index that best match a question, among those the asker may read."""
 
     def __init__(
         self,

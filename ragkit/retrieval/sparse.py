@@ -3,18 +3,26 @@
 Tokens: lower-cased runs of two or more word characters (bm25s's default pattern), minus
 the Lucene English stopwords that bm25s ships, stemmed with Snowball English when PyStemmer
 is installed, else with Harman's S-stemmer (plural endings only). Every distinct word is
-stemmed once per process.
+stemmed once per process. What is indexed is `Chunk.embedding_text` (title and heading path,
+then the text), as for the dense side. Measured on SciFact train (809 queries), BM25 alone,
+nDCG@10 with the document's best chunk:
 
-Scoring is bm25s's Lucene variant: `idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))` and
+                        embedding_text   text
+    Snowball (PyStemmer)     0.688       0.665
+    S-stemmer                0.677       0.651
+    no stemming              0.657       0.633
+
+Scoring is bm25s's Lucene variant: `idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5))` times
 `tf / (tf + k1 * (1 - b + b * len / avgdl))`, precomputed into a sparse (chunk x term) matrix
 held by a `bm25s.BM25` object, which scores queries. bm25s's own `index()` loops in Python
-(about 1 s for 10,000 chunks); the matrix is built here with vectorised numpy/scipy instead,
-and a test checks it equals bm25s's on the same tokens.
+per token (0.5 s for 10,000 abstracts, on top of tokenising); here the matrix is built with
+vectorised numpy/scipy in tens of milliseconds, and a test checks it equals bm25s's. Loading
+10,000 chunks costs about 0.5 s of CPU, nearly all of it the regex and the word lookups.
 
 Access groups: N, df and avgdl are corpus statistics, so scores computed over every chunk
-would move when a hidden chunk is added. Each set of readable chunks (a "view") therefore
-gets its own matrix over those chunks only, built on first use (tens of ms for 10,000
-chunks) and kept in a small LRU cache.
+would move when a hidden chunk is added, and a score could hint at it. Each set of readable
+chunks (a "view") therefore gets its own matrix over those chunks only, built on first use
+(tens of ms for 10,000 chunks) and kept in a small LRU cache.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-_WORD = re.compile(r"(?u)\b\w\w+\b")
+_WORD = re.compile(r"\w\w+")  # = bm25s's (?u)\b\w\w+\b: greedy runs end on boundaries
 _VIEWS_KEPT = 8
 
 
