@@ -28,6 +28,11 @@ format:
 
 bench:
 	$(PYTHON) tests/bench/bench_ingest.py
+	$(PYTHON) tests/bench/bench_embedding.py
+	$(PYTHON) tests/bench/bench_cold_ask.py
+	$(PYTHON) tests/bench/bench_warm_query.py
+	$(PYTHON) tests/bench/bench_retrieval.py --quick
+	$(PYTHON) tests/bench/bench_extractive.py --limit 300
 	$(PYTHON) tests/bench/bench_eval_scifact.py
 	$(PYTHON) tests/bench/bench_serve.py --quick
 	$(PYTHON) tests/bench/bench_tune.py --quick

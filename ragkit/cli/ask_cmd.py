@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give a question, or --questions FILE.jsonl (not both)")
     assistant = build_assistant(args)
     if args.questions is not None:
+        assistant.warm_up()
         return run_batch(args.questions, lambda question: assistant.ask(question).to_json())
     if args.json:
         print_json(assistant.ask(args.question).to_json())

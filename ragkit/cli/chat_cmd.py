@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
     from ragkit.cli.render import render_answer
     from ragkit.conversation import Conversation
 
-    conversation = Conversation(build_assistant(args))
+    assistant = build_assistant(args)
+    assistant.warm_up()
+    conversation = Conversation(assistant)
     print(HELP)
     while True:
         try:

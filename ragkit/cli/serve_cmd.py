@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         queue_timeout=args.queue_timeout,
     )
     assistant = build_assistant(args)
-    assistant.retriever.warm_up()
+    assistant.warm_up()
     app = create_app(
         assistant,
         index_dir(args),

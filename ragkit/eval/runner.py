@@ -261,6 +261,7 @@ def evaluate(
             groups=options.groups,
             system_prompt=options.system_prompt,
         )
+        base.warm_up()  # many questions follow: the bulk encoder pays for its loading
         assistants = {"": base}
         if uses_adapter:
             assistants["adapter"] = with_adapter(base, options)
