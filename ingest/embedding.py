@@ -26,6 +26,7 @@ import os
 import re
 import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -44,6 +45,10 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # at 25 chunks/s, torch bf16 at 77 (17 and 41 on a busy machine; bench_embedding.py).
 SMALL_INPUT_TOKENS = 4096
 BATCH_TOKENS_PER_TEXT = 128  # a batch holds at most batch_size x this many padded tokens
+# Calls of at most this many texts are memoised: a question is embedded by the retriever and
+# again by the extractive generator beside its candidate sentences. Ingest batches are larger.
+RECENT_CALL_TEXTS = 8
+RECENT_VECTORS = 256
 _BUNDLED_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 
 
@@ -124,6 +129,7 @@ class SentenceTransformerEmbedder:
         self.precision = precision
         self._model: Any = None  # the bulk encoder: a torch BertEncoder or a SentenceTransformer
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def model_id(self) -> str:
@@ -222,6 +228,21 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        if len(texts) > RECENT_CALL_TEXTS:
+            return self._embed(texts, batch_size)
+        with self._lock:
+            known = {t: self._recent[t] for t in texts if t in self._recent}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, self._embed(missing, batch_size), strict=True))
+        with self._lock:
+            for text in missing:
+                self._recent[text] = known[text]
+            while len(self._recent) > RECENT_VECTORS:
+                self._recent.popitem(last=False)
+        return np.stack([known[t] for t in texts])
+
+    def _embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         if self._spec is None:
             return self._embed_sentence_transformers(list(texts), batch_size)
         rows = self.token_ids(texts)

@@ -375,3 +375,22 @@ def test_torch_encoder_matches_sentence_transformers(reference, precision, floor
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
     assert cosines(vectors, reference).min() > floor
+
+
+def test_a_question_embedded_twice_runs_the_model_once(monkeypatch):
+    """The retriever and then the extractive generator both embed the question."""
+    from ingest.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    calls: list[list[str]] = []
+    real = embedder._embed
+
+    def counting(texts, batch_size):
+        calls.append(list(texts))
+        return real(texts, batch_size)
+
+    monkeypatch.setattr(embedder, "_embed", counting)
+    first = embedder.embed(["How many days of leave?"])
+    both = embedder.embed(["How many days of leave?", "Staff get 25 days."])
+    assert calls == [["How many days of leave?"], ["Staff get 25 days."]]
+    np.testing.assert_array_equal(both[0], first[0])
