@@ -13,7 +13,7 @@ install:
 
 demo: install
 	ragkit ingest sample_corpus --index $(INDEX)
-	ragkit ask "How many days of annual leave do I get, and can I carry some over?" --index $(INDEX)
+	ragkit ask "How many days of annual leave do I get?" --index $(INDEX)
 
 test: install
 	$(PYTHON) -m pytest
