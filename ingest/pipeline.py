@@ -280,21 +280,21 @@ def _embed(chunks: Sequence[Chunk], embedder: Embedder, options: IngestOptions) 
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     texts = [c.embedding_text for c in chunks]
-    step = max(options.batch_size * 4, 1)
-    parts = [
-        embedder.embed(texts[i : i + step], batch_size=options.batch_size)
-        for i in _progress(range(0, len(texts), step), options, "embedding", unit_scale=step)
-    ]
+    step = max(options.batch_size * 4, 1)  # a few batches per call, so the bar moves
+    parts = []
+    with _progress(None, options, "embedding", unit="chunk", total=len(texts)) as bar:
+        for i in range(0, len(texts), step):
+            parts.append(embedder.embed(texts[i : i + step], batch_size=options.batch_size))
+            bar.update(len(parts[-1]))
     return np.concatenate(parts)
 
 
-def _progress(items: Any, options: IngestOptions, label: str, unit_scale: int = 1) -> Any:
-    if not options.progress:
-        return items
+def _progress(items: Any, options: IngestOptions, label: str, **kwargs: Any) -> Any:
     from tqdm import tqdm
 
     # disable=None: a bar on a terminal, silence in logs and CI.
-    return tqdm(items, desc=label, unit="chunk" if unit_scale > 1 else "file", disable=None)
+    disable = None if options.progress else True
+    return tqdm(items, desc=label, unit=kwargs.pop("unit", "file"), disable=disable, **kwargs)
 
 
 def _describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
