@@ -26,7 +26,6 @@ import os
 import re
 import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,6 +36,7 @@ import numpy as np
 
 from ingest.bert_numpy import BertEncoder, BertSpec, NumpyOps, encode_batched
 from ingest.device import Backend, choose_backend
+from ingest.vector_cache import VectorCache
 from ragkit.errors import ConfigError, MissingDependencyError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -129,7 +129,7 @@ class SentenceTransformerEmbedder:
         self.precision = precision
         self._model: Any = None  # the bulk encoder: a torch BertEncoder or a SentenceTransformer
         self._lock = threading.Lock()
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent = VectorCache(RECENT_VECTORS)
 
     @property
     def model_id(self) -> str:
@@ -230,17 +230,7 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, 0), dtype=np.float32)
         if len(texts) > RECENT_CALL_TEXTS:
             return self._embed(texts, batch_size)
-        with self._lock:
-            known = {t: self._recent[t] for t in texts if t in self._recent}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            known.update(zip(missing, self._embed(missing, batch_size), strict=True))
-        with self._lock:
-            for text in missing:
-                self._recent[text] = known[text]
-            while len(self._recent) > RECENT_VECTORS:
-                self._recent.popitem(last=False)
-        return np.stack([known[t] for t in texts])
+        return self._recent.embed(lambda missing: self._embed(missing, batch_size), texts)
 
     def _embed(self, texts: Sequence[str], batch_size: int) -> np.ndarray:
         if self._spec is None:

@@ -31,17 +31,14 @@ scored like any other sentence.
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from math import log
 from typing import Any
 
-import numpy as np
-
 from ingest.embedding import DEFAULT_MODEL, Embedder, load_embedder
+from ingest.vector_cache import VectorCache
 from ragkit.generators.abstention import default_threshold, support_score
 from ragkit.generators.cues import content_terms, cue_match, question_cue, words
 from ragkit.generators.segment import BULLET, Unit, segment
@@ -94,32 +91,6 @@ def lexical_scores(
     return weighted, plain
 
 
-class _VectorCache:
-    """Vectors by text, least recently used dropped first: the same passages (and questions)
-    come back across related questions, and the embedding model is the expensive step.
-    Safe to share between threads; the model runs outside the lock."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def embed(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), dim) L2-normalised vectors; only texts not cached are embedded."""
-        with self._lock:
-            known = {t: self._vectors[t] for t in texts if t in self._vectors}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            known.update(zip(missing, embedder.embed(missing), strict=True))
-        with self._lock:
-            for text in texts:
-                self._vectors[text] = known[text]
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
-        return np.stack([known[t] for t in texts])
-
-
 # --- the generator ------------------------------------------------------------------------
 
 
@@ -151,7 +122,7 @@ class ExtractiveGenerator:
         self.max_candidates = max_candidates
         self.max_units = max_units
         self.embed_context = embed_context
-        self._cache = _VectorCache(cache_size)
+        self._cache = VectorCache(cache_size)
 
     @property
     def threshold(self) -> float:
@@ -228,7 +199,7 @@ class ExtractiveGenerator:
             embedded = [f"{hits[s.unit.hit].chunk.context}\n{s.text}" for s in candidates]
         else:
             embedded = [s.text for s in candidates]
-        vectors = self._cache.embed(self.embedder, [question, *embedded])
+        vectors = self._cache.embed(self.embedder.embed, [question, *embedded])
         dense = vectors[1:] @ vectors[0]  # (n_candidates,) cosines of unit-length vectors
         for s, cosine in zip(candidates, dense, strict=True):
             s.dense = float(cosine)
