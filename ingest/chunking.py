@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from ingest.records import Block, Chunk, Document, chunk_id_for, context_line
 from ragkit.errors import ConfigError
+from ragkit.index.records import Block, Chunk, Document, chunk_id_for, context_line
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 

@@ -22,11 +22,11 @@ import numpy as np
 
 from ingest.chunking import ChunkSettings, chunk_document
 from ingest.discover import Candidate, discover
-from ingest.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ingest.loaders import load_file
-from ingest.records import Chunk, sha256_hex
-from ingest.store import load_index, read_manifest, write_generation, writer_lock
 from ragkit.errors import LoadError
+from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
+from ragkit.index.records import Chunk, sha256_hex
+from ragkit.index.store import load_index, read_manifest, write_generation, writer_lock
 
 Status = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"]
 

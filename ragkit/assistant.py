@@ -7,11 +7,12 @@ project's own types. `ragkit.chain.load_chain` wraps it as a LangChain Runnable 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ragkit.errors import UsageError
+from ragkit.protocols import Generator, Retriever
 from ragkit.types import Answer, Hit
 
 MAX_QUESTION_CHARS = 4000  # a question, not a document: longer input is almost always a paste error
@@ -40,8 +41,8 @@ def check_k(k: int) -> int:
 
 @dataclass
 class Assistant:
-    retriever: Any  # ragkit.retrieval.Retriever
-    generator: Any  # ragkit.generators.Generator
+    retriever: Retriever
+    generator: Generator
     k: int = 5
     groups: frozenset[str] = frozenset()
 
@@ -57,9 +58,9 @@ class Assistant:
         system_prompt: Path | str | None = None,
     ) -> Assistant:
         from ragkit.generators.registry import load_generator
-        from ragkit.retrieval import Retriever
+        from ragkit.retrieval import HybridRetriever
 
-        retriever = Retriever.from_index(Path(index_dir))
+        retriever = HybridRetriever.from_index(Path(index_dir))
         generator = load_generator(
             llm, embedder=retriever.embedder, adapter=adapter, system_prompt=system_prompt
         )
@@ -72,12 +73,11 @@ class Assistant:
         once many questions follow, the bulk encoder pays for its loading (about 2x faster
         per call), and the first answer no longer waits for weights.
         """
-        embedder_warm_up = getattr(self.retriever.embedder, "warm_up", None)
-        if embedder_warm_up is not None:
-            embedder_warm_up(bulk=True)
-        generator_warm_up = getattr(self.generator, "warm_up", None)
-        if generator_warm_up is not None:
-            generator_warm_up()
+        # warm_up is optional on both seams: a remote retriever or model has nothing to load.
+        for part in (self.retriever, self.generator):
+            warm_up = getattr(part, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
 
     def retrieve(
         self, question: str, *, k: int | None = None, groups: Sequence[str] | None = None
@@ -105,22 +105,4 @@ class Assistant:
         """Yields the hits, then answer text pieces as they are generated, then the Answer."""
         hits = self.retrieve(question, k=k, groups=groups)
         yield hits
-        question = question.strip()
-        stream_answer = getattr(self.generator, "stream_answer", None)
-        if stream_answer is not None:
-            yield from stream_answer(question, hits)
-            return
-        answer = self.generator.generate(question, hits)
-        yield from _pieces(answer.text)
-        yield replace(answer, passages=tuple(hits))
-
-
-def _pieces(text: str) -> Iterator[str]:
-    """Word-sized pieces that join back to `text` exactly."""
-    start = 0
-    for index, char in enumerate(text):
-        if char == " " and index > start:
-            yield text[start:index]
-            start = index
-    if start < len(text):
-        yield text[start:]
+        yield from self.generator.stream_answer(question.strip(), hits)

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.records import readable_by
-from ingest.store import load_index, read_manifest
 from ragkit.errors import IndexStoreError
+from ragkit.index.records import readable_by
+from ragkit.index.store import load_index, read_manifest
 
 
 @dataclass(frozen=True)

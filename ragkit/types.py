@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.records import Chunk
+from ragkit.index.records import Chunk
 
 
 @dataclass(frozen=True)

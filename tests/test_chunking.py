@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ingest.chunking import ChunkSettings, chunk_document
-from ingest.embedding import HashingEmbedder, SentenceTransformerEmbedder
-from ingest.records import Block, Document
+from ragkit.index.embedding import HashingEmbedder, SentenceTransformerEmbedder
+from ragkit.index.records import Block, Document
 
 
 def make_doc(parts: list[tuple[str, str, tuple[str, ...], int | None]], header: str | None = None):

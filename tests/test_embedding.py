@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest import device
-from ingest.bert_numpy import (
+from ragkit.errors import ConfigError
+from ragkit.index import device
+from ragkit.index.bert_numpy import (
     BertEncoder,
     BertSpec,
     NumpyOps,
@@ -26,14 +27,13 @@ from ingest.bert_numpy import (
     pad,
     read_safetensors,
 )
-from ingest.device import Backend, choose_backend
-from ingest.embedding import (
+from ragkit.index.device import Backend, choose_backend
+from ragkit.index.embedding import (
     HashingEmbedder,
     SentenceTransformerEmbedder,
     load_embedder,
     resolve_model_path,
 )
-from ragkit.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 TEXTS = [
@@ -158,7 +158,7 @@ def test_numpy_and_torch_encoders_match_transformers_on_a_tiny_bert(tmp_path, po
     torch = pytest.importorskip("torch")
     from transformers import BertModel
 
-    from ingest.bert_numpy import TorchOps
+    from ragkit.index.bert_numpy import TorchOps
 
     folder = tiny_bert(tmp_path / "tiny", pooling)
     spec = BertSpec.from_folder(folder)
@@ -186,7 +186,7 @@ def test_numpy_and_torch_encoders_match_transformers_on_a_tiny_bert(tmp_path, po
 
 def test_prepacked_bf16_linears_match_plain_ones(tmp_path):
     pytest.importorskip("torch")
-    from ingest.bert_numpy import TorchOps
+    from ragkit.index.bert_numpy import TorchOps
 
     spec = BertSpec.from_folder(tiny_bert(tmp_path / "tiny"))
     plain = TorchOps("bfloat16")
@@ -330,7 +330,7 @@ def python(code: str) -> str:
 
 def test_importing_and_fingerprinting_load_no_torch():
     code = (
-        "import sys; from ingest.embedding import load_embedder; "
+        "import sys; from ragkit.index.embedding import load_embedder; "
         "e = load_embedder(); e.fingerprint(); e.count_tokens(['a b c']); "
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') "
         "if m in sys.modules))"
@@ -341,7 +341,7 @@ def test_importing_and_fingerprinting_load_no_torch():
 @pytest.mark.slow
 def test_embedding_a_question_loads_no_torch():
     code = (
-        "import sys; from ingest.embedding import load_embedder; "
+        "import sys; from ragkit.index.embedding import load_embedder; "
         "v = load_embedder().embed(['How many days of leave do I get?']); "
         "print(v.shape, round(float((v * v).sum()), 4), 'torch' in sys.modules)"
     )
@@ -379,7 +379,7 @@ def test_torch_encoder_matches_sentence_transformers(reference, precision, floor
 
 def test_a_question_embedded_twice_runs_the_model_once(monkeypatch):
     """The retriever and then the extractive generator both embed the question."""
-    from ingest.embedding import SentenceTransformerEmbedder
+    from ragkit.index.embedding import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     calls: list[list[str]] = []

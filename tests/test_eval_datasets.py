@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.records import Chunk
 from ragkit.errors import UsageError
 from ragkit.eval.datasets import access_warnings, coverage_warnings, load_dataset
 from ragkit.eval.formats import parse_source
 from ragkit.eval.items import Gold, chunk_matches, doc_matches
 from ragkit.eval.squad import paragraph_id, write_squad_corpus
+from ragkit.index.records import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.records import Chunk
 from ragkit.eval import metrics as m
 from ragkit.eval.bootstrap import paired_bootstrap
 from ragkit.eval.items import Gold
+from ragkit.index.records import Chunk
 from ragkit.types import Hit
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

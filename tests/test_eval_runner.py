@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ingest.records import Chunk, chunk_id_for
 from ragkit.cli import main
 from ragkit.errors import UsageError
 from ragkit.eval import EvalItem, EvalOptions, Gold, evaluate, load_dataset, parse_conditions
@@ -17,6 +16,7 @@ from ragkit.eval.judge import Judge, parse_verdict
 from ragkit.eval.options import RunSettings
 from ragkit.eval.resume import read_results
 from ragkit.eval.runner import oracle_hits, run_conditions
+from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
 TEXTS = {
@@ -82,7 +82,7 @@ class FakeAssistant:
     fail_after: int | None = None  # raise KeyboardInterrupt on this ask, to simulate a kill
 
     def retrieve(self, question, *, k=None, groups=None):
-        return self.retriever.retrieve(question, k or 5)
+        return self.retriever.retrieve(question, k=k or 5)
 
     def ask(self, question, *, k=None, groups=None):
         if self.fail_after is not None and self.asked >= self.fail_after:

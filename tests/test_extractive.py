@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.embedding import HashingEmbedder
-from ingest.records import Chunk, chunk_id_for
 from ragkit.generators import extractive
 from ragkit.generators.abstention import choose_threshold, refusal_rates
 from ragkit.generators.cues import content_terms, question_cue
 from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.generators.segment import segment, split_sentences
+from ragkit.index.embedding import HashingEmbedder
+from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.types import REFUSAL, Hit
 
 
@@ -145,7 +145,8 @@ def test_empty_hits_abstain(generator):
     assert answer.citations == () and answer.passages == ()
     assert answer.metadata["generator"] == "extractive"
     assert answer.metadata["support"] == 0.0
-    assert list(generator.stream("How many days of annual leave?", [])) == [REFUSAL]
+    *pieces, final = generator.stream_answer("How many days of annual leave?", [])
+    assert pieces == [REFUSAL] and final.abstained
 
 
 def test_threshold_is_a_constructor_argument():
@@ -161,9 +162,9 @@ def test_threshold_is_a_constructor_argument():
 )
 def test_stream_joins_to_the_answer_text(generator, question):
     given = hits(ANNUAL, BANDS, SICK)
-    pieces = list(generator.stream(question, given))
+    *pieces, final = generator.stream_answer(question, given)
     assert pieces and all(isinstance(p, str) for p in pieces)
-    assert "".join(pieces) == generator.generate(question, given).text
+    assert "".join(pieces) == generator.generate(question, given).text == final.text
 
 
 def test_a_table_row_answer_keeps_its_header():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import IngestOptions, ingest
-from ingest.store import load_index
+from ragkit.index.store import load_index
 
 FAKE = IngestOptions(model="hash:64", progress=False)
 
@@ -16,7 +16,7 @@ class CountingEmbedder:
     """The hashing embedder, counting the texts it embeds."""
 
     def __init__(self) -> None:
-        from ingest.embedding import HashingEmbedder
+        from ragkit.index.embedding import HashingEmbedder
 
         self.inner = HashingEmbedder(dim=64)
         self.embedded: list[str] = []
@@ -166,7 +166,7 @@ def test_a_failing_file_alone_does_not_rewrite_the_index(corpus, tmp_path):
 
 def test_every_chunk_fits_the_real_model_window(tmp_path):
     """all-MiniLM-L6-v2 reads 256 word pieces at most: every stored chunk must fit."""
-    from ingest.embedding import SentenceTransformerEmbedder
+    from ragkit.index.embedding import SentenceTransformerEmbedder
 
     model = SentenceTransformerEmbedder()
     corpus = Path(__file__).resolve().parents[1] / "sample_corpus"

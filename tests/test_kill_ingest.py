@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest.store import load_index
+from ragkit.index.store import load_index
 
 FILES = 300
 

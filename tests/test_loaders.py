@@ -13,8 +13,8 @@ import pytest
 
 from ingest.loaders import SUPPORTED_SUFFIXES, load_file
 from ingest.loaders.pdf import heading_level, page_parts
-from ingest.records import Document
 from ragkit.errors import LoadError
+from ragkit.index.records import Document
 
 
 def check_offsets(doc: Document) -> None:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from ingest.chunking import ChunkSettings
-from ingest.embedding import load_embedder
-from ingest.records import Chunk, chunk_id_for
-from ingest.store import write_generation, writer_lock
 from ragkit.errors import IndexStoreError, UsageError
-from ragkit.retrieval import Retriever, RetrieverSettings
+from ragkit.index.embedding import load_embedder
+from ragkit.index.records import Chunk, chunk_id_for
+from ragkit.index.store import write_generation, writer_lock
+from ragkit.retrieval import HybridRetriever, RetrieverSettings
 from ragkit.retrieval.fusion import (
     min_max,
     reciprocal_rank_fusion,
@@ -75,8 +75,8 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_index(tmp_path_factory.mktemp("retrieval") / "index")
 
 
-def retriever(index_dir: Path, **settings) -> Retriever:
-    return Retriever.from_index(index_dir, settings=RetrieverSettings(**settings))
+def retriever(index_dir: Path, **settings) -> HybridRetriever:
+    return HybridRetriever.from_index(index_dir, settings=RetrieverSettings(**settings))
 
 
 def sources(hits) -> list[str]:
@@ -173,7 +173,7 @@ def test_bm25_scores_ignore_hidden_chunks_entirely():
 
 
 def test_bm25_only_top1(index_dir: Path):
-    hits = retriever(index_dir, mode="sparse").run("When are laptops replaced?", k=3)
+    hits = retriever(index_dir, mode="sparse").retrieve("When are laptops replaced?", k=3)
     assert sources(hits)[0] == "it/laptops.md"
     assert hits[0].sparse_score is not None and hits[0].sparse_score > 0
     assert hits[0].dense_score is None
@@ -181,14 +181,14 @@ def test_bm25_only_top1(index_dir: Path):
 
 
 def test_bm25_returns_only_chunks_sharing_a_term(index_dir: Path):
-    assert retriever(index_dir, mode="sparse").run("zebra quantum", k=5) == []
+    assert retriever(index_dir, mode="sparse").retrieve("zebra quantum", k=5) == []
 
 
 # --- dense, hybrid ------------------------------------------------------------------------
 
 
 def test_dense_only_top1(index_dir: Path):
-    hits = retriever(index_dir, mode="dense").run("how many days of annual leave", k=3)
+    hits = retriever(index_dir, mode="dense").retrieve("how many days of annual leave", k=3)
     assert sources(hits)[0] == "leave/annual.md"
     assert hits[0].sparse_score is None
     assert hits[0].score == pytest.approx(hits[0].dense_score)
@@ -196,7 +196,7 @@ def test_dense_only_top1(index_dir: Path):
 
 
 def test_hybrid_top1_and_component_scores(index_dir: Path):
-    hits = retriever(index_dir).run("are travel costs reimbursed?", k=3)
+    hits = retriever(index_dir).retrieve("are travel costs reimbursed?", k=3)
     assert sources(hits)[0] == "money/expenses.md"
     assert [h.rank for h in hits] == [1, 2, 3]
     top = hits[0]
@@ -214,17 +214,17 @@ def test_hybrid_top1_and_component_scores(index_dir: Path):
     ],
 )
 def test_other_fusions_give_the_same_top1(index_dir: Path, settings: dict, top_score: float):
-    hits = retriever(index_dir, **settings).run("are travel costs reimbursed?")
+    hits = retriever(index_dir, **settings).retrieve("are travel costs reimbursed?")
     assert sources(hits)[0] == "money/expenses.md"
     assert hits[0].score == pytest.approx(top_score)
 
 
 def test_k_and_blank_queries(index_dir: Path):
     r = retriever(index_dir)
-    assert len(r.run("days", k=2)) == 2
-    assert r.run("   ") == []
+    assert len(r.retrieve("days", k=2)) == 2
+    assert r.retrieve("   ") == []
     with pytest.raises(UsageError, match="k must be at least 1"):
-        r.run("days", k=0)
+        r.retrieve("days", k=0)
 
 
 # --- access groups ------------------------------------------------------------------------
@@ -235,18 +235,18 @@ def test_managers_only_chunk_never_reaches_a_non_manager(index_dir: Path, mode: 
     r = retriever(index_dir, mode=mode)
     query = "salary bands: what does band 3 pay?"
     for groups in (frozenset(), frozenset({"staff"})):
-        hits = r.run(query, k=10, groups=groups)
+        hits = r.retrieve(query, k=10, groups=groups)
         assert "managers/salary.md" not in sources(hits)
-    assert sources(r.run(query, k=1, groups=MANAGERS)) == ["managers/salary.md"]
+    assert sources(r.retrieve(query, k=1, groups=MANAGERS)) == ["managers/salary.md"]
 
 
 def test_hidden_chunk_does_not_cost_a_result_or_move_scores(index_dir: Path, tmp_path: Path):
     query = "salary bands: what does band 3 pay per year?"
-    hits = retriever(index_dir).run(query, k=5)
+    hits = retriever(index_dir).retrieve(query, k=5)
     assert sorted(sources(hits)) == sorted(PUBLIC)  # still k results: all five public chunks
     # Same hits and scores as an index that never held the managers' chunk.
     public_only = build_index(tmp_path / "public", corpus=[c for c in CORPUS if not c[3]])
-    alone = retriever(public_only).run(query, k=5)
+    alone = retriever(public_only).retrieve(query, k=5)
     assert [(h.chunk.chunk_id, h.score, h.sparse_score) for h in hits] == [
         (h.chunk.chunk_id, h.score, h.sparse_score) for h in alone
     ]
@@ -258,15 +258,15 @@ def test_hidden_chunk_does_not_cost_a_result_or_move_scores(index_dir: Path, tmp
 def test_index_built_with_another_model_gives_a_clear_error(index_dir: Path):
     expected = "built with model hash:256; queries would use hash:128"
     with pytest.raises(IndexStoreError, match=expected):
-        Retriever.from_index(index_dir, embedder=load_embedder("hash:128"))
+        HybridRetriever.from_index(index_dir, embedder=load_embedder("hash:128"))
 
 
 def test_embedder_defaults_to_the_index_model(index_dir: Path):
-    assert Retriever.from_index(index_dir).embedder.model_id == "hash:256"
+    assert HybridRetriever.from_index(index_dir).embedder.model_id == "hash:256"
 
 
 def test_empty_index_returns_nothing(tmp_path: Path):
-    assert retriever(build_index(tmp_path / "empty", corpus=[])).run("leave") == []
+    assert retriever(build_index(tmp_path / "empty", corpus=[])).retrieve("leave") == []
 
 
 def test_settings_are_validated():

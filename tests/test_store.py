@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from ingest.records import Chunk
-from ingest.store import load_index, read_manifest, write_generation, writer_lock
 from ragkit.errors import IndexStoreError
+from ragkit.index.records import Chunk
+from ragkit.index.store import load_index, read_manifest, write_generation, writer_lock
 
 
 def chunk(i: int, groups: tuple[str, ...] = ()) -> Chunk:

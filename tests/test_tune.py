@@ -17,9 +17,9 @@ import pytest
 import torch
 from tiny_models import FAMILIES, save_tiny_model
 
-from ingest.records import Chunk, chunk_id_for
 from ragkit.errors import ConfigError
 from ragkit.generators.hf import HFGenerator, encode, load_base
+from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.prompt import PROMPT_VERSION
 from ragkit.tune import TuneConfig, TuneResult, load_adapter, read_metadata, train_adapter
 from ragkit.tune import adapter as adapters
@@ -316,9 +316,9 @@ def test_a_corrupt_adapter_directory_gives_a_clear_error(workdir, trained, tmp_p
 
 def test_the_chain_answers_through_the_adapter(workdir, trained, tmp_path):
     from ingest.chunking import ChunkSettings
-    from ingest.embedding import load_embedder
-    from ingest.store import write_generation, writer_lock
     from ragkit.chain import load_chain
+    from ragkit.index.embedding import load_embedder
+    from ragkit.index.store import write_generation, writer_lock
 
     index = tmp_path / "index"
     embedder = load_embedder("hash:64")

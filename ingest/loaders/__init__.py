@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.loaders.base import LoadOptions, log
-from ingest.records import Document
 from ragkit.errors import LoadError
+from ragkit.index.records import Document
 
 __all__ = ["SUPPORTED_SUFFIXES", "load_file", "unsupported_reason"]
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ingest.records import Block, BlockKind, Document
 from ragkit.errors import LoadError
+from ragkit.index.records import Block, BlockKind, Document
 
 log = logging.getLogger("ingest.loaders")
 

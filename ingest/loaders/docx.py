@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.loaders.base import LoadOptions, Part, assemble
-from ingest.records import Document
 from ragkit.errors import LoadError
+from ragkit.index.records import Document
 
 if TYPE_CHECKING:
     from docx.document import Document as DocxDocument

@@ -14,7 +14,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 from ingest.loaders.base import LoadOptions, Part, assemble, read_text
-from ingest.records import Document
+from ragkit.index.records import Document
 
 SKIP = frozenset(
     {"script", "style", "nav", "footer", "noscript", "template", "svg", "head", "iframe", "form"}

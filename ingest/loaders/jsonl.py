@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest.loaders.base import SEPARATOR, LoadOptions, json_safe
-from ingest.records import Block, Document
 from ragkit.errors import LoadError
+from ragkit.index.records import Block, Document
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 _SHOWN = 5  # bad lines named in a message; the rest are counted

@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from ingest.loaders.base import LoadOptions, Part, assemble, read_text
-from ingest.records import Document
 from ragkit.errors import LoadError
+from ragkit.index.records import Document
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 
 from ingest.loaders.base import LoadOptions, Part, assemble
 from ingest.loaders.pdf_tables import find_tables
-from ingest.records import Document
 from ragkit.errors import LoadError
+from ragkit.index.records import Document
 
 if TYPE_CHECKING:
     from pypdf import PageObject, PdfReader

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ingest.loaders.base import LoadOptions, Part, assemble, read_text
-from ingest.records import Document
+from ragkit.index.records import Document
 
 _UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•◦▪‣]|\d{1,3}[.)]|[a-zA-Z][.)])\s+\S")

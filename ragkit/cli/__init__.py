@@ -16,8 +16,18 @@ from collections.abc import Sequence
 from ragkit import __version__
 from ragkit.errors import RagkitError
 
-# Order is the order of `ragkit --help`.
-COMMANDS = ["ingest", "ask", "search", "chat", "eval", "sources", "serve", "tune"]
+# Order is the order of `ragkit --help`. The ingest command lives with the pipeline it drives
+# (`ingest.cli`): the library under ragkit/ never imports the ingest package.
+COMMANDS = {
+    "ingest": "ingest.cli",
+    "ask": "ragkit.cli.ask_cmd",
+    "search": "ragkit.cli.search_cmd",
+    "chat": "ragkit.cli.chat_cmd",
+    "eval": "ragkit.cli.eval_cmd",
+    "sources": "ragkit.cli.sources_cmd",
+    "serve": "ragkit.cli.serve_cmd",
+    "tune": "ragkit.cli.tune_cmd",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ragkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        module = importlib.import_module(f"ragkit.cli.{name}_cmd")
+    for module_name in COMMANDS.values():
+        module = importlib.import_module(module_name)
         module.add_parser(subparsers)
     return parser
 

@@ -66,10 +66,10 @@ def build_assistant(args: argparse.Namespace, *, generator: bool = True) -> Any:
     from ragkit.assistant import Assistant, check_k
 
     if not generator:
-        from ragkit.retrieval import Retriever
+        from ragkit.retrieval import HybridRetriever
 
         return Assistant(
-            Retriever.from_index(index_dir(args)),
+            HybridRetriever.from_index(index_dir(args)),
             None,
             check_k(args.k),
             frozenset(parse_groups(args.groups)),

@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ragkit.retrieval import Retriever
+    from ragkit.retrieval import HybridRetriever
     from ragkit.tune import TuneConfig, train_adapter
 
     index = index_dir(args)
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         resume=_str(args.resume),
     )
-    retriever = Retriever.from_index(index)
+    retriever = HybridRetriever.from_index(index)
 
     def retrieve(question: str):
         # No access groups: an adapter can memorise its training passages, so restricted

@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ingest.records import Chunk
 from ragkit.errors import UsageError
 from ragkit.eval.formats import json_lines, read_beir, read_contoso, read_ragkit
 from ragkit.eval.items import EvalDataset, doc_matches
 from ragkit.eval.squad import read_squad
+from ragkit.index.records import Chunk
 
 FORMATS = ("ragkit", "beir", "squad", "contoso")
 

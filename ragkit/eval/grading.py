@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.records import Chunk
 from ragkit.eval import metrics as m
 from ragkit.eval.items import EvalItem
+from ragkit.index.records import Chunk
 from ragkit.types import Answer
 
 F1_CORRECT = 0.5  # an answer without must_contain strings is correct at token F1 >= this

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ingest.records import Chunk
+from ragkit.index.records import Chunk
 
 MatchMode = Literal["path", "basename", "doc_id"]
 

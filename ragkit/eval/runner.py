@@ -32,7 +32,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ingest.records import Chunk, chunk_id_for, readable_by, sha256_hex
 from ragkit.errors import RagkitError, UsageError
 from ragkit.eval import metrics as m
 from ragkit.eval.grading import answer_record
@@ -45,6 +44,7 @@ from ragkit.eval.resume import (
     latest_records,
     read_results,
 )
+from ragkit.index.records import Chunk, chunk_id_for, readable_by, sha256_hex
 from ragkit.types import Answer, Hit
 
 _FAIL_FAST = 5  # the first N attempts all failing means a broken setup, not bad questions
@@ -266,7 +266,7 @@ def evaluate(
         if uses_adapter:
             assistants["adapter"] = with_adapter(base, options)
     if index_dir is not None:
-        from ingest.store import read_manifest
+        from ragkit.index.store import read_manifest
 
         manifest = read_manifest(Path(index_dir)) or {}
     if chunks is None:

@@ -9,21 +9,6 @@ cited chunk's text, sets `Answer.passages` to the hits it was given, and abstain
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol
+from ragkit.protocols import Generator
 
-from ragkit.types import Answer, Hit
-
-
-class Generator(Protocol):
-    """The seam between retrieval and answer writing."""
-
-    name: str
-
-    def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
-        """A grounded answer with citations, or an abstention (`abstained=True`)."""
-        ...
-
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
-        """The answer text in pieces that join (`"".join`) to `generate(...).text`."""
-        ...
+__all__ = ["Generator"]

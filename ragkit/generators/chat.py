@@ -56,11 +56,6 @@ class ChatModelGenerator:
         reply = self.model.invoke(build_messages(question, hits, self.system_prompt))
         return answer_from_text(_text(reply.content), hits, generator=self.name)
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
-        for item in self.stream_answer(question, hits):
-            if isinstance(item, str):
-                yield item
-
     def stream_answer(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Answer]:
         """Text pieces as the model produces them, then the grounded Answer."""
         if not hits:

@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from math import log
 from typing import Any
 
-from ingest.embedding import DEFAULT_MODEL, Embedder, load_embedder
-from ingest.vector_cache import VectorCache
 from ragkit.generators.abstention import default_threshold, support_score
 from ragkit.generators.cues import content_terms, cue_match, question_cue, words
 from ragkit.generators.segment import BULLET, Unit, segment
+from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
+from ragkit.index.vector_cache import VectorCache
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
 # Weights of the unit score, tuned for answer-sentence selection on the calibration half of
@@ -145,9 +145,11 @@ class ExtractiveGenerator:
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
         return self._answer(question, hits)[0]
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
-        """The answer's units one by one (a refusal in one piece); they join to its text."""
-        yield from self._answer(question, hits)[1]
+    def stream_answer(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Answer]:
+        """The answer's units one by one (a refusal in one piece), then the Answer."""
+        answer, pieces = self._answer(question, hits)
+        yield from pieces
+        yield answer
 
     def _answer(self, question: str, hits: Sequence[Hit]) -> tuple[Answer, list[str]]:
         began = time.perf_counter()

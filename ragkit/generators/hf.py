@@ -265,11 +265,8 @@ class HFGenerator:
             for text, hits, f in zip(texts, hits_lists, fitted, strict=True)
         ]
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str]:
-        """Text pieces as they are generated (a TextIteratorStreamer fed by a thread)."""
-        yield from self._stream(question, hits, {})
-
     def _stream(self, question: str, hits: Sequence[Hit], info: dict[str, Any]) -> Iterator[str]:
+        """Text pieces as they are generated (a TextIteratorStreamer fed by a thread)."""
         import torch
         from transformers import TextIteratorStreamer
 

@@ -22,10 +22,10 @@ from typing import Literal
 
 import numpy as np
 
-from ingest.embedding import Embedder, load_embedder
-from ingest.records import Chunk, readable_by
-from ingest.store import IndexSnapshot, load_index
 from ragkit.errors import ConfigError, IndexStoreError, UsageError
+from ragkit.index.embedding import Embedder, load_embedder
+from ragkit.index.records import Chunk, readable_by
+from ragkit.index.store import IndexSnapshot, load_index
 from ragkit.retrieval.dense import DenseIndex
 from ragkit.retrieval.fusion import (
     RRF_K,
@@ -69,7 +69,7 @@ class RetrieverSettings:
             raise ConfigError(f"candidates {self.candidates} must be >= 1, rrf_k {self.rrf_k} >= 0")
 
 
-class Retriever:
+class HybridRetriever:
     """Finds the chunks of one index that best match a question, among those the asker may read."""
 
     def __init__(
@@ -101,7 +101,7 @@ class Retriever:
         index_dir: Path | str,
         embedder: Embedder | None = None,
         settings: RetrieverSettings = RetrieverSettings(),
-    ) -> Retriever:
+    ) -> HybridRetriever:
         """Load an index; the embedder defaults to the model the index was built with."""
         snapshot = load_index(Path(index_dir))
         return cls.from_snapshot(snapshot, embedder, settings)
@@ -112,7 +112,7 @@ class Retriever:
         snapshot: IndexSnapshot,
         embedder: Embedder | None = None,
         settings: RetrieverSettings = RetrieverSettings(),
-    ) -> Retriever:
+    ) -> HybridRetriever:
         index_model = snapshot.fingerprint.get("model")
         if not index_model:
             raise IndexStoreError(
@@ -131,26 +131,37 @@ class Retriever:
         return cls(snapshot.chunks, DenseIndex(snapshot.vectors_index), embedder, settings)
 
     def warm_up(self) -> None:
-        """Load the embedding model's weights now rather than on the first query."""
-        if self.settings.mode != "sparse":
+        """Load the embedding model's weights now rather than on the first query.
+
+        A single cold question is fastest on the numpy encoder; once many follow (a server,
+        chat, evaluation), the bulk encoder pays for its loading, about 2x faster per call.
+        """
+        if self.settings.mode == "sparse":
+            return
+        warm_up = getattr(self.embedder, "warm_up", None)
+        if warm_up is not None:
+            warm_up(bulk=True)
+        else:
             self.embedder.embed(["warm up"])
 
-    def run(self, query: str, k: int = 5, groups: frozenset[str] = frozenset()) -> list[Hit]:
+    def retrieve(
+        self, question: str, *, k: int = 5, groups: frozenset[str] = frozenset()
+    ) -> list[Hit]:
         """The k best chunks readable by `groups`, best first, ranks 1..k."""
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
         allowed = self._allowed(frozenset(groups))
-        if not query.strip() or not self.chunks or (allowed is not None and not allowed.any()):
+        if not question.strip() or not self.chunks or (allowed is not None and not allowed.any()):
             return []
         depth = max(self.settings.candidates, k)
         query_vector = bm25 = None
         dense_run: dict[int, float] = {}  # {row: cosine}, readable rows only
         sparse_run: dict[int, float] = {}  # {row: BM25 score}, readable rows only
         if self.settings.mode != "sparse":
-            query_vector = self.embedder.embed([query])[0]  # (dim,)
+            query_vector = self.embedder.embed([question])[0]  # (dim,)
             dense_run = _as_run(*self.dense.search(query_vector, depth, allowed))
         if self.sparse is not None and self.settings.mode != "dense":
-            bm25 = self.sparse.scores(query, allowed)  # (n_chunks,), 0 where hidden
+            bm25 = self.sparse.scores(question, allowed)  # (n_chunks,), 0 where hidden
             sparse_run = _as_run(*top_rows(bm25, depth))
         best = top_k(self._fuse(dense_run, sparse_run), k)
 
@@ -178,8 +189,6 @@ class Retriever:
         if settings.fusion == "rrf":
             return reciprocal_rank_fusion([dense, sparse], k=settings.rrf_k)
         return weighted_fusion(dense, sparse, settings.alpha, settings.normalisation)
-
-    retrieve = run
 
     def _allowed(self, groups: frozenset[str]) -> np.ndarray | None:
         """Readable rows for these groups, (n_chunks,) bool; None when every chunk is readable."""

@@ -1,9 +1,9 @@
-"""LangChain adapter: a ragkit `Retriever` as a `BaseRetriever`, usable in LCEL chains.
+"""LangChain adapter: any ragkit `Retriever` as a `BaseRetriever`, usable in LCEL chains.
 
-    from ragkit.retrieval import Retriever
+    from ragkit.retrieval import HybridRetriever
     from ragkit.retrieval.langchain import RagkitRetriever
 
-    docs = RagkitRetriever(retriever=Retriever.from_index(".index"), k=4).invoke("sick pay?")
+    docs = RagkitRetriever(retriever=HybridRetriever.from_index(".index"), k=4).invoke("sick pay?")
 
 Each Document's metadata carries what a citation needs: chunk_id, source, page, section,
 the fused score and the chunk's groups. The access groups are fixed per adapter instance,
@@ -12,13 +12,12 @@ so one adapter serves one asker (or one role); the core never sees LangChain typ
 
 from __future__ import annotations
 
-from typing import Any
-
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
+from ragkit.protocols import Retriever
 from ragkit.types import Hit
 
 
@@ -27,14 +26,14 @@ class RagkitRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    retriever: Any  # ragkit.retrieval.Retriever, or anything with run(query, k, groups)
+    retriever: Retriever
     k: int = Field(default=5, ge=1)
     groups: frozenset[str] = frozenset()
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        hits = self.retriever.run(query, k=self.k, groups=self.groups)
+        hits = self.retriever.retrieve(query, k=self.k, groups=self.groups)
         return [hit_to_document(hit) for hit in hits]
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.records import sha256_hex
+from ragkit.index.records import sha256_hex
 
 CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200
 

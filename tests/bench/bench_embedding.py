@@ -56,8 +56,8 @@ def sample_chunks(corpus: Path, count: int) -> list[str]:
     """Embedding texts of `count` chunks spread evenly over the corpus (no torch needed)."""
     from ingest.chunking import chunk_document
     from ingest.discover import discover
-    from ingest.embedding import load_embedder
     from ingest.loaders import load_file
+    from ragkit.index.embedding import load_embedder
 
     embedder = load_embedder()
     texts: list[str] = []
@@ -76,7 +76,7 @@ def sample_chunks(corpus: Path, count: int) -> list[str]:
 
 def encoder_for(backend: str, batch_size: int):
     """A function texts -> (N, dim) vectors; imports and weights loading happen here."""
-    from ingest.embedding import load_embedder, resolve_model_path
+    from ragkit.index.embedding import load_embedder, resolve_model_path
 
     folder = resolve_model_path("all-MiniLM-L6-v2")
     if backend.startswith("torch-"):
@@ -86,7 +86,7 @@ def encoder_for(backend: str, batch_size: int):
     if backend == "numpy-fp32":
         from threadpoolctl import threadpool_limits
 
-        from ingest.bert_numpy import BertEncoder, BertSpec, NumpyOps, encode_batched
+        from ragkit.index.bert_numpy import BertEncoder, BertSpec, NumpyOps, encode_batched
 
         embedder = load_embedder()
         encoder = BertEncoder(BertSpec.from_folder(folder), NumpyOps())
@@ -118,8 +118,8 @@ def onnx_encoder(folder: Path, batch_size: int):
     import torch
     from transformers import AutoModel
 
-    from ingest.bert_numpy import length_batches, pad
-    from ingest.embedding import load_embedder
+    from ragkit.index.bert_numpy import length_batches, pad
+    from ragkit.index.embedding import load_embedder
 
     class Pooled(torch.nn.Module):
         def __init__(self, bert: torch.nn.Module) -> None:
@@ -196,7 +196,7 @@ def throughput(args: argparse.Namespace, work: Path) -> None:
     texts = sample_chunks(args.corpus, args.chunks)
     texts_file = work / "texts.json"
     texts_file.write_text(json.dumps(texts))
-    from ingest.embedding import load_embedder
+    from ragkit.index.embedding import load_embedder
 
     tokens = load_embedder().count_tokens(texts)
     print(
@@ -247,11 +247,11 @@ def _median(records: list[dict], key: str) -> float:
 def quality(work: Path) -> None:
     import numpy as np
 
-    from ingest.embedding import load_embedder
     from ingest.pipeline import IngestOptions, ingest
     from ragkit.eval.datasets import load_dataset
     from ragkit.eval.metrics import hit_at_k, hits_to_run, mrr_at_k
-    from ragkit.retrieval import Retriever, RetrieverSettings
+    from ragkit.index.embedding import load_embedder
+    from ragkit.retrieval import HybridRetriever, RetrieverSettings
 
     dataset = load_dataset(SAMPLE / "eval.jsonl")
     items = [i for i in dataset.items if i.answerable and i.gold]
@@ -263,11 +263,11 @@ def quality(work: Path) -> None:
         embedder = load_embedder(precision=precision)
         ingest([SAMPLE], index, IngestOptions(progress=False), embedder=embedder)
         for mode in ("dense", "hybrid"):
-            retriever = Retriever.from_index(index, settings=RetrieverSettings(mode=mode))
+            retriever = HybridRetriever.from_index(index, settings=RetrieverSettings(mode=mode))
             everyone = frozenset(g for c in retriever.chunks for g in c.groups)
             qrels, run = {}, {}
             for item in items:
-                hits = retriever.run(item.question, k=10, groups=everyone)
+                hits = retriever.retrieve(item.question, k=10, groups=everyone)
                 qrels[item.id] = {g.doc: 1 for g in item.gold}
                 run[item.id] = hits_to_run(hits, item.gold, dataset.match, pages=False)
             print(
@@ -297,8 +297,8 @@ def scifact_quality(docs: int) -> None:
 
     import numpy as np
 
-    from ingest.embedding import load_embedder
     from ragkit.eval.metrics import ndcg_at_k
+    from ragkit.index.embedding import load_embedder
 
     folder = SHARED / "beir-scifact"
     if not folder.is_dir():

@@ -46,8 +46,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from ingest.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
-from ingest.records import Chunk, chunk_id_for, sha256_hex  # noqa: E402
 from ragkit.generators.abstention import (  # noqa: E402
     choose_threshold,
     default_threshold,
@@ -56,6 +54,8 @@ from ragkit.generators.abstention import (  # noqa: E402
 from ragkit.generators.cues import content_terms, words  # noqa: E402
 from ragkit.generators.extractive import ExtractiveGenerator  # noqa: E402
 from ragkit.generators.segment import split_sentences  # noqa: E402
+from ragkit.index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
+from ragkit.index.records import Chunk, chunk_id_for, sha256_hex  # noqa: E402
 from ragkit.types import Hit  # noqa: E402
 
 BENCH = REPO / ".bench"
@@ -349,7 +349,7 @@ def squad2(data: Path, embedder: Any, limit: int | None) -> tuple[list[dict[str,
 
 def sample(model: str, limit: int | None) -> list[dict[str, Any]]:
     from ingest.pipeline import IngestOptions, index_fingerprint, ingest
-    from ragkit.retrieval import Retriever
+    from ragkit.retrieval import HybridRetriever
 
     eval_path = REPO / "sample_corpus" / "eval.jsonl"
     if not eval_path.exists():
@@ -366,7 +366,7 @@ def sample(model: str, limit: int | None) -> list[dict[str, Any]]:
     key = sha256_hex(json.dumps(index_fingerprint(embedder, options.chunking), sort_keys=True))
     index_dir = BENCH / f"sample-{key[:12]}"  # the same folder bench_retrieval.py uses
     ingest([REPO / "sample_corpus"], index_dir, options, embedder=embedder)
-    retriever = Retriever.from_index(index_dir, embedder)
+    retriever = HybridRetriever.from_index(index_dir, embedder)
     groups = frozenset(g for c in retriever.chunks for g in c.groups)
     generator = ExtractiveGenerator(embedder)
     retriever.warm_up()
@@ -374,7 +374,7 @@ def sample(model: str, limit: int | None) -> list[dict[str, Any]]:
     must, total_ms = [], []
     for item in items:
         started = time.perf_counter()
-        hits = retriever.run(item["question"], k=5, groups=groups)
+        hits = retriever.retrieve(item["question"], k=5, groups=groups)
         answer = generator.generate(item["question"], hits)
         total_ms.append(1000 * (time.perf_counter() - started))
         refused[bool(item["answerable"])].append(answer.abstained)

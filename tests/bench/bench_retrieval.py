@@ -39,12 +39,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]
 
-from ingest.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
 from ingest.pipeline import IngestOptions, index_fingerprint, ingest  # noqa: E402
-from ingest.records import sha256_hex  # noqa: E402
-from ingest.store import load_index  # noqa: E402
 from ragkit.eval.metrics import hit_at_k, mrr_at_k, ndcg_at_k  # noqa: E402
-from ragkit.retrieval import Retriever, RetrieverSettings  # noqa: E402
+from ragkit.index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
+from ragkit.index.records import sha256_hex  # noqa: E402
+from ragkit.index.store import load_index  # noqa: E402
+from ragkit.retrieval import HybridRetriever, RetrieverSettings  # noqa: E402
 from ragkit.retrieval.sparse import stemmer_name  # noqa: E402
 
 BENCH = REPO / ".bench"
@@ -111,12 +111,12 @@ def describe(settings: RetrieverSettings) -> str:
 DEFAULT = describe(RetrieverSettings())  # the row of ragkit as shipped
 
 
-def retrievers(index_dir: Path) -> dict[str, Retriever]:
+def retrievers(index_dir: Path) -> dict[str, HybridRetriever]:
     """Dense-only, BM25-only and both fusions over one loaded index, sharing one embedder."""
     snapshot = load_index(index_dir)
     embedder = load_embedder(snapshot.fingerprint["model"])
     started = time.perf_counter()
-    default = Retriever.from_snapshot(snapshot, embedder)
+    default = HybridRetriever.from_snapshot(snapshot, embedder)
     seconds = time.perf_counter() - started
     print(
         f"  load: BM25 over {len(snapshot.chunks)} chunks in {seconds:.3f} s "
@@ -125,7 +125,7 @@ def retrievers(index_dir: Path) -> dict[str, Retriever]:
     default.warm_up()
     other_fusion = "rrf" if default.settings.fusion == "weighted" else "weighted"
     found = {
-        describe(settings): Retriever.from_snapshot(snapshot, embedder, settings)
+        describe(settings): HybridRetriever.from_snapshot(snapshot, embedder, settings)
         for settings in (
             RetrieverSettings(mode="dense"),
             RetrieverSettings(mode="sparse"),
@@ -147,7 +147,7 @@ def timed(search: Callable[[str], Any], queries: Iterable[str]) -> tuple[list[An
     return results, latencies
 
 
-def groups_of(retriever: Retriever) -> frozenset[str]:
+def groups_of(retriever: HybridRetriever) -> frozenset[str]:
     return frozenset(g for chunk in retriever.chunks for g in chunk.groups)
 
 
@@ -203,7 +203,7 @@ def scifact(data: Path, quick: bool, tune: bool) -> list[Row]:
     found = retrievers(ragkit_index(name, [corpus_path]))
     test_queries = [queries[qid] for qid in test]
     for system, retriever in found.items():
-        hits, latencies = timed(lambda q, r=retriever: r.run(q, k=SCIFACT_DEPTH), test_queries)
+        hits, latencies = timed(lambda q, r=retriever: r.retrieve(q, k=SCIFACT_DEPTH), test_queries)
         run = {
             qid: doc_run((h.chunk.source, h.score) for h in q_hits)
             for qid, q_hits in zip(test, hits, strict=True)
@@ -240,15 +240,15 @@ def scifact_scores(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, fl
     }
 
 
-def latency_row(corpus: str, retriever: Retriever, queries: Sequence[str]) -> Row:
+def latency_row(corpus: str, retriever: HybridRetriever, queries: Sequence[str]) -> Row:
     """Warm latency of the default call (k=5), split into query embedding and the rest."""
-    _, total = timed(lambda q: retriever.run(q, k=5), queries)
+    _, total = timed(lambda q: retriever.retrieve(q, k=5), queries)
     cpu = np.percentile(timed.cpu_ms, [50, 95])  # type: ignore[attr-defined]
     vectors, embed = timed(lambda q: retriever.embedder.embed([q]), queries)
     given = dict(zip(queries, vectors, strict=True))
     search_only = copy.copy(retriever)  # shares the indexes; the query vector comes ready
     search_only.embedder = SimpleNamespace(embed=lambda texts, **_: given[texts[0]])
-    _, search = timed(lambda q: search_only.run(q, k=5), queries)
+    _, search = timed(lambda q: search_only.retrieve(q, k=5), queries)
     e, r = np.percentile(embed, [50, 95]), np.percentile(search, [50, 95])
     note = (
         f"CPU p50 {cpu[0]:.1f} p95 {cpu[1]:.1f}; embed p50 {e[0]:.1f} p95 {e[1]:.1f}; "
@@ -258,7 +258,7 @@ def latency_row(corpus: str, retriever: Retriever, queries: Sequence[str]) -> Ro
 
 
 def sweep(
-    hybrid: Retriever,
+    hybrid: HybridRetriever,
     queries: dict[str, str],
     train: dict[str, dict[str, int]],
     test: dict[str, dict[str, int]],
@@ -341,7 +341,7 @@ def chunk_level_rows(
     corpus: str,
     questions: Sequence[str],
     relevant: Callable[[int, str, int | None, int | None], bool],  # (qi, source, page, page_end)
-    found: dict[str, Retriever],
+    found: dict[str, HybridRetriever],
     baseline: Any,
 ) -> list[Row]:
     """hit@5 and MRR@10 over ranked chunks; `relevant` decides per question and chunk."""
@@ -350,7 +350,7 @@ def chunk_level_rows(
     for system, retriever in found.items():
         groups = groups_of(retriever)
         hits, latencies = timed(
-            lambda q, r=retriever, g=groups: r.run(q, k=10, groups=g), questions
+            lambda q, r=retriever, g=groups: r.retrieve(q, k=10, groups=g), questions
         )
         run = {
             qid: {h.chunk.chunk_id: -h.rank for h in q_hits}

@@ -67,8 +67,8 @@ def main() -> None:
         return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ingest.pipeline import IngestOptions, ingest
-    from ingest.store import load_index
     from ragkit.assistant import Assistant
+    from ragkit.index.store import load_index
 
     index = ROOT / ".bench" / "warm-scifact"
     report = ingest([SCIFACT / "corpus.jsonl"], index, IngestOptions(progress=True))

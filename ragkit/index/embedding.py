@@ -6,9 +6,9 @@ Token counting uses the model's `tokenizer.json` through the `tokenizers` librar
 loads in milliseconds.
 
 Encoding a BERT model (the default, and most sentence-transformers models) never imports
-transformers or sentence-transformers: a question is encoded by numpy (`ingest.bert_numpy`,
+transformers or sentence-transformers: a question is encoded by numpy (`ragkit.index.bert_numpy`,
 0.1 s cold), a corpus by the same forward pass in torch, in bfloat16 on CPUs that support it
-natively and on CUDA when present (`ingest.device`). Other architectures go through
+natively and on CUDA when present (`ragkit.index.device`). Other architectures go through
 sentence-transformers. Every path returns float32 unit vectors of the same model: numpy and
 torch float32 agree with sentence-transformers to a cosine of 0.99999, bfloat16 to 0.9999,
 so one index serves queries from any of them. The fingerprint's `backend` names the
@@ -30,14 +30,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from ingest.bert_numpy import BertEncoder, BertSpec, NumpyOps, encode_batched
-from ingest.device import Backend, choose_backend
-from ingest.vector_cache import VectorCache
 from ragkit.errors import ConfigError, MissingDependencyError
+from ragkit.index.bert_numpy import BertEncoder, BertSpec, NumpyOps, encode_batched
+from ragkit.index.device import Backend, choose_backend
+from ragkit.index.protocols import Embedder
+from ragkit.index.vector_cache import VectorCache
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 # Up to this many word pieces in one call (a question and its candidate sentences, about 35
@@ -50,30 +51,6 @@ BATCH_TOKENS_PER_TEXT = 128  # a batch holds at most batch_size x this many padd
 RECENT_CALL_TEXTS = 8
 RECENT_VECTORS = 256
 _BUNDLED_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
-
-
-class Embedder(Protocol):
-    """What the pipeline and the retriever need from an embedding model."""
-
-    @property
-    def model_id(self) -> str: ...
-
-    @property
-    def max_tokens(self) -> int:
-        """Most word pieces the model reads, special tokens included; beyond it, it truncates."""
-        ...
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Tokens each text occupies, special tokens included."""
-        ...
-
-    def embed(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
-        """L2-normalised float32 vectors, shape (len(texts), dim)."""
-        ...
-
-    def fingerprint(self) -> dict[str, Any]:
-        """What must match between an index's documents and its queries."""
-        ...
 
 
 def offline_by_default() -> None:
@@ -110,7 +87,7 @@ class SentenceTransformerEmbedder:
     `BertSpec`), a few texts (a question, the extractive generator's candidate sentences, a
     small incremental ingest) run through the numpy encoder in float32: no torch import,
     0.1 s of loading. Larger inputs load torch and run the same forward pass in the chosen
-    precision (`ingest.device`). Other architectures go through sentence-transformers.
+    precision (`ragkit.index.device`). Other architectures go through sentence-transformers.
     """
 
     small_tokens = SMALL_INPUT_TOKENS
@@ -205,7 +182,7 @@ class SentenceTransformerEmbedder:
         backend = self.backend
         if self._spec is not None:
             try:
-                from ingest.bert_numpy import TorchOps
+                from ragkit.index.bert_numpy import TorchOps
 
                 return BertEncoder(self._spec, TorchOps(backend.dtype, backend.device))
             except ImportError as exc:
@@ -325,7 +302,7 @@ def load_embedder(
     """The embedder for a `--model` value; cheap: no weights are loaded here.
 
     `device` and `precision` default to $RAGKIT_EMBED_DEVICE and $RAGKIT_EMBED_PRECISION,
-    else to what the machine does best (see `ingest.device`).
+    else to what the machine does best (see `ragkit.index.device`).
     """
     if name_or_path.startswith("hash:"):
         try:

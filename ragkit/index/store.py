@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.records import Chunk
 from ragkit.errors import IndexStoreError
+from ragkit.index.records import Chunk
 
 FORMAT_VERSION = 1
 _CURRENT = "CURRENT"
@@ -56,6 +56,12 @@ class IndexSnapshot:
     @property
     def files(self) -> dict[str, dict[str, Any]]:
         return self.manifest["files"]
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
+        return [self.chunks[row] for row in rows]
 
     def vectors_by_id(self) -> dict[str, np.ndarray]:
         """Stored embedding per chunk id, so unchanged text is never embedded again."""
@@ -220,3 +226,21 @@ def _fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class LocalIndexStore:
+    """The `IndexStore` over a local index folder (FAISS + JSON chunk store, generations)."""
+
+    def __init__(self, index_dir: Path | str) -> None:
+        self.index_dir = Path(index_dir)
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        return read_manifest(self.index_dir)
+
+    def load(self) -> IndexSnapshot:
+        return load_index(self.index_dir)
+
+    def write_generation(
+        self, manifest: dict[str, Any], chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> Path:
+        return write_generation(self.index_dir, manifest, chunks, vectors)

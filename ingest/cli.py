@@ -1,12 +1,20 @@
-"""`ragkit ingest PATH... --index DIR`: sync an index with a set of files and folders."""
+"""`ragkit ingest PATH... --index DIR`: sync an index with a set of files and folders.
+
+The ingest command lives with the pipeline it drives: `ragkit.cli` names this module in its
+command table, so nothing under `ragkit/` imports the `ingest` package.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragkit.cli.common import add_index_option, index_dir, parse_groups, print_json
 from ragkit.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ingest.pipeline import IngestReport
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -54,7 +62,6 @@ def _read_passwords(path: Path | None) -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     from ingest.chunking import ChunkSettings
     from ingest.pipeline import IngestOptions, ingest
-    from ragkit.cli.report import print_ingest_report
 
     for path in args.paths:
         if not path.exists() and not path.is_symlink():
@@ -74,3 +81,26 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_ingest_report(report)
     return 0 if report.ok else 1
+
+
+def print_ingest_report(report: IngestReport) -> None:
+    if report.rebuild_reason:
+        print(f"note: {report.rebuild_reason}")
+    verb = "Would change" if report.dry_run else "Synced"
+    print(f"{verb} index {report.index_dir} in {report.seconds:.1f} s")
+    labels = ["added", "updated", "unchanged", "removed", "skipped", "failed"]
+    for status in labels:
+        print(f"  {status:<10}{report.count(status):>6}")
+    if not report.dry_run:
+        print(f"  chunks    {report.chunks_total:>6}  ({report.embedded} embedded in this run)")
+    if report.dry_run:
+        for status in ("added", "updated", "removed"):
+            for outcome in report.outcomes:
+                if outcome.status == status:
+                    print(f"  {status[0].upper()} {outcome.source}")
+    for status in ("skipped", "failed"):
+        rows = [o for o in report.outcomes if o.status == status]
+        if rows:
+            print(f"{status}:")
+            for outcome in rows:
+                print(f"  {outcome.source}: {outcome.reason}")

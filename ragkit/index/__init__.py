@@ -1,0 +1,12 @@
+"""The index core shared by ingestion and questions: records, embedders, the generation store.
+
+    ragkit.index.records      Document, Block, Chunk: frozen records with content-derived ids
+    ragkit.index.embedding    embedders (texts -> (n, dim) float32, L2-normalised) and their loader
+    ragkit.index.bert_numpy   the BERT forward pass in numpy (no torch on a cold question)
+    ragkit.index.device       which backend (numpy / torch, fp32 / bf16) encodes on this CPU
+    ragkit.index.vector_cache the memo of recent small embedding calls
+    ragkit.index.store        generation folders behind an atomic CURRENT pointer
+
+`ingest/` (the pipeline: discover, load, chunk, sync) writes through this package; the query
+side (`ragkit.retrieval`, `ragkit.generators`) reads through it. Nothing here imports either.
+"""
