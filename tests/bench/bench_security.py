@@ -1,0 +1,133 @@
+"""Benchmark: attacks on access groups, ingestion and serving, and what got through (issue 13).
+
+    python tests/bench/bench_security.py [--section NAME ...] [--large-mb 50]
+
+Each section is one function that builds its own inputs in a scratch folder, runs the real
+`ragkit` command (a fresh process, as an attacker or a careless admin would) or the Python
+API, and returns its figures: `attacks` tried, `leaks` (restricted or outside text that came
+back to someone not allowed to read it, or a run that hung/aborted), and any measurements
+(peak RSS, failures). The totals line sums attacks and leaks over the sections run.
+
+Sections are registered with `@section`; the ingestion side and the serving side each add
+theirs here, so one command prints every figure the issue asks for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+Figures = dict[str, Any]
+SECTIONS: dict[str, Callable[[Path], Figures]] = {}
+_CLI = "import sys; from ragkit.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def section(fn: Callable[[Path], Figures]) -> Callable[[Path], Figures]:
+    SECTIONS[fn.__name__] = fn
+    return fn
+
+
+def ragkit(
+    *args: str, timeout: float = 300, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh process with this checkout first on the path."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", _CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+    )
+
+
+def public_texts(index: Path) -> str:
+    """Every chunk text a caller with no groups could read from `index` (one string)."""
+    from ragkit.index.records import readable_by
+    from ragkit.index.store import load_index
+
+    snapshot = load_index(index)
+    return "\n".join(c.text for c in snapshot.chunks if readable_by(c.groups, frozenset()))
+
+
+# --- ingestion side -----------------------------------------------------------------------
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@section
+def ingest_links_and_special_files(work: Path) -> Figures:
+    """Symlinks around access rules and out of the root; /dev/zero and FIFO inputs."""
+    outside = _write(work / "outside" / "keys.md", "SECRET-OUTSIDE api key 1234\n")
+    docs = work / "docs"
+    _write(docs / "restricted" / ".ragkit-access.yaml", "groups: [managers]\n")
+    _write(docs / "restricted" / "salaries.md", "SECRET-SALARY the CEO earns a lot\n")
+    _write(docs / "public" / "welcome.md", "Welcome to the company handbook.\n")
+    links = {
+        "link to a restricted file": (docs / "public" / "pay.md", docs / "restricted/salaries.md"),
+        "link outside the root": (docs / "public" / "keys.md", outside),
+        "link to /etc/passwd": (docs / "public" / "passwd.txt", Path("/etc/passwd")),
+    }
+    for link, target in links.values():
+        link.symlink_to(target)
+    (docs / "public" / "zero.txt").symlink_to("/dev/zero")
+    os.mkfifo(docs / "public" / "fifo.txt")
+    index = work / "index"
+    attacks = len(links) + 2
+    leaks = 0
+    try:
+        run = ragkit("ingest", str(docs), "--index", str(index), "--no-progress", timeout=60)
+    except subprocess.TimeoutExpired:
+        return {"attacks": attacks, "leaks": attacks, "note": "ingest hung"}
+    if "Traceback" in run.stderr or not (index / "CURRENT").exists():
+        return {
+            "attacks": attacks,
+            "leaks": attacks,
+            "note": run.stderr[-300:],
+        }
+    public = public_texts(index)
+    leaks += "SECRET-SALARY" in public
+    leaks += "SECRET-OUTSIDE" in public
+    leaks += "root:x:0" in public
+    return {"attacks": attacks, "leaks": int(leaks), "exit": run.returncode}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--section", action="append", choices=sorted(SECTIONS))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    names = args.section or list(SECTIONS)
+    results: dict[str, Figures] = {}
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix=f"bench-sec-{name}-") as scratch:
+            started = time.perf_counter()
+            figures = SECTIONS[name](Path(scratch))
+            figures["seconds"] = round(time.perf_counter() - started, 1)
+        results[name] = figures
+        if not args.json:
+            print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()), flush=True)
+    attacks = sum(int(f.get("attacks", 0)) for f in results.values())
+    leaks = sum(int(f.get("leaks", 0)) for f in results.values())
+    if args.json:
+        print(json.dumps({"sections": results, "attacks": attacks, "leaks": leaks}, indent=1))
+    else:
+        print(f"TOTAL attacks tried {attacks}, leaks {leaks}")
+
+
+if __name__ == "__main__":
+    main()
