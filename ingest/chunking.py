@@ -21,11 +21,11 @@ from typing import Any
 
 from ragkit.errors import ConfigError
 from ragkit.index.records import Block, Chunk, Document, chunk_id_for, context_line
+from ragkit.text.segment import split_sentences
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]; counted once per chunk, not per piece
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 _WORD = re.compile(r"\S+\s*")
 
 
@@ -200,8 +200,12 @@ class _Splitter:
         segment = self.text[start:end]
         if level == 0:
             pattern = re.compile(r"\n")
-        elif level == 1:
-            pattern = _SENTENCE_END
+        elif level == 1:  # sentences (the one segmenter); the cuts tile the span
+            cuts = [start + s for s, _ in split_sentences(segment)[1:]]
+            for cut_start, cut_end in zip([start, *cuts], [*cuts, end], strict=True):
+                if cut_end > cut_start:
+                    yield cut_start, cut_end
+            return
         elif level == 2:
             for match in _WORD.finditer(segment):
                 yield start + match.start(), start + match.end()

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ragkit.eval.items import Gold, MatchMode, chunk_matches, doc_matches
+from ragkit.text.analyse import stopwords
 from ragkit.types import Hit
 
 Qrels = Mapping[str, Mapping[str, int]]
@@ -271,22 +272,13 @@ def abstention_rates(outcomes: Iterable[tuple[bool, bool]]) -> dict[str, float |
 
 # ---------------------------------------------------------------------------- grounding
 
-# Function words carry no claim; everything else (numbers included) is content.
-_STOPWORD_TEXT = """
-    a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves also may might must shall per"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
-
+# Function words carry no claim; everything else (numbers included) is content. The list is
+# the analyser's (NLTK/Snowball), the same one BM25 and the extractive reader use.
 def content_tokens(text: str) -> list[str]:
     """SQuAD-normalised tokens of `text` minus stopwords."""
-    return [token for token in squad_tokens(text) if token not in STOPWORDS]
+    stop = stopwords()
+    return [token for token in squad_tokens(text) if token not in stop]
 
 
 def groundedness(answer: str, cited_passages: Sequence[str]) -> float | None:

@@ -3,8 +3,8 @@
 Two cheap signals the extractive generator scores every candidate unit with, before the
 embedding model sees only the best few:
 
-- content terms: lower-cased words, stopwords dropped, reduced by a light suffix stripper
-  (`stem`), so "leaves", "leaving" and "leave" meet; the overlap of a unit's terms with the
+- content terms come from the one analyser (`ragkit.text.analyse`: stopwords out, Snowball
+  stems), so "leaves", "leaving" and "leave" meet; the overlap of a unit's terms with the
   question's is the lexical score;
 - question cues: "how many" wants a number, "when" a date, "who" a name or role, "where" a
   place, "can I" a rule (may / must / not); `cue_match` tells whether a unit holds one beyond
@@ -19,24 +19,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from ragkit.text.analyse import WORD, words
+
 
 def word_set(words: str) -> frozenset[str]:
     """A frozen set of the whitespace-separated words of a word list written as one string."""
     return frozenset(words.split())
 
 
-_WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
-STOPWORDS = word_set(
-    """a about above after again against all also am an and any are aren't as at be because
-    been before being below between both but by can could did do does doing done down during
-    each either else ever few for from further get gets got had has have having he her here
-    hers herself him himself his how i if in into is it its itself just let me might more most
-    much must my myself neither no nor not of off on once only or other our ours ourselves out
-    over own per same shall she should so some such than that the their theirs them themselves
-    then there these they this those through to too under until up upon us very was we were
-    what whatever when where whether which while who whom whose why will with within would yes
-    yet you your yours yourself yourselves many according called name named kind type one"""
-)
 _NUMBER_WORDS = word_set(
     """zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
     fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty
@@ -62,35 +52,6 @@ _ROLES = word_set(
 )
 
 Cue = Literal["number", "date", "person", "place", "rule"] | None
-
-
-def stem(word: str) -> str:
-    """A light suffix stripper: leave/leaves/leaving -> leav, policies -> policy."""
-    word = word.lower().replace("’", "'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                break
-            word = word[: -len(suffix)] + replacement
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
-
-
-def words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
-
-
-def content_terms(text: str) -> list[str]:
-    """Stems of the non-stopwords, in order, without repeats."""
-    seen: dict[str, None] = {}
-    for word in words(text):
-        if word not in STOPWORDS:
-            seen.setdefault(stem(word), None)
-    return list(seen)
 
 
 def question_cue(question: str) -> Cue:
@@ -133,7 +94,7 @@ def cue_match(cue: Cue, text: str, question_words: frozenset[str]) -> bool:
         )
     if cue == "rule":
         return any(w in _MODALS for w in words(text))
-    raw = _WORD.findall(text)
+    raw = WORD.findall(text)
     capitals = [w for w in raw[1:] if w[:1].isupper() and w.lower() not in question_words]
     if cue == "person":
         return bool(capitals) or any(w in _ROLES for w in new)

@@ -3,7 +3,7 @@
 No generator weights: the answer is one to three verbatim units (sentences, list items or
 table rows) of the retrieved chunks, each cited. The algorithm, per question:
 
-1. Segment the top `max_passages` chunks into units (`ragkit.generators.segment`). Paragraph
+1. Segment the top `max_passages` chunks into units (`ragkit.text.segment`). Paragraph
    text is split into sentences (abbreviations such as "e.g." and "No. 5", decimals such as
    "3.5 days" and hard-wrapped PDF lines are handled); a list item is one unit; a table row is
    one unit that carries the table's header row, so "| L4 | 68,000–82,000 EUR |" is shown
@@ -34,14 +34,15 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from math import log
 from typing import Any
 
 from ragkit.generators.abstention import default_threshold, support_score
-from ragkit.generators.cues import content_terms, cue_match, question_cue, words
-from ragkit.generators.segment import BULLET, Unit, segment
+from ragkit.generators.cues import cue_match, question_cue
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.vector_cache import VectorCache
+from ragkit.retrieval.sparse import lucene_idf
+from ragkit.text.analyse import analyser, words
+from ragkit.text.segment import BULLET, Unit, segment
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
 # Weights of the unit score, tuned for answer-sentence selection on the calibration half of
@@ -78,10 +79,7 @@ def lexical_scores(
     unit's heading path counts half in both.
     """
     n = len(unit_terms)
-    idf = {
-        t: log(1.0 + (n - (df := sum(t in u for u in unit_terms)) + 0.5) / (df + 0.5))
-        for t in question_terms
-    }
+    idf = {t: float(lucene_idf(n, sum(t in u for u in unit_terms))) for t in question_terms}
     total = sum(idf.values()) or 1.0
     weighted, plain = [], []
     for terms, context in zip(unit_terms, context_terms, strict=True):
@@ -180,12 +178,12 @@ class ExtractiveGenerator:
         units = [u for i in order for u in segment(hits[i].chunk.text, i)]
         if not units:
             return []
-        q_terms = content_terms(question)
+        q_terms = analyser().content_terms(question)
         q_words = frozenset(words(question))
         cue = question_cue(question)
         texts = [self._unit_text(u, hits) for u in units]
-        unit_terms = [set(content_terms(t)) for t in texts]
-        contexts = {i: set(content_terms(hits[i].chunk.context)) for i in order}
+        unit_terms = [set(analyser().content_terms(t)) for t in texts]
+        contexts = {i: set(analyser().content_terms(hits[i].chunk.context)) for i in order}
         lexical, share = lexical_scores(q_terms, unit_terms, [contexts[u.hit] for u in units])
         rank_of = {hit: position for position, hit in enumerate(order, start=1)}
         scored = [

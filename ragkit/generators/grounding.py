@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ragkit.text.analyse import words
+from ragkit.text.segment import split_sentences
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
 _MARKER = re.compile(r"\[(\d{1,2})\]")
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
-_WORD = re.compile(r"\w+")
 _REFUSAL_CUES = (
     "don't cover this",
     "do not cover this",
@@ -35,13 +35,11 @@ def is_refusal(text: str) -> bool:
 
 def best_quote(passage: str, claim: str) -> str:
     """The passage sentence sharing the most words with `claim`; verbatim from the passage."""
-    claim_words = {w.lower() for w in _WORD.findall(claim)}
+    claim_words = set(words(claim))
     best, best_overlap = "", -1
-    for match in _SENTENCE.finditer(passage):
-        sentence = match.group().strip()
-        if not sentence:
-            continue
-        overlap = len(claim_words & {w.lower() for w in _WORD.findall(sentence)})
+    for start, end in split_sentences(passage):
+        sentence = passage[start:end]
+        overlap = len(claim_words & set(words(sentence)))
         if overlap > best_overlap:
             best, best_overlap = sentence, overlap
     return best
@@ -57,9 +55,10 @@ def answer_from_text(
         return Answer(REFUSAL, True, (), tuple(hits), metadata)
     citations: list[Citation] = []
     seen: set[tuple[int, str]] = set()
-    for sentence in _SENTENCE.finditer(text):
-        claim = _MARKER.sub("", sentence.group())
-        for marker in _MARKER.findall(sentence.group()):
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        claim = _MARKER.sub("", sentence)
+        for marker in _MARKER.findall(sentence):
             number = int(marker)
             if not 1 <= number <= len(hits):
                 continue
@@ -72,10 +71,7 @@ def answer_from_text(
                 )
     if not citations and hits:
         # An uncited answer still gets a checkable pointer: the passage closest to it.
-        scored = [
-            (len(set(_WORD.findall(h.chunk.text.lower())) & set(_WORD.findall(text.lower()))), i)
-            for i, h in enumerate(hits)
-        ]
+        scored = [(len(set(words(h.chunk.text)) & set(words(text))), i) for i, h in enumerate(hits)]
         _, index = max(scored)
         chunk = hits[index].chunk
         citations.append(

@@ -8,30 +8,28 @@ forward passes; two threads missing the same text may both embed it, which is ha
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from ragkit.cache import LRUCache
 
 
 class VectorCache:
     def __init__(self, size: int) -> None:
         self.size = size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._vectors: LRUCache[str, np.ndarray] = LRUCache(size)
 
     def embed(self, embed: Callable[[list[str]], np.ndarray], texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) vectors; only the texts not cached go through `embed`."""
-        with self._lock:
-            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        known: dict[str, np.ndarray] = {}
+        for text in texts:
+            vector = self._vectors.get(text)
+            if vector is not None:
+                known[text] = vector
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             known.update(zip(missing, embed(missing), strict=True))
-        with self._lock:
-            for text in texts:
-                self._vectors[text] = known[text]
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
+        for text in texts:
+            self._vectors.put(text, known[text])
         return np.stack([known[t] for t in texts])

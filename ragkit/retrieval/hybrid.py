@@ -14,14 +14,13 @@ final k even when a chunk came from one list only.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from ragkit.cache import LRUCache
 from ragkit.errors import ConfigError, IndexStoreError, UsageError
 from ragkit.index.embedding import Embedder, load_embedder
 from ragkit.index.records import Chunk, readable_by
@@ -92,8 +91,7 @@ class HybridRetriever:
             self.sparse = BM25Index(
                 [c.embedding_text for c in chunks], k1=settings.bm25_k1, b=settings.bm25_b
             )
-        self._masks: OrderedDict[frozenset[str], np.ndarray | None] = OrderedDict()
-        self._lock = threading.Lock()
+        self._masks: LRUCache[frozenset[str], np.ndarray | None] = LRUCache(_MASKS_KEPT)
 
     @classmethod
     def from_index(
@@ -192,18 +190,14 @@ class HybridRetriever:
 
     def _allowed(self, groups: frozenset[str]) -> np.ndarray | None:
         """Readable rows for these groups, (n_chunks,) bool; None when every chunk is readable."""
-        with self._lock:
-            if groups in self._masks:
-                self._masks.move_to_end(groups)
-                return self._masks[groups]
+
+        def build() -> np.ndarray | None:
             mask = np.fromiter(
                 (readable_by(c.groups, groups) for c in self.chunks), bool, len(self.chunks)
             )
-            result = None if mask.all() else mask
-            self._masks[groups] = result
-            if len(self._masks) > _MASKS_KEPT:
-                self._masks.popitem(last=False)
-            return result
+            return None if mask.all() else mask
+
+        return self._masks.get_or_set(groups, build)
 
 
 def _as_run(rows: np.ndarray, scores: np.ndarray) -> dict[int, float]:

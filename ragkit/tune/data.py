@@ -32,11 +32,11 @@ from typing import Any
 
 from ragkit.errors import ConfigError
 from ragkit.generators.hf import encode, fit_prompt
+from ragkit.text.segment import split_sentences
 from ragkit.types import REFUSAL, Hit
 
 Retrieve = Callable[[str], list[Hit]]
 _MARKER = re.compile(r"\[\d{1,2}\]")
-_SENTENCE_END = re.compile(r"([.!?]+)(\s+|$)")
 REQUIRED = ("id", "question", "answer", "sources", "answerable")
 
 
@@ -84,7 +84,16 @@ def cite(answer: str, numbers: Sequence[int]) -> str:
     if not numbers or _MARKER.search(text):
         return text
     markers = "".join(f"[{n}]" for n in numbers)
-    cited = _SENTENCE_END.sub(lambda m: f" {markers}{m.group(1)}{m.group(2)}", text)
+    pieces, cursor = [], 0
+    for _, end in split_sentences(text):
+        body = text[cursor:end]
+        stop = len(body.rstrip(".!?"))
+        if stop < len(body):  # a sentence with terminal punctuation: "25 days [1]."
+            pieces.append(f"{body[:stop]} {markers}{body[stop:]}")
+        else:
+            pieces.append(body)
+        cursor = end
+    cited = "".join(pieces) + text[cursor:]
     return cited if cited != text else f"{text} {markers}"
 
 

@@ -29,14 +29,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
-import re
-import string
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,16 +42,18 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from ragkit.eval.metrics import normalize_answer as normalise_answer  # noqa: E402
 from ragkit.generators.abstention import (  # noqa: E402
     choose_threshold,
     default_threshold,
     refusal_rates,
 )
-from ragkit.generators.cues import content_terms, words  # noqa: E402
 from ragkit.generators.extractive import ExtractiveGenerator  # noqa: E402
-from ragkit.generators.segment import split_sentences  # noqa: E402
 from ragkit.index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
 from ragkit.index.records import Chunk, chunk_id_for, sha256_hex  # noqa: E402
+from ragkit.retrieval.sparse import BM25Index  # noqa: E402
+from ragkit.text.analyse import words  # noqa: E402
+from ragkit.text.segment import split_sentences  # noqa: E402
 from ragkit.types import Hit  # noqa: E402
 
 BENCH = REPO / ".bench"
@@ -68,12 +66,6 @@ def shared_data() -> Path | None:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def normalise_answer(text: str) -> str:
-    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
 
 
 def contains_gold(answer: str, golds: Sequence[str]) -> bool:
@@ -96,26 +88,16 @@ def paragraph(title: str, text: str) -> Chunk:
 
 
 class ParagraphBM25:
-    """BM25 over paragraphs with the generator's own word handling; finds distractors."""
+    """BM25 (the retriever's own, `BM25Index`) over paragraphs; finds distractors."""
 
     def __init__(self, paragraphs: Sequence[tuple[str, Chunk]]) -> None:
         self.paragraphs = list(paragraphs)
-        self.tf = [Counter(content_terms(c.text)) for _, c in self.paragraphs]
-        self.lengths = np.array([sum(tf.values()) for tf in self.tf], dtype=np.float64)
-        df = Counter(t for tf in self.tf for t in tf)
-        n = len(self.tf)
-        self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-
-    def score(self, question: str, index: int) -> float:
-        tf, avg = self.tf[index], float(self.lengths.mean())
-        norm = 1.2 * (0.25 + 0.75 * self.lengths[index] / avg)
-        return sum(
-            self.idf[t] * tf[t] * 2.2 / (tf[t] + norm) for t in content_terms(question) if t in tf
-        )
+        self.index = BM25Index([c.text for _, c in self.paragraphs])
 
     def top(self, question: str, k: int, exclude_title: str) -> list[tuple[float, Chunk]]:
+        scores = self.index.scores(question)
         scored = [
-            (self.score(question, i), c)
+            (float(scores[i]), c)
             for i, (title, c) in enumerate(self.paragraphs)
             if title != exclude_title
         ]

@@ -23,8 +23,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ragkit.generators.cues import word_set
-
 UnitKind = Literal["sentence", "item", "row"]
 
 
@@ -43,11 +41,12 @@ _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?$")
 BULLET = re.compile(r"^(?:[-*•+▪◦‣–]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\))\s+")
 _HEADING = re.compile(r"^#{1,6}\s")
 _BOUNDARY = re.compile(r"[.!?][\"'”’)\]*_]*\s+(?=[\"'“‘(\[*_]*[A-Z0-9£$€])")
-_ABBREVIATIONS = word_set(
-    "e.g i.e etc vs cf approx incl excl esp mr mrs ms dr prof st jr sr inc co corp dept est "
-    "min max jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun"
-)
-_BEFORE_NUMBER = word_set("no nos art sec secs fig figs p pp vol ch para paras ref")
+_ABBREVIATION_TEXT = """e.g i.e etc vs cf approx incl excl esp mr mrs ms dr prof st jr sr inc co
+    corp dept est min max jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri
+    sat sun"""
+_ABBREVIATIONS = frozenset(_ABBREVIATION_TEXT.split())
+_BEFORE_NUMBER_TEXT = "no nos art sec secs fig figs p pp vol ch para paras ref"
+_BEFORE_NUMBER = frozenset(_BEFORE_NUMBER_TEXT.split())
 _LONG_ITEM_WORDS = 60  # a list item longer than this is split into sentences
 
 
