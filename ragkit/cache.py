@@ -18,7 +18,7 @@ V = TypeVar("V")
 
 
 class LRUCache(Generic[K, V]):
-    """At most `size` entries (0: a cache that keeps nothing); the least recently used goes first."""
+    """At most `size` entries (0 keeps nothing); the least recently used one goes first."""
 
     def __init__(self, size: int) -> None:
         if size < 0:
