@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -131,3 +132,32 @@ def test_search_batch_one_line_per_query(capsys, tiny_index, tmp_path):
     assert lines[0]["id"] == "x" and lines[0]["hits"][0]["source"] == "expenses.md"
     assert lines[1] == {"id": "y", "error": f"{queries}:2: no 'question' field"}
     assert code == 1
+
+
+@pytest.mark.parametrize("damage", ["manifest-list", "no-fingerprint", "pointer-bytes", "faiss"])
+@pytest.mark.parametrize("command", ["ask", "search", "sources"])
+def test_a_malformed_index_is_one_line_for_every_reading_command(
+    capsys, tiny_index, tmp_path, damage, command
+):
+    import faiss
+
+    index = tmp_path / "index"
+    shutil.copytree(tiny_index, index)
+    generation = index / (index / "CURRENT").read_text().strip()
+    manifest = json.loads((generation / "manifest.json").read_text())
+    if damage == "manifest-list":
+        (generation / "manifest.json").write_text("[]")
+    elif damage == "no-fingerprint":
+        del manifest["fingerprint"]
+        (generation / "manifest.json").write_text(json.dumps(manifest))
+    elif damage == "pointer-bytes":
+        (index / "CURRENT").write_bytes(b"\xff\xfe\x00gen")
+    else:
+        faiss.write_index(faiss.IndexFlatL2(manifest["dim"]), str(generation / "vectors.faiss"))
+    argv = [command, "--index", str(index)] + ([] if command == "sources" else ["leave"])
+    code, out, err = run_cli(capsys, *argv)
+    if command == "sources" and damage == "faiss":
+        assert code == 0  # listing sources reads the manifest alone
+        return
+    assert code == 1 and "Traceback" not in err + out
+    assert len(err.strip().splitlines()) == 1 and "build it again" in err, err

@@ -13,6 +13,11 @@ A write builds a complete new generation in a temporary folder, fsyncs it, renam
 place and only then swaps CURRENT with `os.replace`. A process killed at any moment leaves
 CURRENT naming a complete generation: the previous one or the new one. Nothing is pickled,
 so loading a tampered index cannot run code.
+
+Readers never lock. A reader resolves CURRENT once and reads that generation as a whole; the
+writer keeps superseded generations for a grace period (`GRACE_SECONDS`), and should one
+vanish mid-read anyway, the reader starts again on the new pointer. A damaged or foreign
+index is a one-line `IndexStoreError` saying what is wrong and what to do, never a traceback.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -38,6 +45,14 @@ _CURRENT = "CURRENT"
 _MANIFEST = "manifest.json"
 _CHUNKS = "chunks.jsonl"
 _VECTORS = "vectors.faiss"
+_GENERATION = re.compile(r"gen-\d{6}")  # exactly what write_generation names; nothing else
+_STAGING = re.compile(r"\.staging-[A-Za-z0-9_]+")  # tempfile.mkdtemp(prefix=".staging-")
+_READ_ATTEMPTS = 8  # generation swaps a reader rides out before giving up
+# A superseded generation stays on disk this long (the newest KEEP_SUPERSEDED of them), so a
+# reader that read CURRENT just before a swap can still load the folder it named.
+GRACE_SECONDS = 60.0
+KEEP_SUPERSEDED = 2
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,67 +87,178 @@ class IndexSnapshot:
 
 
 def current_generation(index_dir: Path) -> Path | None:
-    pointer = index_dir / _CURRENT
-    if not pointer.exists():
-        return None
-    name = pointer.read_text(encoding="utf-8").strip()
-    if not name.startswith("gen-") or "/" in name:
-        raise IndexStoreError(f"{pointer} is corrupt (names '{name}'): re-run ragkit ingest")
-    return index_dir / name
+    """The live generation's folder, or None when the index has no CURRENT pointer yet."""
+    name = _read_pointer(Path(index_dir))
+    return None if name is None else Path(index_dir) / name
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     """The live manifest alone (cheap: no vectors), or None when there is no index yet."""
-    generation = current_generation(index_dir)
-    if generation is None:
+    index_dir = Path(index_dir)
+    if not _is_folder(index_dir):
         return None
-    try:
-        return json.loads((generation / _MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexStoreError(
-            f"index {index_dir} is corrupt ({_MANIFEST}: {exc}): rebuild it with ragkit ingest"
-        ) from exc
+    loaded = _read_live(index_dir, lambda generation: _load_manifest(index_dir, generation))
+    return None if loaded is None else loaded[1]
 
 
 def load_index(index_dir: Path) -> IndexSnapshot:
-    """Load the live generation; a clear error when it is missing, corrupt or inconsistent."""
+    """Load the live generation; a clear error when it is missing, corrupt or inconsistent.
+
+    The generation is read as one unit: pointer, manifest, chunks and vectors all belong to
+    the generation CURRENT named when the read began. When a writer swaps generations during
+    the read (and, after the grace period, deletes the one being read), the read starts
+    again on the new pointer; only a failure under an unchanged pointer is reported.
+    """
     index_dir = Path(index_dir)
-    if not index_dir.is_dir():
-        raise IndexStoreError(
-            f"no index at {index_dir}: build one with `ragkit ingest PATH --index {index_dir}`"
-        )
-    manifest = read_manifest(index_dir)
-    if manifest is None:
+    loaded = _read_live(index_dir, lambda generation: _load_generation(index_dir, generation))
+    if loaded is None:
         raise IndexStoreError(
             f"{index_dir} holds no index: build one with `ragkit ingest PATH --index {index_dir}`"
         )
+    return loaded[1]
+
+
+def live_generation_name(index_dir: Path) -> str | None:
+    """What CURRENT names now (one small read), for long-lived readers checking for a swap."""
+    return _read_pointer(Path(index_dir))
+
+
+def _read_live(index_dir: Path, read: Callable[[Path], T]) -> tuple[str, T] | None:
+    """`read(generation folder)` for the live generation, retried when a writer swaps it."""
+    if not _is_folder(index_dir):
+        raise IndexStoreError(
+            f"no index at {index_dir}: build one with `ragkit ingest PATH --index {index_dir}`"
+        )
+    name = _read_pointer(index_dir)
+    for _ in range(_READ_ATTEMPTS):
+        if name is None:
+            return None
+        try:
+            return name, read(index_dir / name)
+        except IndexStoreError:
+            now = _read_pointer(index_dir)
+            if now == name:
+                raise  # the same generation still fails: it really is damaged
+            name = now  # a writer swapped generations under us: read the new one
+    raise IndexStoreError(
+        f"index {index_dir} changed {_READ_ATTEMPTS} times while it was being read: "
+        "a writer is replacing it very fast; try again"
+    )
+
+
+def _is_folder(index_dir: Path) -> bool:
+    try:
+        return index_dir.is_dir()
+    except OSError as exc:
+        raise _unreadable(index_dir, exc) from None
+
+
+def _read_pointer(index_dir: Path) -> str | None:
+    pointer = index_dir / _CURRENT
+    try:
+        raw = pointer.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unreadable(index_dir, exc) from None
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise _corrupt(index_dir, f"{_CURRENT} is not UTF-8 text") from None
+    if not _GENERATION.fullmatch(name):
+        raise _corrupt(index_dir, f"{_CURRENT} names {name[:40]!r}, not a gen-NNNNNN folder")
+    return name
+
+
+def _load_manifest(index_dir: Path, generation: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((generation / _MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _corrupt(index_dir, f"{generation.name}/{_MANIFEST} is missing") from None
+    except PermissionError as exc:
+        raise _unreadable(index_dir, exc) from None
+    except (OSError, ValueError) as exc:
+        raise _corrupt(index_dir, f"{generation.name}/{_MANIFEST}: {_short(exc)}") from None
+    if not isinstance(manifest, dict):
+        raise _corrupt(index_dir, f"{_MANIFEST} is JSON {type(manifest).__name__}, not an object")
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexStoreError(
-            f"index {index_dir} has format {manifest.get('format')}, this ragkit reads "
-            f"{FORMAT_VERSION}: rebuild it with ragkit ingest"
+            f"index {index_dir} has format {str(manifest.get('format'))[:20]}, this ragkit reads "
+            f"{FORMAT_VERSION}: delete the folder and build it again with "
+            f"`ragkit ingest PATH --index {index_dir}`"
         )
-    generation = current_generation(index_dir)
-    assert generation is not None
+    for key in ("fingerprint", "files"):
+        if not isinstance(manifest.get(key), dict):
+            raise _corrupt(index_dir, f"{_MANIFEST} has no '{key}' object")
+    return manifest
+
+
+def _load_generation(index_dir: Path, generation: Path) -> IndexSnapshot:
+    manifest = _load_manifest(index_dir, generation)
     try:
         with open(generation / _CHUNKS, encoding="utf-8") as handle:
-            chunks = [Chunk.from_json(json.loads(line)) for line in handle if line.strip()]
+            chunks = [_chunk(json.loads(line)) for line in handle if line.strip()]
         vectors_index = _read_faiss(generation / _VECTORS)
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
-        raise IndexStoreError(
-            f"index {index_dir} is corrupt ({exc}): rebuild it with ragkit ingest"
-        ) from exc
-    if vectors_index.ntotal != len(chunks):
-        raise IndexStoreError(
-            f"index {index_dir} is corrupt ({len(chunks)} chunks but {vectors_index.ntotal} "
-            "vectors): rebuild it with ragkit ingest"
+    except PermissionError as exc:
+        raise _unreadable(index_dir, exc) from None
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise _corrupt(index_dir, _short(exc)) from None
+    if not _is_flat_inner_product(vectors_index):
+        raise _corrupt(
+            index_dir,
+            f"{_VECTORS} is a FAISS {type(vectors_index).__name__}, ragkit writes IndexFlatIP",
         )
+    if vectors_index.ntotal != len(chunks):
+        raise _corrupt(index_dir, f"{len(chunks)} chunks but {vectors_index.ntotal} vectors")
+    dim = manifest.get("dim")
+    if len(chunks) and isinstance(dim, int) and vectors_index.d != dim:
+        raise _corrupt(index_dir, f"vectors have {vectors_index.d} dimensions, manifest {dim}")
     return IndexSnapshot(generation, manifest, chunks, vectors_index)
+
+
+def _chunk(record: Any) -> Chunk:
+    """A chunk store line; groups and headings must be lists of text (a string is refused)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"a {_CHUNKS} line is JSON {type(record).__name__}, not an object")
+    for key in ("groups", "headings"):
+        value = record.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"a {_CHUNKS} line has '{key}' that is not a list of strings")
+    return Chunk.from_json(record)
 
 
 def _read_faiss(path: Path) -> Any:
     import faiss
 
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.parent.name}/{path.name} is missing")
     return faiss.read_index(str(path))
+
+
+def _is_flat_inner_product(index: Any) -> bool:
+    import faiss
+
+    return isinstance(index, faiss.IndexFlat) and index.metric_type == faiss.METRIC_INNER_PRODUCT
+
+
+def _corrupt(index_dir: Path, what: str) -> IndexStoreError:
+    return IndexStoreError(
+        f"index {index_dir} is corrupt ({what}): delete the folder and build it again with "
+        f"`ragkit ingest PATH --index {index_dir}`"
+    )
+
+
+def _unreadable(index_dir: Path, exc: OSError) -> IndexStoreError:
+    return IndexStoreError(
+        f"cannot read index {index_dir} ({exc.strerror or exc}): give this user read access "
+        "to the folder and its files, or point --index elsewhere"
+    )
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as one short line (FAISS messages span several lines)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 @contextlib.contextmanager
@@ -205,14 +331,37 @@ def _atomic_write_text(path: Path, text: str) -> None:
     _fsync_path(path.parent)
 
 
-def _remove_stale(index_dir: Path, keep: str) -> None:
-    """Old generations and staging folders of killed writers; readers hold data in memory."""
+def _remove_stale(index_dir: Path, keep: str, now: float | None = None) -> None:
+    """Delete what ragkit wrote and no longer needs, matched by exact name, nothing else.
+
+    Superseded generations go once they are older than `GRACE_SECONDS` or more than
+    `KEEP_SUPERSEDED` newer ones exist: a reader that read CURRENT just before the swap may
+    still be loading one (long-lived readers hold what they loaded in memory). A
+    generation's age counts from when the next one was written (that folder's mtime).
+    Staging folders and pointer temporaries of killed writers go at once.
+    """
+    now = time.time() if now is None else now
+    live = int(keep.split("-")[1])
+    superseded: list[tuple[int, Path]] = []
+    written_at: dict[int, float] = {}
     for entry in index_dir.iterdir():
-        stale_generation = entry.name.startswith("gen-") and entry.name != keep
-        if entry.is_dir() and (stale_generation or entry.name.startswith(".staging-")):
+        if _GENERATION.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
+            number = int(entry.name.split("-")[1])
+            written_at[number] = entry.stat().st_mtime
+            if number < live:
+                superseded.append((number, entry))
+            elif number > live:  # renamed by a writer killed before the swap: never live
+                shutil.rmtree(entry, ignore_errors=True)
+        elif _STAGING.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
-        elif entry.name.startswith(f".{_CURRENT}.tmp-"):
+        elif entry.name.startswith(f".{_CURRENT}.tmp-") and entry.is_file():
             entry.unlink(missing_ok=True)
+    superseded.sort(reverse=True)  # newest first
+    for position, (number, entry) in enumerate(superseded):
+        successor = min((n for n in written_at if n > number), default=live)
+        age = now - written_at.get(successor, now)
+        if position >= KEEP_SUPERSEDED or age >= GRACE_SECONDS:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _fsync(handle: Any) -> None:
