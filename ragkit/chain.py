@@ -1,27 +1,114 @@
-"""The assistant as a LangChain Runnable: `invoke`, `batch`, `stream`, and `|` composition.
+"""The assistant as a LangChain chain made of visible, replaceable steps.
 
     chain = ragkit.load_chain(".index")
     chain.invoke("How many days of annual leave do I get?")
     # {"answer": ..., "abstained": False, "citations": [...], "passages": [...]}
 
+`build_chain(retriever=..., prompt=..., llm=...)` composes, in LCEL:
+
+    read_request                        str | {"question", "groups"?, "k"?} -> checked state
+    | assign(documents = retrieve)      a LangChain BaseRetriever (RagkitRetriever by default)
+    | assign(passages = format_passages)  numbered, delimited passages (ragkit.prompt)
+    | {documents, message = prompt | llm}  a ChatPromptTemplate over {passages} and {question};
+                                        any chat model, or a ragkit Generator as one
+    | parse_answer                      the answer dict; citations checked against the passages
+
+Every step is a named run in a LangChain trace (callbacks, LangSmith): "read_request",
+"retrieve" (with the retriever's own run inside), "format_passages", the prompt, the model
+("extractive" for the default reader), "parse_answer". Replace any of them through
+`build_chain`'s arguments, or compose your own from `ragkit.chain_steps`.
+
 Input is a question string, or a dict with "question" and optionally "groups" and "k".
 Output is the JSON shape of an answer (see `ragkit.types`). Streaming yields dict pieces that
-add up to that output (LangChain's AddableDict): first {"passages": [...]}, then
+add up to that output (LangChain's AddableDict): first {"answer": "", "passages": [...]}, then
 {"answer": "<text piece>"} as it is generated, last {"abstained": ..., "citations": [...]}.
 
 The "groups" input key decides what the asker may see: pass it from your own authentication,
-never from unchecked end-user input.
+never from unchecked end-user input. It reaches the retriever as a call argument; a
+LangChain retriever whose `_get_relevant_documents` takes no `groups` ignores it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragkit.assistant import Assistant
-from ragkit.errors import UsageError
-from ragkit.types import Answer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from langchain_core.documents import Document
+    from langchain_core.runnables import Runnable, RunnableConfig
+
+    from ragkit.protocols import Generator, Retriever
+
+
+def build_chain(
+    retriever: Any,
+    prompt: Any = None,
+    llm: Any = None,
+    *,
+    k: int = 5,
+    groups: Sequence[str] = (),
+    name: str = "ragkit",
+) -> Runnable:
+    """The chain over `retriever` -> `prompt` -> `llm`; see the module docstring.
+
+    - `retriever`: a LangChain `BaseRetriever`, or a ragkit `Retriever` (wrapped in
+      `RagkitRetriever` with default `k` and `groups`; a request's own "k"/"groups" win).
+    - `prompt`: a prompt template over {passages} and {question}; default
+      `ragkit.prompt.chat_prompt()` (the system prompt saying passages are data).
+    - `llm`: any LangChain chat model or Runnable taking the prompt, or a ragkit `Generator`
+      (wrapped in `GeneratorChatModel`); default the offline extractive reader, sharing the
+      retriever's embedder when it has one.
+    """
+    from operator import itemgetter
+
+    from langchain_core.language_models import BaseLanguageModel
+    from langchain_core.retrievers import BaseRetriever
+    from langchain_core.runnables import (
+        RunnableGenerator,
+        RunnableLambda,
+        RunnableParallel,
+        RunnablePassthrough,
+    )
+
+    from ragkit import chain_steps
+    from ragkit.generators.chat_model import GeneratorChatModel
+    from ragkit.prompt import chat_prompt
+    from ragkit.retrieval.langchain import RagkitRetriever
+
+    if not isinstance(retriever, BaseRetriever):
+        retriever = RagkitRetriever(retriever=retriever, k=k, groups=frozenset(groups))
+    if prompt is None:
+        prompt = chat_prompt()
+    if llm is None:
+        from ragkit.generators.extractive import ExtractiveGenerator
+
+        inner = getattr(retriever, "retriever", None)
+        llm = ExtractiveGenerator(embedder=getattr(inner, "embedder", None))
+    if not isinstance(llm, BaseLanguageModel) and hasattr(llm, "stream_answer"):
+        llm = GeneratorChatModel(llm)
+
+    def retrieve(state: dict[str, Any], config: RunnableConfig) -> list[Document]:
+        options = chain_steps.retrieval_options(state)
+        documents: list[Document] = retriever.invoke(state["question"], config, **options)
+        return documents
+
+    return (
+        RunnableLambda(chain_steps.read_request, name="read_request")
+        | RunnablePassthrough.assign(documents=RunnableLambda(retrieve, name="retrieve"))
+        | RunnablePassthrough.assign(
+            passages=RunnableLambda(chain_steps.format_documents, name="format_passages")
+        )
+        | RunnableParallel(
+            documents=RunnableLambda(itemgetter("documents"), name="keep_documents"),
+            message=(prompt | llm).with_config(run_name="generate"),
+        )
+        | RunnableGenerator(
+            chain_steps.parse_answer, chain_steps.aparse_answer, name="parse_answer"
+        )
+    ).with_config(run_name=name)
 
 
 def load_chain(
@@ -32,50 +119,36 @@ def load_chain(
     groups: Sequence[str] = (),
     adapter: Path | str | None = None,
     system_prompt: Path | str | None = None,
-) -> Any:
-    """A Runnable over the index at `index_dir`; see the module docstring."""
+) -> Runnable:
+    """The chain over the index at `index_dir` with the defaults; `llm` takes the CLI's `--llm`
+    values (extractive, hf:MODEL, PROVIDER:MODEL). Errors as `Assistant.from_index`."""
     assistant = Assistant.from_index(
         index_dir, llm=llm, k=k, groups=groups, adapter=adapter, system_prompt=system_prompt
     )
     return as_runnable(assistant)
 
 
-def as_runnable(assistant: Assistant) -> Any:
-    from langchain_core.runnables import RunnableGenerator
-    from langchain_core.runnables.utils import AddableDict
+def as_runnable(assistant: Assistant) -> Runnable:
+    """`build_chain` over an Assistant's retriever and generator (a chat model given as a
+    `ChatModelGenerator` runs as itself, under its own system prompt)."""
+    from ragkit.generators.chat import ChatModelGenerator
+    from ragkit.prompt import chat_prompt
 
-    def transform(inputs: Iterator[Any]) -> Iterator[AddableDict]:
-        request = _last(inputs)
-        question, options = _parse_input(request)
-        for item in assistant.stream(question, **options):
-            if isinstance(item, str):
-                yield AddableDict(answer=item)
-            elif isinstance(item, Answer):
-                record = item.to_json()
-                yield AddableDict(abstained=record["abstained"], citations=record["citations"])
-            else:
-                yield AddableDict(answer="", passages=[hit.to_json() for hit in item])
-
-    return RunnableGenerator(transform).with_config(run_name="ragkit")
-
-
-def _last(inputs: Iterator[Any]) -> Any:
-    request = None
-    for request in inputs:  # noqa: B007 - a streamed input arrives in pieces; the last is whole
-        pass
-    return request
-
-
-def _parse_input(request: Any) -> tuple[str, dict[str, Any]]:
-    if isinstance(request, str):
-        return request, {}
-    if isinstance(request, dict):
-        unknown = set(request) - {"question", "groups", "k"}
-        if unknown or "question" not in request:
-            raise UsageError(
-                "chain input must be a question string or a dict with 'question' "
-                f"(and optionally 'groups', 'k'); got keys {sorted(request)}"
-            )
-        options = {key: request[key] for key in ("groups", "k") if key in request}
-        return request["question"], options
-    raise UsageError(f"chain input must be a string or a dict, not {type(request).__name__}")
+    generator: Generator = assistant.generator
+    retriever: Retriever = assistant.retriever
+    if isinstance(generator, ChatModelGenerator):
+        return build_chain(
+            retriever,
+            chat_prompt(generator.system_prompt),
+            generator.model,
+            k=assistant.k,
+            groups=sorted(assistant.groups),
+        )
+    system = getattr(generator, "system_prompt", None)
+    return build_chain(
+        retriever,
+        chat_prompt(system if isinstance(system, str) else None),
+        generator,
+        k=assistant.k,
+        groups=sorted(assistant.groups),
+    )

@@ -1,23 +1,43 @@
-"""The one prompt builder, shared by inference and adapter training.
+"""The one prompt builder, shared by inference, adapter training and the LangChain chain.
 
 Training examples must look exactly like inference prompts, or a tuned adapter learns a
-format it never sees again; so both call `build_messages`. Passages are numbered and
+format it never sees again; so both call `build_messages`, and the chain's default
+`ChatPromptTemplate` (`chat_prompt`) renders the same two messages. Passages are numbered and
 delimited, and any delimiter inside a passage is neutralised, so a document cannot close its
-own passage and smuggle text in as if it were the system's.
+own passage and smuggle text in as if it were the system's:
+
+    <passage id="1" source="hr/leave.md" page="2" title="Staff Handbook" section="Leave > Carry over">
+    Up to 5 unused days may be carried into the next year.
+    </passage>
+
+`parse_passages` reads that block back (the chain's ragkit generators read their passages
+from the prompt they are given, as a chat model does).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ragkit.errors import ConfigError
+from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.types import Hit
 
-PROMPT_VERSION = "v1"  # bump when the layout below changes: saved adapters record it
+# Bump when the layout below changes: saved adapters record it. v2: a passage shows its
+# document's title when the source path and the first heading do not already say it.
+PROMPT_VERSION = "v2"
+USER_TEMPLATE = "Passages:\n\n{passages}\n\nQuestion: {question}"
+NO_PASSAGES = "(no passages were found)"
 _OPEN, _CLOSE = "<passage", "</passage>"
+_BLOCK = re.compile(
+    r'<passage id="(?P<id>\d+)" source="(?P<source>[^"]*)"(?: page="(?P<page>\d+)")?'
+    r'(?: title="(?P<title>[^"]*)")? section="(?P<section>[^"]*)">\n(?P<body>.*?)\n</passage>',
+    re.DOTALL,
+)
 
 
 @lru_cache(maxsize=1)
@@ -38,23 +58,54 @@ def load_system_prompt(path: Path | str | None) -> str:
 
 
 def format_passages(hits: Sequence[Hit]) -> str:
+    """The hits as numbered `<passage>` blocks (1-based, in order), blank-line separated."""
     if not hits:
-        return "(no passages were found)"
+        return NO_PASSAGES
     blocks = []
     for number, hit in enumerate(hits, start=1):
         chunk = hit.chunk
         page = f' page="{chunk.page}"' if chunk.page else ""
-        section = _attr(chunk.section)
+        where = f'source="{_attr(chunk.source)}"{page}'
+        if _title_adds(chunk):
+            where += f' title="{_attr(chunk.title)}"'
         body = chunk.text.replace(_CLOSE, "</ passage>").replace(_OPEN, "< passage")
         blocks.append(
-            f'<passage id="{number}" source="{_attr(chunk.source)}"{page} section="{section}">\n'
-            f"{body}\n{_CLOSE}"
+            f'<passage id="{number}" {where} section="{_attr(chunk.section)}">\n{body}\n{_CLOSE}'
         )
     return "\n\n".join(blocks)
 
 
+def parse_passages(text: str) -> list[Hit]:
+    """The `<passage>` blocks of a rendered prompt as hits, in prompt order (rank = position).
+
+    The inverse of `format_passages` for what the prompt shows: text, source, title (shown
+    only when it is neither the source nor the first heading; else taken from them), section
+    path and page, so `Chunk.context` comes back as it was. Scores are not in the prompt: each hit gets 1/rank, so the order is kept.
+    A passage whose text held a delimiter comes back with it neutralised ("< passage").
+    """
+    hits = []
+    for rank, match in enumerate(_BLOCK.finditer(text), start=1):
+        section = match["section"]
+        headings = tuple(section.split(" > ")) if section else ()
+        body = match["body"]
+        title = match["title"] or (headings[0] if headings else match["source"])
+        chunk = Chunk(
+            chunk_id=chunk_id_for(match["source"], body),
+            source=match["source"],
+            title=title,
+            text=body,
+            start=0,
+            end=len(body),
+            page=int(match["page"]) if match["page"] else None,
+            headings=headings,
+            doc_hash="",
+        )
+        hits.append(Hit(chunk, 1.0 / rank, rank))
+    return hits
+
+
 def build_user_message(question: str, hits: Sequence[Hit]) -> str:
-    return f"Passages:\n\n{format_passages(hits)}\n\nQuestion: {question.strip()}"
+    return USER_TEMPLATE.format(passages=format_passages(hits), question=question.strip())
 
 
 def build_messages(
@@ -63,6 +114,22 @@ def build_messages(
     """(role, content) pairs: the form chat templates and LangChain chat models both take."""
     system = system_prompt if system_prompt is not None else default_system_prompt()
     return [("system", system), ("user", build_user_message(question, hits))]
+
+
+def chat_prompt(system_prompt: str | None = None) -> Any:
+    """A LangChain `ChatPromptTemplate` over {passages} and {question} rendering exactly what
+    `build_messages` builds; the system prompt is a fixed message (braces in it are literal)."""
+    from langchain_core.messages import SystemMessage
+    from langchain_core.prompts import ChatPromptTemplate
+
+    system = system_prompt if system_prompt is not None else default_system_prompt()
+    return ChatPromptTemplate.from_messages([SystemMessage(system), ("human", USER_TEMPLATE)])
+
+
+def _title_adds(chunk: Chunk) -> bool:
+    """Whether the title says more than the source path and the first heading already do."""
+    first = chunk.headings[0] if chunk.headings else None
+    return bool(chunk.title) and chunk.title not in (chunk.source, first)
 
 
 def _attr(value: str) -> str:

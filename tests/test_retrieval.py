@@ -307,7 +307,17 @@ def test_langchain_retriever_returns_documents_with_citation_metadata(index_dir:
     assert len(docs) == 2
     top = docs[0]
     assert top.page_content == "Travel costs are reimbursed within 30 days."
-    assert set(top.metadata) == {"chunk_id", "source", "page", "section", "score", "groups"}
+    assert set(top.metadata) == {
+        "chunk_id",
+        "source",
+        "title",
+        "page",
+        "section",
+        "headings",
+        "score",
+        "rank",
+        "groups",
+    }
     assert top.metadata["source"] == "money/expenses.md"
     assert top.metadata["page"] is None and top.metadata["groups"] == []
 
@@ -323,6 +333,9 @@ def test_langchain_retriever_returns_documents_with_citation_metadata(index_dir:
     assert manager.invoke("salary band 3 pay")[0].metadata["groups"] == ["managers"]
     public = RagkitRetriever(retriever=retriever(index_dir), k=5)
     assert all(d.metadata["groups"] == [] for d in public.invoke("salary band 3 pay"))
+    # one call may override the adapter's defaults (the chain passes a request's groups so)
+    override = public.invoke("salary band 3 pay", k=1, groups=["managers"])
+    assert len(override) == 1 and override[0].metadata["groups"] == ["managers"]
 
 
 # --- ranking metrics the benchmarks use (ragkit.eval.metrics) ---------------------------
