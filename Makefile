@@ -4,7 +4,7 @@ INDEX ?= .index
 export HF_HUB_OFFLINE = 1
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: install demo test lint format bench
+.PHONY: install demo test typecheck lint format bench
 
 # torch first, pinned: unpinned, pip resolves it to a multi-GB CUDA build.
 install:
@@ -17,6 +17,10 @@ demo: install
 
 test: install
 	$(PYTHON) -m pytest
+
+# The core's seams and types ([tool.mypy] in pyproject.toml lists the packages checked).
+typecheck: install
+	$(PYTHON) -m mypy
 
 lint:
 	ruff check ragkit ingest tests

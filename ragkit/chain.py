@@ -88,7 +88,7 @@ def build_chain(
         inner = getattr(retriever, "retriever", None)
         llm = ExtractiveGenerator(embedder=getattr(inner, "embedder", None))
     if not isinstance(llm, BaseLanguageModel) and hasattr(llm, "stream_answer"):
-        llm = GeneratorChatModel(llm)
+        llm = GeneratorChatModel(generator=llm)
 
     def retrieve(state: dict[str, Any], config: RunnableConfig) -> list[Document]:
         options = chain_steps.retrieval_options(state)

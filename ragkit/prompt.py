@@ -6,7 +6,7 @@ format it never sees again; so both call `build_messages`, and the chain's defau
 delimited, and any delimiter inside a passage is neutralised, so a document cannot close its
 own passage and smuggle text in as if it were the system's:
 
-    <passage id="1" source="hr/leave.md" page="2" title="Staff Handbook" section="Leave > Carry over">
+    <passage id="1" source="hr/leave.md" page="2" title="Handbook" section="Leave > Carry-over">
     Up to 5 unused days may be carried into the next year.
     </passage>
 
@@ -80,7 +80,8 @@ def parse_passages(text: str) -> list[Hit]:
 
     The inverse of `format_passages` for what the prompt shows: text, source, title (shown
     only when it is neither the source nor the first heading; else taken from them), section
-    path and page, so `Chunk.context` comes back as it was. Scores are not in the prompt: each hit gets 1/rank, so the order is kept.
+    path and page, so `Chunk.context` comes back as it was. Scores are not in the prompt: each
+    hit gets 1/rank, so the order is kept.
     A passage whose text held a delimiter comes back with it neutralised ("< passage").
     """
     hits = []

@@ -204,7 +204,7 @@ def test_a_ragkit_generator_reads_question_and_passages_from_its_prompt():
     assert question == QUESTION
     assert [h.chunk.text for h in read] == [h.chunk.text for h in hits]
 
-    model = GeneratorChatModel(ExtractiveGenerator(embedder=HashingEmbedder()))
+    model = GeneratorChatModel(generator=ExtractiveGenerator(embedder=HashingEmbedder()))
     message = model.invoke(prompt)
     assert message.content == "Every employee receives 25 days of paid annual leave per year."
     meta = message.response_metadata["ragkit"]

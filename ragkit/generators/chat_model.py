@@ -26,7 +26,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_validator
 
 from ragkit.prompt import parse_passages
 from ragkit.protocols import Generator
@@ -38,16 +38,19 @@ _BLOCKS = re.compile(r"<passage id=.*?</passage>", re.DOTALL)
 
 
 class GeneratorChatModel(BaseChatModel):
-    """`invoke(prompt)` -> AIMessage(answer text, response_metadata={"ragkit": {...}})."""
+    """`GeneratorChatModel(generator=g).invoke(prompt)` -> AIMessage(answer text,
+    response_metadata={"ragkit": {...}})."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     generator: Generator
 
-    def __init__(self, generator: Generator, **kwargs: Any) -> None:
+    @model_validator(mode="after")
+    def _named_after_the_generator(self) -> GeneratorChatModel:
         # The run shows in a trace under the generator's name ("extractive", "hf:...").
-        kwargs.setdefault("name", generator.name)
-        super().__init__(generator=generator, **kwargs)
+        if self.name is None:
+            self.name = self.generator.name
+        return self
 
     @property
     def _llm_type(self) -> str:

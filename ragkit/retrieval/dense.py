@@ -47,7 +47,8 @@ class DenseIndex:
             # Both must stay referenced until the search returns: FAISS holds raw pointers.
             bitmap = np.packbits(allowed, bitorder="little")  # bit i = row i readable
             selector = faiss.IDSelectorBitmap(len(self), faiss.swig_ptr(bitmap))
-            params = faiss.SearchParameters(sel=selector)
+            # faiss's bundled stubs miss the keyword constructor its Python wrapper adds
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
         scores, rows = self.index.search(query.reshape(1, -1), k, params=params)  # (1, k) each
         found = rows[0] >= 0
         return rows[0][found].astype(np.int64), scores[0][found]

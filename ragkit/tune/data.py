@@ -61,7 +61,7 @@ def read_records(path: Path | str) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
         missing = [key for key in REQUIRED if key not in record]
         if missing:
