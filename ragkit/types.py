@@ -2,8 +2,9 @@
 
 JSON shapes (the CLI's --json, the HTTP API, the evaluation harness):
 - a hit: {"chunk_id", "source", "page", "section", "score", "text"}
-- an answer: {"answer", "abstained", "citations": [{"source", "page", "section", "quote"}],
-  "passages": [hit, ...]}
+- an answer: {"answer", "abstained", "citations": [{"n", "source", "page", "section", "quote"}],
+  "passages": [hit, ...]}; `n` is the cited passage's 1-based position in "passages", the
+  number the answer's inline [n] markers use
 """
 
 from __future__ import annotations
@@ -62,11 +63,30 @@ class Answer:
     passages: tuple[Hit, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)  # generator name, timings, support
 
+    def numbered_citations(self) -> list[tuple[int, Citation]]:
+        """Each citation with its number `n`: the 1-based position of its passage.
+
+        One numbering everywhere (CLI, --json, HTTP API, web page, the prompt's passages and
+        the answer's inline [n] markers), so "[2]" always means the second passage. Two quotes
+        from one passage share its number; a citation of a chunk that is not among the passages
+        (none of ours do this) gets a number after the last passage.
+        """
+        number_of = {hit.chunk.chunk_id: n for n, hit in enumerate(self.passages, start=1)}
+        spare = len(self.passages)
+        numbered = []
+        for citation in self.citations:
+            number = number_of.get(citation.chunk_id)
+            if number is None:
+                spare += 1
+                number = spare
+            numbered.append((number, citation))
+        return numbered
+
     def to_json(self) -> dict[str, Any]:
         return {
             "answer": self.text,
             "abstained": self.abstained,
-            "citations": [c.to_json() for c in self.citations],
+            "citations": [{"n": n, **c.to_json()} for n, c in self.numbered_citations()],
             "passages": [h.to_json() for h in self.passages],
         }
 

@@ -38,7 +38,10 @@ def test_ask_json_shape(capsys, tiny_index):
     )
     record = json.loads(out)
     assert code == 0 and set(record) == {"answer", "abstained", "citations", "passages"}
-    assert set(record["citations"][0]) == {"source", "page", "section", "quote"}
+    assert set(record["citations"][0]) == {"n", "source", "page", "section", "quote"}
+    cited = record["passages"][record["citations"][0]["n"] - 1]  # n: the passage's position
+    assert record["citations"][0]["quote"] in cited["text"]
+    assert f"[{record['citations'][0]['n']}]" in record["answer"]  # the inline marker
 
 
 def test_ask_batch_keeps_ids_and_reports_bad_lines(capsys, tiny_index, tmp_path):

@@ -40,7 +40,7 @@ def render_answer(answer: Answer, *, show_text: bool = True) -> str:
     lines = textwrap.wrap(answer.text, WIDTH) if show_text else []
     if answer.citations:
         lines += ["", "Sources:"]
-        for number, citation in enumerate(answer.citations, start=1):
+        for number, citation in answer.numbered_citations():
             lines += citation_lines(number, citation)
     return "\n".join(lines)
 

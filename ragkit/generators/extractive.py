@@ -254,6 +254,11 @@ class ExtractiveGenerator:
                 separator = "\n"
             pieces.append(separator + re.sub(r"[ \t]*\n[ \t]*(?=\S)", _rejoin(unit), body))
             previous = unit
+        # Inline markers: "[n]" (n = the passage's 1-based position, the citations' number)
+        # closes each run of units quoted from one passage: "...25 days of leave [1]."
+        for index, unit in enumerate(chosen):
+            if index + 1 == len(chosen) or chosen[index + 1].hit != unit.hit:
+                pieces[index] = with_marker(pieces[index], unit.hit + 1)
         return pieces
 
     @staticmethod
@@ -274,6 +279,13 @@ class ExtractiveGenerator:
                 Citation(chunk.source, chunk.page, chunk.section, quote, chunk.chunk_id)
             )
         return tuple(citations)
+
+
+def with_marker(text: str, number: int) -> str:
+    """`text` with " [number]" before its closing punctuation: "25 days." -> "25 days [1]."."""
+    body = text.rstrip()
+    stop = len(body.rstrip(".!?;:"))
+    return f"{body[:stop]} [{number}]{body[stop:]}{text[len(body) :]}"
 
 
 def _rejoin(unit: Unit) -> str:

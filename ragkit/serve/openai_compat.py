@@ -90,27 +90,13 @@ def parse_request(model: type[M], data: dict[str, Any]) -> M:
         raise UsageError(f"bad request field '{where}': {error['msg']}") from None
 
 
-def numbered_citations(answer: Answer) -> list[tuple[int, Citation]]:
-    """Each citation with its passage number: the [n] that answer text markers use."""
-    number_of = {hit.chunk.chunk_id: n for n, hit in enumerate(answer.passages, start=1)}
-    spare = len(answer.passages)
-    numbered = []
-    for citation in answer.citations:
-        number = number_of.get(citation.chunk_id)
-        if number is None:
-            spare += 1
-            number = spare
-        numbered.append((number, citation))
-    return numbered
-
-
 def citations_json(answer: Answer) -> list[dict[str, Any]]:
-    return [{"n": n, **c.to_json()} for n, c in numbered_citations(answer)]
+    return answer.to_json()["citations"]
 
 
 def ask_json(answer: Answer) -> dict[str, Any]:
-    """`/v1/ask`'s body: `Answer.to_json()` with each citation's passage number `n` added."""
-    return {**answer.to_json(), "citations": citations_json(answer)}
+    """`/v1/ask`'s body: `Answer.to_json()` (each citation carries its passage number `n`)."""
+    return answer.to_json()
 
 
 def sources_text(answer: Answer) -> str:
@@ -118,7 +104,7 @@ def sources_text(answer: Answer) -> str:
     if answer.abstained or not answer.citations:
         return ""
     lines = []
-    for number, citation in numbered_citations(answer):
+    for number, citation in answer.numbered_citations():
         page = f", p. {citation.page}" if citation.page else ""
         lines.append(f"[{number}] {citation.source}{page} — “{citation.quote}”")
     return "\n\nSources:\n" + "\n".join(lines)
