@@ -11,7 +11,12 @@ HELP = "Ask a question. Commands: /history, /clear, /quit (or Ctrl-D)."
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("chat", help="interactive questions with history")
+    parser = subparsers.add_parser(
+        "chat",
+        help="interactive questions with history",
+        description="Ask questions one after another; a follow-up ('And in the UK office?') is "
+        "read with the conversation before it. Type /history, /clear or /quit (or Ctrl-D).",
+    )
     add_assistant_options(parser)
     parser.set_defaults(run=run)
 

@@ -15,7 +15,12 @@ from ragkit.errors import UsageError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("search", help="retrieve passages without answering")
+    parser = subparsers.add_parser(
+        "search",
+        help="retrieve passages without answering",
+        description="Show the passages the retriever finds for a query (hybrid dense + BM25, "
+        "only those your --groups may read), best first, with their scores.",
+    )
     parser.add_argument("query", nargs="?", help="the query (or use --queries)")
     parser.add_argument("--queries", type=Path, help="JSONL file of {id, question}")
     add_assistant_options(parser, generator=False)

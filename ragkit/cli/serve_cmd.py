@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -58,7 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--max-body-kb", type=int, default=64, help="largest request body in KiB (default 64)"
     )
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="server log detail",
     )
     parser.set_defaults(run=run)
 
@@ -82,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         max_waiting=args.max_waiting,
         queue_timeout=args.queue_timeout,
     )
+    sock = bind(args.host, args.port)  # before loading models: a busy port fails fast
     assistant = build_assistant(args)
     assistant.warm_up()
     app = create_app(
@@ -113,5 +119,32 @@ def run(args: argparse.Namespace) -> int:
             f"ragkit: warning: --no-auth on {args.host} serves anyone who can reach it",
             file=sys.stderr,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is printed: a busy port is a clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"port {port} on {host} is already in use (another server?): stop it, or "
+                f"pick a free port with --port {port + 1}"
+            ) from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class PortInUseError(UsageError):
+    """The chosen port is taken; exit status 3 tells scripts to retry with another."""
+
+    exit_code = 3

@@ -112,6 +112,11 @@ def load_index(index_dir: Path) -> IndexSnapshot:
     index_dir = Path(index_dir)
     loaded = _read_live(index_dir, lambda generation: _load_generation(index_dir, generation))
     if loaded is None:
+        if _holds_documents(index_dir):
+            raise IndexStoreError(
+                f"{index_dir} is a folder of documents, not an index: build an index from it "
+                f"with `ragkit ingest {index_dir} --index .index`, then pass --index .index"
+            )
         raise IndexStoreError(
             f"{index_dir} holds no index: build one with `ragkit ingest PATH --index {index_dir}`"
         )
@@ -225,6 +230,17 @@ def _chunk(record: Any) -> Chunk:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"a {_CHUNKS} line has '{key}' that is not a list of strings")
     return Chunk.from_json(record)
+
+
+def _holds_documents(folder: Path) -> bool:
+    """Whether a folder with no index holds anything but what an index folder can hold."""
+    for entry in folder.iterdir():
+        index_file = entry.name in (_CURRENT, ".lock") or entry.name.startswith(
+            ("gen-", ".staging-", f".{_CURRENT}.tmp-")
+        )
+        if not index_file:
+            return True
+    return False
 
 
 def _read_faiss(path: Path) -> Any:

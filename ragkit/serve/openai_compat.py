@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragkit.errors import UsageError
-from ragkit.types import Answer, Citation
+from ragkit.types import Answer
 
 M = TypeVar("M", bound=BaseModel)
 
