@@ -27,7 +27,7 @@ from ragkit.generators.chat_model import METADATA_KEY
 from ragkit.generators.grounding import answer_from_text
 from ragkit.prompt import format_passages
 from ragkit.retrieval.langchain import documents_to_hits
-from ragkit.types import REFUSAL, Citation, Hit
+from ragkit.types import REFUSAL, Answer, Citation, Hit
 
 REQUEST_KEYS = ("question", "groups", "k")
 
@@ -119,7 +119,9 @@ class AnswerAssembler:
         else:  # a chat model: [n] markers in free text
             answer = answer_from_text(text, self.hits, generator="chat")
             abstained, citations = answer.abstained, list(answer.citations)
-        return [AddableDict(abstained=abstained, citations=[c.to_json() for c in citations])]
+        # Answer.to_json numbers each citation by its passage ("n"), as the CLI and API do
+        numbered = Answer(text, abstained, tuple(citations), tuple(self.hits)).to_json()
+        return [AddableDict(abstained=abstained, citations=numbered["citations"])]
 
 
 def parse_answer(pieces: Iterator[Mapping[str, Any]]) -> Iterator[AddableDict]:

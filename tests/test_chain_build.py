@@ -148,9 +148,10 @@ def test_any_langchain_retriever_can_replace_the_default(retriever):
     generator = ExtractiveGenerator(embedder=HashingEmbedder())
     chain = build_chain(Fixed(), llm=generator)
     result = chain.invoke({"question": "How many days of study leave do staff get?", "k": 2})
-    assert result["answer"] == "Staff get 3.5 days of study leave per year."
+    assert result["answer"] == "Staff get 3.5 days of study leave per year [1]."
+    quote = "Staff get 3.5 days of study leave per year."
     assert result["citations"] == [
-        {"source": "a.md", "page": None, "section": "", "quote": result["answer"]}
+        {"n": 1, "source": "a.md", "page": None, "section": "", "quote": quote}
     ]
 
 
@@ -206,10 +207,11 @@ def test_a_ragkit_generator_reads_question_and_passages_from_its_prompt():
 
     model = GeneratorChatModel(generator=ExtractiveGenerator(embedder=HashingEmbedder()))
     message = model.invoke(prompt)
-    assert message.content == "Every employee receives 25 days of paid annual leave per year."
+    quote = "Every employee receives 25 days of paid annual leave per year."
+    assert message.content == quote.replace(".", " [2].")
     meta = message.response_metadata["ragkit"]
     assert meta["abstained"] is False and meta["generator"] == "extractive"
-    assert meta["citations"] == [{"passage": 2, "quote": message.content}]
+    assert meta["citations"] == [{"passage": 2, "quote": quote}]
     streamed = list(model.stream(prompt))
     assert "".join(piece.content for piece in streamed) == message.content
 
