@@ -146,11 +146,28 @@ def test_conditions_metrics_and_report_files(dataset_path, tmp_path):
         assert (out / name).is_file()
     assert json.loads((out / "summary.json").read_text())["config"]["k"] == 5
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "<svg" in page and page.count("<svg") == 2  # metrics per condition, gold rank
+    # higher-is-better, lower-is-better and context metrics each get a chart; then gold rank
+    assert page.count("<svg") == 4
+    assert page.index("higher is better") < page.index("lower is better")
+    lower = page[page.index("lower is better") : page.index("context (neither")]
+    assert "abstention.false_refusal" in lower and "answer.correct" not in lower
     assert not re.search(r"https?://", page)  # nothing to fetch: opens offline
     assert not re.search(r"(src|href)\s*=", page)
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "| grounded | 3 | q1, q2, q3 |" in markdown
+    # the report leads with its answer: did retrieval help, by how much, how sure
+    result = markdown.split("## Result", 1)[1].split("##", 1)[0]
+    assert markdown.index("## Result") < markdown.index("## Metrics")
+    assert result.strip().startswith("**Retrieval helped: 100% of answers correct with grounded")
+    assert (
+        f"({delta['delta']:+.3f}, 95% CI [{delta['low']:+.3f}, {delta['high']:+.3f}], n=4)"
+        in result
+    )
+    # per-question rows show the question and what each condition answered
+    q1 = summary["questions"]["q1"]
+    assert q1["question"] == DATASET[0]["question"] and q1["answers"]["ungrounded"] == "(refused)"
+    assert f"| q1 | {DATASET[0]['question']} | ✓ " in markdown
+    assert 'id="q-filter"' in page and "<script>" in page  # the filter works offline
 
 
 def test_an_interrupted_run_resumes_without_redoing_finished_questions(dataset_path, tmp_path):

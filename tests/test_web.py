@@ -9,7 +9,6 @@ it never tries to download a browser.
 from __future__ import annotations
 
 import re
-import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from ingest.pipeline import IngestOptions, ingest
 from ragkit.assistant import Assistant
 from ragkit.serve import create_app, running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 KEY = "web-test-key-4f3e2d1c0b9a"
 KEYS = {KEY: frozenset()}
 ASSETS = ("index.html", "app.js", "style.css")
@@ -94,37 +91,6 @@ def test_page_and_assets_are_served_locally(app) -> None:
 
 
 # --- the page in headless Chromium ----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    if not CHROMIUM.exists():
-        pytest.skip("no /usr/bin/chromium: apt-get install -y chromium chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1100,900",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_ask_in_the_browser_and_open_a_citation(app, browser, tmp_path: Path) -> None:

@@ -23,14 +23,30 @@ def first_rank_histogram(summary: Mapping[str, Any]) -> tuple[str, dict[str, int
     return None
 
 
-def metrics_chart(summary: Mapping[str, Any]) -> str:
-    """Horizontal grouped bars: one group per metric in [0, 1], one bar per condition."""
+# Which way each metric should go. A chart that mixes directions makes the ungrounded
+# condition's 1.00 false-refusal bar look like a win; each direction gets its own chart.
+LOWER_IS_BETTER = ("abstention.false_refusal", "seconds.")
+CONTEXT = ("abstention.rate",)  # neither better nor worse by itself
+
+
+def direction(metric: str) -> str:
+    """'higher', 'lower' or 'context' (a rate that is neither good nor bad by itself)."""
+    if metric.startswith(CONTEXT):
+        return "context"
+    if metric.startswith(LOWER_IS_BETTER):
+        return "lower"
+    return "higher"
+
+
+def metrics_chart(summary: Mapping[str, Any], which: str = "higher") -> str:
+    """Horizontal grouped bars: one group per metric in [0, 1] of one direction, one bar per
+    condition. `which` is 'higher', 'lower' or 'context' (see `direction`)."""
     conditions = summary["conditions"]
     names = list(conditions)
     metrics = [
         k
         for k in dict.fromkeys(k for c in conditions.values() for k in c["metrics"])
-        if not k.startswith("seconds")
+        if not k.startswith("seconds") and direction(k) == which
     ]
     if not metrics:
         return ""

@@ -78,6 +78,17 @@ def condition_metrics(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, 
     return {name: stat for name, stat in out.items() if stat is not None}
 
 
+def _shown_answer(record: Mapping[str, Any]) -> str:
+    """The answer as the per-question table shows it: its text, a refusal, or what went wrong."""
+    if record.get("error"):
+        return f"(error: {record['error']})"
+    if record.get("skipped"):
+        return f"(skipped: {record['skipped']})"
+    if record.get("abstained"):
+        return "(refused)"
+    return str(record.get("answer", ""))
+
+
 def gold_rank_histogram(records: Sequence[dict[str, Any]]) -> dict[str, int]:
     """How many questions first retrieved gold at each chunk rank (doc level)."""
     ranks = [r["retrieval"]["doc"]["gold_rank"] for r in records if "retrieval" in r]
@@ -126,6 +137,18 @@ def build_summary(
         qid: {name: ok[(qid, name)].get("correct") for name in names if (qid, name) in ok}
         for qid in ids
     }
+    # What a reader of the per-question table needs: the question and each condition's answer.
+    questions = {
+        item.id: {
+            "question": item.question,
+            "answers": {
+                name: _shown_answer(latest[(item.id, name)])
+                for name in names
+                if (item.id, name) in latest
+            },
+        }
+        for item in dataset.items
+    }
     deltas, disagreements = [], []
     for a, b in combinations(names, 2):
         for metric in DELTA_METRICS:
@@ -142,7 +165,11 @@ def build_summary(
                     resamples=options.resamples,
                     seed=options.seed,
                 )
-                deltas.append({"a": a, "b": b, "metric": metric, **ci.to_json()})
+                means = {  # over the paired questions only, so they differ by `delta`
+                    "mean_a": round(sum(float(x) for x, _ in pairs) / len(pairs), 6),
+                    "mean_b": round(sum(float(y) for _, y in pairs) / len(pairs), 6),
+                }
+                deltas.append({"a": a, "b": b, "metric": metric, **ci.to_json(), **means})
         both = [
             q
             for q in ids
@@ -207,6 +234,7 @@ def build_summary(
         "deltas": deltas,
         "disagreements": disagreements,
         "per_question": per_question,
+        "questions": questions,
         "warnings": list(warnings),
         "notes": notes,
     }
