@@ -263,6 +263,8 @@ def _load_and_chunk(
     first = documents[0]
     entry = {
         "hash": digest,
+        # Where the original lives, so a citation can open it (GET /v1/documents/{source}).
+        "path": str(candidate.path.resolve()),
         "size": len(data),
         "title": first.title if len(documents) == 1 else candidate.path.name,
         "documents": len(documents),

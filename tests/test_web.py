@@ -22,6 +22,7 @@ from ragkit.serve import create_app, running_server
 KEY = "web-test-key-4f3e2d1c0b9a"
 KEYS = {KEY: frozenset()}
 ASSETS = ("index.html", "app.js", "style.css")
+PDFJS = ("vendor/pdfjs/pdf.min.mjs", "vendor/pdfjs/pdf.worker.min.mjs", "vendor/pdfjs/LICENSE")
 
 
 def write_expenses_pdf(path: Path) -> None:
@@ -68,7 +69,7 @@ def app(index_dir: Path):
 
 def test_assets_ship_in_the_package() -> None:
     web = resources.files("ragkit.serve").joinpath("web")
-    for name in ASSETS:
+    for name in (*ASSETS, *PDFJS):
         assert web.joinpath(name).is_file(), name
 
 
@@ -122,6 +123,26 @@ def test_ask_in_the_browser_and_open_a_citation(app, browser, tmp_path: Path) ->
         assert "22:00, with a receipt" in browser.find_element(By.ID, "quote-text").text
         assert browser.find_element(By.ID, "quote-source").text == "money/expenses.pdf"
         assert browser.find_element(By.ID, "quote-page").text == "2"
+
+        # The cited PDF opens beside the answer, at the cited page, the quote highlighted.
+        view = wait.until(ec.visibility_of_element_located((By.ID, "doc-view")))
+        wait.until(lambda _: view.get_attribute("data-state") in ("ready", "error"))
+        assert view.get_attribute("data-state") == "ready", browser.find_element(
+            By.ID, "doc-note"
+        ).text
+        assert "page 2" in browser.find_element(By.ID, "doc-where").text
+        canvas = view.find_element(By.CSS_SELECTOR, ".pdf-page canvas")
+        assert canvas.size["width"] > 300
+        marked = view.find_elements(By.CSS_SELECTOR, ".textLayer span.highlight")
+        marked_text = " ".join(span.get_attribute("textContent") for span in marked)
+        assert "journeys after 22:00, with a receipt" in marked_text
+        assert "Claims must be submitted" not in marked_text  # page 1's text is not shown
+        # the highlight sits on the printed words: inside the page, over the canvas
+        box = marked[0].rect
+        assert (
+            box["width"] > 0
+            and canvas.rect["y"] <= box["y"] <= canvas.rect["y"] + canvas.rect["height"]
+        )
         browser.save_screenshot(str(tmp_path / "answer.png"))
         assert (tmp_path / "answer.png").stat().st_size > 10_000
 
@@ -134,6 +155,14 @@ def test_ask_in_the_browser_and_open_a_citation(app, browser, tmp_path: Path) ->
         wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#citations button.citation")))
         assert "<script>" in browser.find_element(By.ID, "answer").text
         assert not browser.find_elements(By.CSS_SELECTOR, "#answer img, #answer script")
+        # A text document opens as text with the quote marked; its markup stays text.
+        browser.find_element(By.CSS_SELECTOR, "#citations button.citation").click()
+        view = browser.find_element(By.ID, "doc-view")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "doc-title"), "it/browsers.txt"))
+        wait.until(lambda _: view.get_attribute("data-state") == "ready")
+        mark = view.find_element(By.ID, "doc-highlight")
+        assert "supported browser is Firefox" in mark.text
+        assert not browser.find_elements(By.CSS_SELECTOR, "#doc-view img, #doc-view script")
         assert browser.title != "pwned"
         assert browser.execute_script("return document.title") != "pwned"
 
@@ -150,5 +179,18 @@ def test_browser_without_a_key_is_told_what_to_do(app, browser) -> None:
         browser.refresh()
         wait.until(ec.element_to_be_clickable((By.ID, "question"))).send_keys("taxi?")
         browser.find_element(By.ID, "ask").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "no API key"))
+        wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "paste your key above"))
         assert browser.find_element(By.ID, "key-box").is_displayed()
+
+
+def test_without_auth_the_page_shows_no_key_box(index_dir: Path, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    open_app = create_app(Assistant.from_index(index_dir), index_dir, no_auth=True)
+    wait = WebDriverWait(browser, 20)
+    with running_server(open_app) as url:
+        browser.get(url + "/")
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#sources summary"), "(2)"))
+        assert not browser.find_element(By.ID, "key-box").is_displayed()

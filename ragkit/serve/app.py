@@ -4,6 +4,7 @@
     GET  /healthz              liveness; says whether a key is required; no key needed
     GET  /v1/models            the one model name, for clients that list models first
     GET  /v1/sources           the documents the caller's groups may read
+    GET  /v1/documents/{src}   a cited document's original, if the caller's groups may read it
     POST /v1/ask               {"question", "k"?, "stream"?} -> the structured Answer (or SSE)
     POST /v1/chat/completions  OpenAI chat completions, streaming and not (see openai_compat)
 
@@ -34,7 +35,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -42,6 +43,7 @@ from ragkit import __version__
 from ragkit.assistant import check_question
 from ragkit.errors import ConfigError, RagkitError, UsageError
 from ragkit.serve.auth import Authenticator, Caller, KeyRing
+from ragkit.serve.documents import DOCUMENT_HEADERS, DocumentNotFound, document_body
 from ragkit.serve.limits import ServeLimits, SlotGate, read_json
 from ragkit.serve.openai_compat import (
     SSE_DONE,
@@ -164,6 +166,17 @@ def create_app(
     async def sources(who: Who) -> dict[str, Any]:
         rows = await anyio.to_thread.run_sync(list_sources, index_dir, who.groups)
         return {"object": "list", "data": [row.to_json() for row in rows]}
+
+    @app.get("/v1/documents/{source:path}", response_model=None)
+    async def document(source: str, who: Who) -> Response:
+        try:
+            body = await anyio.to_thread.run_sync(document_body, index_dir, source, who.groups)
+        except DocumentNotFound:
+            # One answer for unknown, restricted, gone and changed: existence does not leak.
+            raise ApiError(
+                404, f"no document '{source}' that you can read", code="not_found"
+            ) from None
+        return Response(body.content, media_type=body.media_type, headers=DOCUMENT_HEADERS)
 
     @app.post("/v1/ask", response_model=None)
     async def ask(request: Request, who: Who) -> Any:

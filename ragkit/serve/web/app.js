@@ -40,6 +40,157 @@ function pageLabel(citation) {
 
 // --- the quote panel ---------------------------------------------------------------------
 
+// --- the cited document, opened beside the answer ----------------------------------------------
+
+const PDFJS = "static/vendor/pdfjs/pdf.min.mjs";
+const PDFJS_WORKER = "static/vendor/pdfjs/pdf.worker.min.mjs";
+let pdfjsModule = null;
+let documentRequest = 0; // a later click wins over a slower earlier one
+
+function documentUrl(source) {
+  // The source is a path: keep its slashes, escape everything else.
+  return "v1/documents/" + source.split("/").map(encodeURIComponent).join("/");
+}
+
+// Words of a text, for matching a quote against text that lays it out differently (PDF
+// lines, Markdown rendered to HTML): letters and digits only, lower-cased.
+function words(text) {
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []);
+}
+
+async function openDocument(citation) {
+  const request = ++documentRequest;
+  const view = $("doc-view");
+  const body = $("doc-body");
+  view.hidden = false;
+  view.dataset.state = "loading";
+  $("doc-title").textContent = citation.source;
+  $("doc-where").textContent = [citation.page ? "page " + citation.page : "", citation.section]
+    .filter(Boolean)
+    .join(" \u00b7 ");
+  $("doc-note").textContent = "Opening\u2026";
+  body.replaceChildren();
+  try {
+    const response = await fetch(documentUrl(citation.source), { headers: headers() });
+    if (request !== documentRequest) return;
+    if (!response.ok) {
+      $("doc-note").textContent = await errorMessage(response);
+      view.dataset.state = "error";
+      return;
+    }
+    const type = response.headers.get("Content-Type") || "";
+    let found;
+    if (type.startsWith("application/pdf")) {
+      found = await renderPdf(await response.arrayBuffer(), citation, body);
+    } else {
+      const raw = await response.text();
+      found = renderText(type.startsWith("text/html") ? htmlText(raw) : raw, citation, body);
+    }
+    if (request !== documentRequest) return;
+    $("doc-note").textContent = found ? "" : "The quoted words could not be located on this page.";
+    view.dataset.state = "ready";
+  } catch (err) {
+    $("doc-note").textContent = "The document could not be shown: " + err.message;
+    view.dataset.state = "error";
+  }
+}
+
+// The text of an HTML document, block by block. DOMParser documents are inert: nothing in
+// them runs or loads, and only textContent reaches the page.
+function htmlText(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  const blocks = "h1,h2,h3,h4,h5,h6,p,li,pre,tr,blockquote,dt,dd";
+  const parts = Array.from(doc.body.querySelectorAll(blocks))
+    .filter((el) => !el.querySelector(blocks))
+    .map((el) => el.textContent.replace(/\s+/g, " ").trim())
+    .filter(Boolean);
+  return parts.length ? parts.join("\n\n") : doc.body.textContent;
+}
+
+// Plain text with the quote marked: matched word by word, whatever lies between the words.
+function renderText(text, citation, body) {
+  const pre = document.createElement("div");
+  pre.className = "doc-text";
+  const quote = words(citation.quote);
+  // Words are letters and digits only, so they need no escaping inside the pattern.
+  const pattern = quote.length ? new RegExp(quote.join("[^\\p{L}\\p{N}]+"), "iu") : null;
+  const match = pattern ? pattern.exec(text) : null;
+  if (!match) {
+    pre.textContent = text;
+    body.append(pre);
+    return false;
+  }
+  const mark = document.createElement("mark");
+  mark.id = "doc-highlight";
+  mark.textContent = match[0];
+  pre.append(
+    document.createTextNode(text.slice(0, match.index)),
+    mark,
+    document.createTextNode(text.slice(match.index + match[0].length)),
+  );
+  body.append(pre);
+  mark.scrollIntoView({ block: "center" });
+  return true;
+}
+
+// One PDF page drawn by pdf.js, with its text layer; the spans holding the quote are marked.
+async function renderPdf(data, citation, body) {
+  if (!pdfjsModule) {
+    pdfjsModule = await import(new URL(PDFJS, document.baseURI).href);
+    pdfjsModule.GlobalWorkerOptions.workerSrc = new URL(PDFJS_WORKER, document.baseURI).href;
+  }
+  const pdf = await pdfjsModule.getDocument({ data, isEvalSupported: false }).promise;
+  const number = Math.min(Math.max(citation.page || 1, 1), pdf.numPages);
+  const page = await pdf.getPage(number);
+  const width = Math.max(320, body.clientWidth || 600);
+  const viewport = page.getViewport({ scale: width / page.getViewport({ scale: 1 }).width });
+  const holder = document.createElement("div");
+  holder.className = "pdf-page";
+  holder.style.width = viewport.width + "px";
+  holder.style.height = viewport.height + "px";
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.floor(viewport.width);
+  canvas.height = Math.floor(viewport.height);
+  const layer = document.createElement("div");
+  layer.className = "textLayer";
+  layer.style.setProperty("--total-scale-factor", String(viewport.scale));
+  layer.style.setProperty("--scale-factor", String(viewport.scale));
+  holder.append(canvas, layer);
+  body.append(holder);
+  await page.render({ canvasContext: canvas.getContext("2d"), viewport }).promise;
+  const text = new pdfjsModule.TextLayer({
+    textContentSource: await page.getTextContent(),
+    container: layer,
+    viewport,
+  });
+  await text.render();
+  return highlightSpans(layer, citation.quote);
+}
+
+// Marks the text-layer spans that together spell the quote: the longest run of consecutive
+// spans whose words all belong to the quote's word sequence, in order.
+function highlightSpans(layer, quote) {
+  const target = words(quote).join(" ");
+  if (!target) return false;
+  const spans = Array.from(layer.querySelectorAll("span")).filter((s) => words(s.textContent).length);
+  let best = [];
+  for (let start = 0; start < spans.length; start++) {
+    let joined = "";
+    const run = [];
+    for (let i = start; i < spans.length; i++) {
+      const piece = words(spans[i].textContent).join(" ");
+      const next = joined ? joined + " " + piece : piece;
+      if (!target.includes(next)) break;
+      joined = next;
+      run.push(spans[i]);
+    }
+    if (run.length > best.length) best = run;
+  }
+  best.forEach((span) => span.classList.add("highlight"));
+  if (best.length) best[0].scrollIntoView({ block: "center" });
+  return best.length > 0;
+}
+
 function showQuote(citation) {
   $("quote-text").textContent = "\u201c" + citation.quote + "\u201d";
   $("quote-source").textContent = citation.source;
@@ -57,7 +208,10 @@ function citationButton(number, citation, label) {
   button.className = "citation";
   button.dataset.n = String(number);
   button.textContent = label;
-  button.addEventListener("click", () => showQuote(citation));
+  button.addEventListener("click", () => {
+    showQuote(citation);
+    openDocument(citation);
+  });
   return button;
 }
 
@@ -125,8 +279,18 @@ async function ask(question) {
       body: JSON.stringify({ question, stream: true }),
     });
     if (!response.ok) {
-      if (response.status === 401) $("key-box").hidden = false;
-      setStatus(await errorMessage(response), "error");
+      if (response.status === 401) {
+        $("key-box").hidden = false;
+        setStatus(
+          apiKey()
+            ? "That API key was not accepted: paste a valid key above and ask again."
+            : "This server needs an API key: paste your key above, then ask again.",
+          "error",
+        );
+        $("api-key").focus();
+      } else {
+        setStatus(await errorMessage(response), "error");
+      }
       $("result").hidden = true;
       return;
     }
@@ -224,6 +388,9 @@ async function init() {
   });
   $("quote-close").addEventListener("click", () => {
     $("quote-panel").hidden = true;
+  });
+  $("doc-close").addEventListener("click", () => {
+    $("doc-view").hidden = true;
   });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") $("quote-panel").hidden = true;

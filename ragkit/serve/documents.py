@@ -1,0 +1,110 @@
+"""The original of a cited document, for the web page's document view.
+
+`GET /v1/documents/{source}` answers with what the index was built from, to askers whose
+groups may read it, under the same rules as answers:
+
+- a source the caller cannot read, an unknown one and one whose file is gone all get the same
+  404, so the response never tells a restricted document exists;
+- the file served is the one the index recorded at ingest (its resolved path), a regular file
+  whose sha256 still equals the indexed one: a file edited since (maybe restricted since) is
+  not served until it is ingested again;
+- PDFs go out as they are (the page renders them with pdf.js), Markdown rendered to HTML
+  (markdown-it-py, raw HTML off), HTML as it is but under a `sandbox` Content-Security-Policy
+  so none of its scripts run, and everything else (text, DOCX, JSONL records) as the text the
+  index holds: its chunks in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ragkit.index.records import readable_by
+from ragkit.index.store import load_index, read_manifest
+
+# A document is data, never a page of ours: no script, no plugin, no form, no network.
+DOCUMENT_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; "
+    "style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, no-store",
+}
+MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
+
+
+class DocumentNotFound(Exception):
+    """Unknown, unreadable for these groups, gone or changed: the caller learns nothing more."""
+
+
+@dataclass(frozen=True)
+class DocumentBody:
+    content: bytes
+    media_type: str
+
+
+def document_body(index_dir: Path, source: str, groups: frozenset[str]) -> DocumentBody:
+    """The document at `source` as the caller with `groups` may see it.
+
+    Raises DocumentNotFound for every reason it cannot be shown (see the module docstring).
+    """
+    manifest = read_manifest(Path(index_dir)) or {}
+    files: dict[str, Any] = manifest.get("files") or {}
+    file_source = source.split("#", 1)[0]  # a JSONL record's source is FILE.jsonl#<_id>
+    entry = files.get(file_source)
+    if not isinstance(entry, dict) or not readable_by(tuple(entry.get("groups", ())), groups):
+        raise DocumentNotFound(source)
+    suffix = Path(file_source).suffix.lower()
+    if "#" in source or suffix not in (".pdf", ".md", ".markdown", ".html", ".htm"):
+        return DocumentBody(_indexed_text(Path(index_dir), source, groups), "text/plain")
+    data = _original(entry)
+    if suffix == ".pdf":
+        return DocumentBody(data, "application/pdf")
+    if suffix in (".html", ".htm"):
+        return DocumentBody(data, "text/html; charset=utf-8")
+    return DocumentBody(_markdown_html(data.decode("utf-8", "replace")), "text/html")
+
+
+def _original(entry: dict[str, Any]) -> bytes:
+    """The recorded file's bytes, if it is still a regular file with the indexed content."""
+    path = entry.get("path")
+    if not isinstance(path, str):
+        raise DocumentNotFound("indexed before paths were recorded: ingest it again")
+    try:
+        info = Path(path).lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_DOCUMENT_BYTES:
+            raise DocumentNotFound(path)
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DocumentNotFound(path) from exc
+    if hashlib.sha256(data).hexdigest() != entry.get("hash"):
+        raise DocumentNotFound(f"{path} changed since it was indexed")
+    return data
+
+
+def _indexed_text(index_dir: Path, source: str, groups: frozenset[str]) -> bytes:
+    """The text the index holds for `source` (or for every record of a JSONL file)."""
+    snapshot = load_index(index_dir)
+    pieces = [
+        c.text
+        for c in snapshot.chunks_at(range(len(snapshot)))
+        if (c.source == source or c.source.startswith(source + "#"))
+        and readable_by(c.groups, groups)
+    ]
+    if not pieces:
+        raise DocumentNotFound(source)
+    return "\n\n".join(pieces).encode("utf-8")
+
+
+def _markdown_html(text: str) -> bytes:
+    from markdown_it import MarkdownIt
+
+    if text.startswith("---\n"):  # YAML front matter is metadata, not content
+        end = text.find("\n---", 4)
+        if end >= 0:
+            text = text[end + 4 :]
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    return f'<!doctype html><meta charset="utf-8">\n{html}'.encode()
