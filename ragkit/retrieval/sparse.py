@@ -65,11 +65,18 @@ class Vocabulary:
 class BM25Index:
     """BM25 over a fixed list of texts; `search` honours a mask of readable rows."""
 
-    def __init__(self, texts: Sequence[str], *, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(
+        self,
+        texts: Sequence[str],
+        *,
+        k1: float = 1.5,
+        b: float = 0.75,
+        text_analyser: Analyser | None = None,
+    ) -> None:
         import scipy.sparse as sp
 
         self.k1, self.b = k1, b
-        self.vocabulary = Vocabulary()
+        self.vocabulary = Vocabulary(text_analyser)
         per_text = [words(text) for text in texts]
         term_ids = self.vocabulary.lookup(list(chain.from_iterable(per_text)), grow=True)
         rows = np.repeat(np.arange(len(texts)), [len(w) for w in per_text])

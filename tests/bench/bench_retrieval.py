@@ -45,7 +45,7 @@ from ragkit.index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
 from ragkit.index.records import sha256_hex  # noqa: E402
 from ragkit.index.store import load_index  # noqa: E402
 from ragkit.retrieval import HybridRetriever, RetrieverSettings  # noqa: E402
-from ragkit.retrieval.sparse import stemmer_name  # noqa: E402
+from ragkit.text.analyse import Analyser  # noqa: E402
 
 BENCH = REPO / ".bench"
 SCIFACT_DEPTH = 100  # chunks retrieved per SciFact query before folding them into documents
@@ -120,7 +120,7 @@ def retrievers(index_dir: Path) -> dict[str, HybridRetriever]:
     seconds = time.perf_counter() - started
     print(
         f"  load: BM25 over {len(snapshot.chunks)} chunks in {seconds:.3f} s "
-        f"(stemmer: {stemmer_name()})"
+        f"(analyser: Snowball english)"
     )
     default.warm_up()
     other_fusion = "rrf" if default.settings.fusion == "weighted" else "weighted"
@@ -303,35 +303,27 @@ def sweep(
         )
 
     print("\nBM25 variants, BM25-only nDCG@10 on train")
-    original = sparse._stem_function
-    variants = {"snowball": None, "s-stemmer": sparse.s_stem, "no stemmer": lambda w: w}
-    for stem_label, stem in variants.items():
-        if stem_label == "snowball" and sparse.stemmer_name() != "snowball":
-            print("  snowball: PyStemmer not installed")
-            continue
-        if stem is not None:
-            sparse._stem_function = lambda stem=stem: stem
-        try:
-            for text_label, text_of in (
-                ("embedding_text", lambda c: c.embedding_text),
-                ("text", lambda c: c.text),
-            ):
-                started = time.perf_counter()
-                index = sparse.BM25Index([text_of(c) for c in hybrid.chunks])
-                build = time.perf_counter() - started
-                run = {}
-                for qid in train:
-                    rows, scores = index.search(queries[qid], SCIFACT_DEPTH)
-                    pairs = (
-                        (hybrid.chunks[r].source, s) for r, s in zip(rows, scores, strict=True)
-                    )
-                    run[qid] = doc_run(pairs)
-                print(
-                    f"  {stem_label:10s} {text_label:14s} {ndcg_at_k(train, run, 10):.4f}"
-                    f"   (build {build:.2f} s)"
-                )
-        finally:
-            sparse._stem_function = original
+    unstemmed = Analyser("english")
+    unstemmed._stem = lambda word: word  # the same words and stopwords, no stemming
+    variants = {"snowball": Analyser("english"), "no stemmer": unstemmed}
+    for stem_label, analyser in variants.items():
+        for text_label, text_of in (
+            ("embedding_text", lambda c: c.embedding_text),
+            ("text", lambda c: c.text),
+        ):
+            started = time.perf_counter()
+            texts = [text_of(c) for c in hybrid.chunks]
+            index = sparse.BM25Index(texts, text_analyser=analyser)
+            build = time.perf_counter() - started
+            run = {}
+            for qid in train:
+                rows, scores = index.search(queries[qid], SCIFACT_DEPTH)
+                pairs = ((hybrid.chunks[r].source, s) for r, s in zip(rows, scores, strict=True))
+                run[qid] = doc_run(pairs)
+            print(
+                f"  {stem_label:10s} {text_label:14s} {ndcg_at_k(train, run, 10):.4f}"
+                f"   (build {build:.2f} s)"
+            )
 
 
 # --- the sample corpus and Contoso ---------------------------------------------------------------
