@@ -18,7 +18,11 @@ Every step is a named run in a LangChain trace (callbacks, LangSmith): "read_req
 ("extractive" for the default reader), "parse_answer". Replace any of them through
 `build_chain`'s arguments, or compose your own from `ragkit.chain_steps`.
 
-Input is a question string, or a dict with "question" and optionally "groups" and "k".
+Input is a question string, or a dict with "question" and optionally "groups", "k" and
+"history" (the conversation so far: question strings, (role, content) pairs, {"role",
+"content"} dicts or LangChain messages, oldest first). With a history, a follow-up ("And in
+the UK office?") is rewritten offline into a standalone question (`ragkit.followup`), which is
+searched and answered and comes back as "standalone_question".
 Output is the JSON shape of an answer (see `ragkit.types`). Streaming yields dict pieces that
 add up to that output (LangChain's AddableDict): first {"answer": "", "passages": [...]}, then
 {"answer": "<text piece>"} as it is generated, last {"abstained": ..., "citations": [...]}.
@@ -103,6 +107,9 @@ def build_chain(
         )
         | RunnableParallel(
             documents=RunnableLambda(itemgetter("documents"), name="keep_documents"),
+            standalone_question=RunnableLambda(
+                chain_steps.keep_standalone_question, name="keep_question"
+            ),
             message=(prompt | llm).with_config(run_name="generate"),
         )
         | RunnableGenerator(

@@ -1,10 +1,12 @@
 """The chain's own steps as plain functions; `ragkit.chain` glues them with LCEL.
 
-    read_request     str | {"question", "k"?, "groups"?}  -> {"question", "k"?, "groups"?}
+    read_request     str | {"question", "k"?, "groups"?, "history"?}
+                     -> {"question" (standalone when there is history), "k"?, "groups"?}
     (retrieve)       -> + {"documents": [Document, ...]}             (any BaseRetriever)
     format_passages  -> + {"passages": "<passage id=\"1\" ...>...</passage>..."}
     (prompt | llm)   -> {"documents": [...], "message": AIMessage}   (any chat model)
     parse_answer     -> {"answer", "abstained", "citations", "passages"}
+                        (+ "standalone_question" when the input had a "history")
 
 `AnswerAssembler` is the parser's state machine: fed the whole input at once (invoke) or in
 pieces (stream), it emits the same AddableDict pieces, so the pieces of a stream add up to
@@ -23,13 +25,14 @@ from langchain_core.runnables.utils import AddableDict
 
 from ragkit.assistant import check_k, check_question
 from ragkit.errors import UsageError
+from ragkit.followup import standalone
 from ragkit.generators.chat_model import METADATA_KEY
 from ragkit.generators.grounding import answer_from_text
 from ragkit.prompt import format_passages
 from ragkit.retrieval.langchain import documents_to_hits
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
-REQUEST_KEYS = ("question", "groups", "k")
+REQUEST_KEYS = ("question", "groups", "k", "history")
 
 
 def read_request(request: Any) -> dict[str, Any]:
@@ -42,9 +45,13 @@ def read_request(request: Any) -> dict[str, Any]:
     if unknown or "question" not in request:
         raise UsageError(
             "chain input must be a question string or a dict with 'question' "
-            f"(and optionally 'groups', 'k'); got keys {sorted(request)}"
+            f"(and optionally 'groups', 'k', 'history'); got keys {sorted(request)}"
         )
     state: dict[str, Any] = {"question": check_question(request["question"])}
+    if request.get("history") is not None:
+        # the follow-up is searched and answered as a standalone question, shown in the output
+        state["question"] = standalone(state["question"], user_turns(request["history"]))
+        state["standalone_question"] = state["question"]
     if request.get("k") is not None:
         state["k"] = check_k(request["k"])
     if request.get("groups") is not None:
@@ -53,6 +60,35 @@ def read_request(request: Any) -> dict[str, Any]:
             raise UsageError(f"'groups' must be a list of group names, not {groups!r}")
         state["groups"] = sorted(set(groups))
     return state
+
+
+def user_turns(history: Any) -> list[str]:
+    """The asker's earlier questions, oldest first, from a chat history: question strings,
+    (role, content) pairs, {"role", "content"} dicts or LangChain messages; the assistant's
+    turns are skipped (they are answers, not topics). Raises UsageError for anything else."""
+    if isinstance(history, str | bytes) or not isinstance(history, Sequence):
+        raise UsageError(f"'history' must be a list of earlier turns, not {type(history).__name__}")
+    turns = []
+    for item in history:
+        role, content = "user", item
+        if isinstance(item, BaseMessage):
+            role, content = ("user" if item.type == "human" else item.type), item.text
+        elif isinstance(item, Mapping):
+            role, content = str(item.get("role", "user")), item.get("content")
+        elif isinstance(item, tuple | list) and len(item) == 2:
+            role, content = str(item[0]), item[1]
+        if not isinstance(content, str):
+            raise UsageError(
+                "each 'history' turn must be a question string, a (role, content) pair, a "
+                f"{{'role', 'content'}} dict or a LangChain message, not {item!r}"[:300]
+            )
+        if role in ("user", "human") and content.strip():
+            turns.append(content)
+    return turns
+
+
+def keep_standalone_question(state: Mapping[str, Any]) -> str | None:
+    return state.get("standalone_question")
 
 
 def retrieval_options(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,25 +118,40 @@ def validated_citations(
 
 
 class AnswerAssembler:
-    """Builds the answer dict from {"documents"} and {"message"} pieces, in any order."""
+    """Builds the answer dict from {"documents"}, {"standalone_question"} and {"message"}
+    pieces arriving in any order; the first piece out is always the passages (with the
+    standalone question when there is one), then the answer text, then the citations."""
 
     def __init__(self) -> None:
         self.hits: list[Hit] | None = None
         self.message: BaseMessage | None = None
         self._waiting: list[str] = []  # text that arrived before the passages
+        self._standalone: str | None = None
+        self._seen_standalone = False  # build_chain always sends the key (None: no history)
+        self._started = False
 
     def feed(self, piece: Mapping[str, Any]) -> list[AddableDict]:
-        out = []
+        if "standalone_question" in piece:
+            self._seen_standalone = True
+            self._standalone = piece["standalone_question"]
         if "documents" in piece:
             self.hits = documents_to_hits(piece["documents"])
-            out.append(AddableDict(answer="", passages=[hit.to_json() for hit in self.hits]))
         message = piece.get("message")
         if message is not None:
             self.message = message if self.message is None else self.message + message
-            text = message.text
-            if text:
-                self._waiting.append(text)
-        if self.hits:  # with no passages the answer is the refusal, whatever the model says
+            if message.text:
+                self._waiting.append(message.text)
+        return self._flush(ready=self._seen_standalone)
+
+    def _flush(self, *, ready: bool) -> list[AddableDict]:
+        out = []
+        if not self._started and self.hits is not None and ready:
+            first = AddableDict(answer="", passages=[hit.to_json() for hit in self.hits])
+            if self._standalone is not None:
+                first["standalone_question"] = self._standalone
+            out.append(first)
+            self._started = True
+        if self._started and self.hits:  # no passages: the refusal, whatever the model says
             out.extend(AddableDict(answer=text) for text in self._waiting)
             self._waiting.clear()
         return out
@@ -108,8 +159,9 @@ class AnswerAssembler:
     def finish(self) -> list[AddableDict]:
         if self.hits is None or self.message is None:
             raise ValueError("parse_answer needs both 'documents' and 'message' in its input")
+        out = self._flush(ready=True)
         if not self.hits:
-            return [AddableDict(answer=REFUSAL, abstained=True, citations=[])]
+            return [*out, AddableDict(answer=REFUSAL, abstained=True, citations=[])]
         text = self.message.text
         structured = self.message.response_metadata.get(METADATA_KEY)
         if structured is not None:
@@ -121,7 +173,7 @@ class AnswerAssembler:
             abstained, citations = answer.abstained, list(answer.citations)
         # Answer.to_json numbers each citation by its passage ("n"), as the CLI and API do
         numbered = Answer(text, abstained, tuple(citations), tuple(self.hits)).to_json()
-        return [AddableDict(abstained=abstained, citations=numbered["citations"])]
+        return [*out, AddableDict(abstained=abstained, citations=numbered["citations"])]
 
 
 def parse_answer(pieces: Iterator[Mapping[str, Any]]) -> Iterator[AddableDict]:

@@ -1,44 +1,51 @@
-"""A conversation with history: follow-up questions are read in the light of the last one.
+"""A conversation with history: each follow-up is rewritten into a standalone question
+(`ragkit.followup`), and that question is both searched and answered.
 
-"And for part-timers?" retrieves nothing useful on its own. When a question looks like a
-follow-up (short, or leaning on a pronoun), retrieval also sees the previous question, so the
-topic carries over; the generator still answers the question as asked.
+    conversation = Conversation(assistant)
+    conversation.ask("How many days of annual leave do employees in the Germany office get?")
+    turn = conversation.ask("And in the United Kingdom office?")
+    turn.standalone
+    # "How many days of annual leave do employees in the United Kingdom office get?"
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from ragkit.assistant import Assistant, check_question
+from ragkit.followup import standalone
 from ragkit.types import Answer
 
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|then)\b"
-    r"|\b(it|its|that|this|those|these|they|them|there)\b",
-    re.IGNORECASE,
-)
-SHORT_QUESTION_WORDS = 5
 
+@dataclass(frozen=True)
+class Turn:
+    question: str  # as asked
+    standalone: str  # what was searched and answered
+    answer: Answer
 
-def looks_like_follow_up(question: str) -> bool:
-    return len(question.split()) <= SHORT_QUESTION_WORDS or bool(_FOLLOW_UP.search(question))
+    def to_json(self) -> dict[str, Any]:
+        """The answer's JSON with "question" and "standalone_question" in front."""
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone,
+            **self.answer.to_json(),
+        }
 
 
 @dataclass
 class Conversation:
     assistant: Assistant
-    history: list[tuple[str, Answer]] = field(default_factory=list)
+    history: list[Turn] = field(default_factory=list)
 
-    def retrieval_query(self, question: str) -> str:
-        if self.history and looks_like_follow_up(question):
-            previous, _ = self.history[-1]
-            return f"{previous} {question}"
-        return question
+    def standalone(self, question: str) -> str:
+        """`question` as it reads on its own after this conversation's earlier turns."""
+        previous = [turn.standalone for turn in self.history[-1:]]
+        return standalone(check_question(question), previous)
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str) -> Turn:
         question = check_question(question)
-        hits = self.assistant.retrieve(self.retrieval_query(question))
-        answer = self.assistant.generator.generate(question, hits)
-        self.history.append((question, answer))
-        return answer
+        rewritten = self.standalone(question)
+        turn = Turn(question, rewritten, self.assistant.ask(rewritten))
+        self.history.append(turn)
+        return turn

@@ -1,10 +1,12 @@
-"""`ragkit chat`: an interactive session with history."""
+"""`ragkit chat`: an interactive session with history; follow-ups are read as standalone
+questions (shown as "read as: ..."; with --json each turn is one JSON object per line, with
+"question" and "standalone_question" beside the answer's fields)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ragkit.cli.common import add_assistant_options, build_assistant
+from ragkit.cli.common import add_assistant_options, build_assistant, print_json
 from ragkit.errors import UsageError
 
 HELP = "Ask a question. Commands: /history, /clear, /quit (or Ctrl-D)."
@@ -28,12 +30,15 @@ def run(args: argparse.Namespace) -> int:
     assistant = build_assistant(args)
     assistant.warm_up()
     conversation = Conversation(assistant)
-    print(HELP)
+    as_json = bool(args.json)
+    if not as_json:  # stdout carries only JSON lines with --json
+        print(HELP)
     while True:
         try:
-            line = input("\nyou> ").strip()
+            line = input("" if as_json else "\nyou> ").strip()
         except EOFError:
-            print()
+            if not as_json:
+                print()
             return 0
         if not line:
             continue
@@ -41,16 +46,34 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if line == "/clear":
             conversation.history.clear()
-            print("History cleared.")
+            if not as_json:
+                print("History cleared.")
             continue
         if line == "/history":
-            for number, (question, _) in enumerate(conversation.history, start=1):
-                print(f"{number}. {question}")
+            show_history(conversation.history, as_json)
             continue
         try:
-            answer = conversation.ask(line)
+            turn = conversation.ask(line)
         except UsageError as exc:
-            print(f"error: {exc}")
+            if as_json:
+                print_json({"question": line, "error": str(exc)})
+            else:
+                print(f"error: {exc}")
+            continue
+        if as_json:
+            print_json(turn.to_json())
             continue
         print()
-        print(render_answer(answer))
+        if turn.standalone != turn.question:
+            print(f"(read as: {turn.standalone})")
+        print(render_answer(turn.answer))
+
+
+def show_history(history: list, as_json: bool) -> None:
+    if as_json:
+        asked = [{"question": t.question, "standalone_question": t.standalone} for t in history]
+        print_json({"history": asked})
+        return
+    for number, turn in enumerate(history, start=1):
+        read_as = f"  (read as: {turn.standalone})" if turn.standalone != turn.question else ""
+        print(f"{number}. {turn.question}{read_as}")

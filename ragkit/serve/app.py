@@ -42,6 +42,7 @@ from starlette.exceptions import HTTPException
 from ragkit import __version__
 from ragkit.assistant import check_question
 from ragkit.errors import ConfigError, RagkitError, UsageError
+from ragkit.followup import standalone
 from ragkit.serve.auth import Authenticator, Caller, KeyRing
 from ragkit.serve.documents import DOCUMENT_HEADERS, DocumentNotFound, document_body
 from ragkit.serve.limits import ServeLimits, SlotGate, read_json
@@ -138,6 +139,12 @@ def create_app(
     app.state.auth = auth
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
 
+    def standalone_within_limits(question: str, earlier: list[str]) -> str:
+        """The follow-up made standalone; a rewrite past this server's question limit is
+        dropped and the question is answered as asked."""
+        rewritten = standalone(question, earlier)
+        return rewritten if len(rewritten) <= limits.max_question_chars else question
+
     def checked(question: Any, k: int | None) -> tuple[str, int | None]:
         text = check_question(question)
         if len(text) > limits.max_question_chars:
@@ -204,6 +211,10 @@ def create_app(
     async def chat_completions(request: Request, who: Who) -> Any:
         req = parse_request(ChatCompletionRequest, await read_json(request, limits))
         question, k = checked(req.question(), req.k)
+        extra: dict[str, Any] = {}
+        if earlier := req.earlier_questions():
+            question = standalone_within_limits(question, earlier)
+            extra["standalone_question"] = question
         ids = {
             "model": req.model,
             "completion_id": f"chatcmpl-{secrets.token_hex(12)}",
@@ -211,7 +222,7 @@ def create_app(
         }
         if not req.stream:
             answer = await gate.run(lambda: assistant.ask(question, k=k, groups=who.groups))
-            return completion(answer, **ids)
+            return {**completion(answer, **ids), **extra}
 
         def render(item: Any) -> list[bytes]:
             if isinstance(item, str):
@@ -221,7 +232,8 @@ def create_app(
             tail = sources_text(item)
             events = [sse(chunk({"content": tail}, **ids))] if tail else []
             citations = citations_json(item)
-            return [*events, sse(chunk({}, finish_reason="stop", citations=citations, **ids))]
+            end = chunk({}, finish_reason="stop", citations=citations, **extra, **ids)
+            return [*events, sse(end)]
 
         return await event_stream(
             gate,

@@ -3,7 +3,9 @@
 Chat completions follow OpenAI's wire format so the OpenAI SDK, LangChain's `ChatOpenAI`
 and chat UIs can use the knowledge base as a model:
 
-- the question is the last `user` message (earlier turns are not used for retrieval);
+- the question is the last `user` message; earlier `user` messages make a follow-up ("And in
+  the UK office?") standalone (`ragkit.followup`), and the question searched and answered
+  then comes back in an extra top-level `standalone_question` field (streaming: last chunk);
 - `model` may be any name and is echoed back;
 - the reply's content is the answer, then a readable list of its sources, e.g.
   "...\\n\\nSources:\\n[1] leave/annual-leave.md, p. 2 — “quote”"; the same citations travel
@@ -70,6 +72,11 @@ class ChatCompletionRequest(BaseModel):
             if message.role == "user":
                 return message.text()
         raise UsageError('messages hold no "user" message: the last user message is the question')
+
+    def earlier_questions(self) -> list[str]:
+        """The user messages before the last one, oldest first (the conversation's topics)."""
+        users = [message.text() for message in self.messages if message.role == "user"]
+        return users[:-1]
 
 
 class AskRequest(BaseModel):

@@ -1,0 +1,261 @@
+"""Follow-up questions rewritten into standalone ones, offline, by structure.
+
+    previous: "How many days of annual leave do employees in the Germany office get?"
+    follow-up: "And in the United Kingdom office?"
+    -> "How many days of annual leave do employees in the United Kingdom office get?"
+
+    previous: "How long do I have to submit expense claims?"
+    follow-up: "Is there an exception to that?"
+    -> "Is there an exception to that (How long do I have to submit expense claims)?"
+
+Three rules, tried in order; a question that none applies to is already standalone:
+
+1. **Replace a slot.** A follow-up that opens with a connective ("and", "e", "y", "und",
+   "what about", ...) or is a bare name or number ("Portugal?", "L5?") is a fragment. It is
+   aligned with a span of the previous question (semi-global alignment: the whole fragment
+   against any span): a shared content word or a name/number standing where a name/number
+   stood anchors it, and that span is replaced by the fragment ("in the Germany office" by
+   "in the United Kingdom office"; "do escritório da Alemanha" by "no escritório do Reino
+   Unido"). A name cut in two by the span is replaced whole ("United Kingdom" by "France").
+2. **Resolve a reference.** A short question (at most two content words besides the
+   pronoun) holding an anaphoric pronoun ("that", "it", "isso", "eso", ...) gets the
+   previous question written after the pronoun, in parentheses, so retrieval and the reader
+   see what "that" is while the question keeps its own form ("Is there ...").
+3. **Add a constraint.** A short connective fragment with no anchor in the previous question
+   ("And for contractors?") is appended to it: "How many ... get, for contractors?". A
+   question of function words only ("Until when?", "Por quê?") gets the previous question
+   in parentheses, as in rule 2.
+
+Words are told apart by structure, with a language's function words taken from the Snowball
+stopword lists that BM25 uses (the conversation's language is the list its words hit most):
+a content word is any other word; a name is a capitalised content word not opening the
+previous question, or any word holding a digit. Only the connectives and the pronouns are
+small per-language tables (English, Portuguese, Spanish, German, French); everything else is
+the alignment. A follow-up is read against the previous *standalone* question, so a chain of
+follow-ups ("And in the UK?", "And France?") keeps its subject.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from ragkit.text.analyse import stopwords
+
+LANGUAGES = ("english", "portuguese", "spanish", "german", "french")
+CONNECTIVES = {
+    "english": ("and", "but", "also", "or", "what about", "how about", "and what about"),
+    "portuguese": ("e", "mas", "também", "ou", "e quanto a", "e quanto ao", "e quanto à"),
+    "spanish": ("y", "pero", "también", "o", "qué hay de", "y qué hay de", "y en cuanto a"),
+    "german": ("und", "aber", "auch", "oder", "was ist mit", "und was ist mit"),
+    "french": ("et", "mais", "aussi", "ou", "et pour", "qu'en est-il de"),
+}
+ANAPHORS = {
+    "english": ("that", "this", "it", "those", "these", "they", "them"),
+    "portuguese": ("isso", "isto", "aquilo", "disso", "nisso", "ele", "ela", "eles", "elas"),
+    "spanish": ("eso", "esto", "ello", "aquello", "él", "ella", "ellos", "ellas"),
+    "german": ("das", "dies", "es", "dafür", "dazu", "davon"),
+    "french": ("cela", "ça", "ceci", "il", "elle", "ils", "elles"),
+}
+MAX_REFERENCE_CONTENT = 2  # content words (besides the pronoun) of a question rule 2 rewrites
+MAX_CONSTRAINT_TOKENS = 4  # words of a fragment rule 3 appends
+MAX_CHARS = 4000  # a rewrite longer than a question may be is dropped (the question stands)
+MAX_TURNS = 8  # earlier questions read: a topic older than that has been replaced
+_PUNCTUATION = string.punctuation + "¿¡«»“”‘’…—–"
+
+# Alignment scores (per token pair). A content match is strong evidence that the span is the
+# slot; a name or number facing a name or number is the slot's new value; function words
+# are cheap either way, so "in the" / "do" / "da" line up without deciding anything.
+MATCH_CONTENT, MATCH_FUNCTION = 3.0, 1.0
+SWAP_NAME, SWAP_FUNCTION, SWAP_OTHER = 1.5, 0.25, -1.0
+SKIP_PREVIOUS = {"name": -0.5, "content": -1.0, "function": -0.25}
+SKIP_FRAGMENT = {"name": 0.0, "content": -0.5, "function": 0.0}
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str  # as written, punctuation attached
+    key: str  # lower-cased, punctuation stripped
+    kind: str  # "name", "content" or "function"
+
+
+def standalone(question: str, history: Sequence[str]) -> str:
+    """`question` rewritten to stand alone given the earlier questions of the conversation
+    (oldest first; each earlier one is itself made standalone first). Returns `question`
+    unchanged (stripped) when it needs no rewrite or there is no history."""
+    question = question.strip()
+    previous = ""
+    for earlier in history[-MAX_TURNS:]:
+        if earlier.strip() and len(earlier) <= MAX_CHARS:  # a pasted document is no topic
+            previous = rewrite(earlier.strip(), previous) if previous else earlier.strip()
+    return rewrite(question, previous) if previous else question
+
+
+def rewrite(question: str, previous: str) -> str:
+    """One step: `question` read against the standalone `previous` question."""
+    language = detect_language(f"{previous} {question}")
+    raw = question.split()
+    lead = _connective_length([_key(t) for t in raw], language)
+    fragment = tokens(raw[lead:], language, initial_is_name=True)
+    before = tokens(previous.split(), language, initial_is_name=False)
+    if not fragment or not before:
+        return question
+    result = None
+    names = [t for t in fragment if t.kind != "function"]
+    bare_name = lead == 0 and len(raw) <= 2 and names and all(t.kind == "name" for t in names)
+    if lead or bare_name:
+        result = _replace_slot(before, fragment, question)
+    if result is None:
+        result = _resolve_reference(question, previous, language)
+    if result is None and all(t.kind == "function" for t in fragment):
+        # no content word at all ("Until when?", "Por quê?"): it can only mean the last topic
+        result = f"{question.rstrip(_PUNCTUATION + ' ')} ({_bare(previous)}){_ending(question)}"
+    if result is None and lead and len(fragment) <= MAX_CONSTRAINT_TOKENS:
+        added = " ".join(t.text for t in fragment).rstrip(_PUNCTUATION)
+        result = f"{previous.rstrip(_PUNCTUATION + ' ')}, {added}{_ending(question)}"
+    if result is None or len(result) > MAX_CHARS:
+        return question
+    return result
+
+
+def detect_language(text: str) -> str:
+    """The language in LANGUAGES whose stopwords the text's words hit most (ties: English)."""
+    keys = [_key(t) for t in text.split()]
+    hits = {lang: sum(k in _stopwords(lang) for k in keys) for lang in LANGUAGES}
+    return max(LANGUAGES, key=lambda lang: (hits[lang], lang == "english"))
+
+
+def tokens(raw: Sequence[str], language: str, *, initial_is_name: bool) -> list[Token]:
+    out = []
+    for position, text in enumerate(raw):
+        key = _key(text)
+        if not key:
+            continue
+        stripped = text.lstrip(_PUNCTUATION)
+        if any(c.isdigit() for c in key):
+            kind = "name"
+        elif key in _stopwords(language):
+            kind = "function"
+        elif stripped[:1].isupper() and (position > 0 or initial_is_name):
+            kind = "name"
+        else:
+            kind = "content"
+        out.append(Token(text, key, kind))
+    return out
+
+
+# --- rule 1: replace a slot ---------------------------------------------------------------
+
+
+def _replace_slot(before: list[Token], fragment: list[Token], question: str) -> str | None:
+    span = align(before, fragment)
+    if span is None:
+        return None
+    start, end = span
+    while start > 0 and before[start].kind == "name" and before[start - 1].kind == "name":
+        start -= 1  # a name is replaced whole: "United Kingdom", not "United"
+    while end < len(before) and before[end - 1].kind == "name" and before[end].kind == "name":
+        end += 1
+    new = [t.text for t in fragment]
+    new[-1] = new[-1].rstrip(_PUNCTUATION) or new[-1]
+    words = [t.text for t in before[:start]] + new + [t.text for t in before[end:]]
+    if end == len(before):  # the span took the previous question's ending with it
+        words[-1] = words[-1].rstrip(_PUNCTUATION) + _ending(question)
+    text = " ".join(words)
+    return text[:1].upper() + text[1:] if start == 0 else text
+
+
+def align(before: Sequence[Token], fragment: Sequence[Token]) -> tuple[int, int] | None:
+    """The span [start, end) of `before` that the whole `fragment` aligns with best, or None
+    when no content word matches and no name faces a name (nothing anchors the slot).
+
+    Semi-global alignment (Needleman-Wunsch over the fragment, free ends on `before`):
+    O(len(before) * len(fragment)) with the scores above; ties go to the longer span.
+    """
+    n, m = len(before), len(fragment)
+    # best[i][j]: (score, evidence, span start) aligning fragment[:j] to a span ending at i
+    best: list[list[tuple[float, int, int]]] = [[(0.0, 0, i)] * (m + 1) for i in range(n + 1)]
+    for i in range(n + 1):
+        for j in range(1, m + 1):
+            f = fragment[j - 1]
+            options = [_add(best[i][j - 1], SKIP_FRAGMENT[f.kind], 0)]
+            if i > 0:
+                p = before[i - 1]
+                pair, evidence = _pair(p, f)
+                options.append(_add(best[i - 1][j - 1], pair, evidence))
+                options.append(_add(best[i - 1][j], SKIP_PREVIOUS[p.kind], 0))
+            best[i][j] = max(options, key=lambda o: (o[0], -o[2]))
+        if i > 0:
+            best[i][0] = (0.0, 0, i)
+    end = max(range(n + 1), key=lambda i: (best[i][m][0], i - best[i][m][2]))
+    score, evidence, start = best[end][m]
+    if not evidence or score <= 0 or start == end:
+        return None
+    return start, end
+
+
+def _pair(p: Token, f: Token) -> tuple[float, int]:
+    if p.key == f.key:
+        return (MATCH_FUNCTION, 0) if p.kind == "function" else (MATCH_CONTENT, 1)
+    if p.kind == f.kind == "name":
+        return SWAP_NAME, 1
+    if p.kind == f.kind == "function":
+        return SWAP_FUNCTION, 0
+    return SWAP_OTHER, 0
+
+
+def _add(cell: tuple[float, int, int], score: float, evidence: int) -> tuple[float, int, int]:
+    return cell[0] + score, cell[1] + evidence, cell[2]
+
+
+# --- rule 2: resolve a reference ----------------------------------------------------------
+
+
+def _resolve_reference(question: str, previous: str, language: str) -> str | None:
+    raw = question.split()
+    keys = [_key(t) for t in raw]
+    anaphors = set(ANAPHORS.get(language, ()))
+    found = [i for i, k in enumerate(keys) if k in anaphors]
+    content = [k for k in keys if k and k not in _stopwords(language) and k not in anaphors]
+    if not found or len(content) > MAX_REFERENCE_CONTENT:
+        return None
+    at = found[-1]  # the last one: "Does it still apply to that?" refers back with "that"
+    context = _bare(previous)
+    word = raw[at]
+    core = word.rstrip(_PUNCTUATION)
+    raw[at] = f"{core} ({context}){word[len(core) :]}"
+    return " ".join(raw)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _connective_length(keys: Sequence[str], language: str) -> int:
+    """How many leading words form a connective ("and", "what about", "e quanto a")."""
+    best = 0
+    for phrase in CONNECTIVES.get(language, ()):
+        words = phrase.split()
+        if keys[: len(words)] == words and len(words) > best and len(keys) > len(words):
+            best = len(words)
+    return best
+
+
+def _bare(question: str) -> str:
+    return question.strip().rstrip(_PUNCTUATION + " ")
+
+
+def _ending(question: str) -> str:
+    stripped = question.rstrip()
+    tail = stripped[len(stripped.rstrip("?!.")) :]
+    return tail or "?"
+
+
+def _key(text: str) -> str:
+    return text.strip(_PUNCTUATION).lower()
+
+
+@cache
+def _stopwords(language: str) -> frozenset[str]:
+    return stopwords(language)
