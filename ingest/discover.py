@@ -1,10 +1,16 @@
 """Find the files to ingest under the given paths, and the access groups each one gets.
 
-Folders are walked recursively in sorted order (by path, files and folders interleaved),
-following symlinks but never into the same real folder twice, so a link loop ends instead of
-hanging. Hidden files and folders are ignored
-silently; everything else that will not be loaded (unsupported type, over the size limit,
-broken link, loop, duplicate) is listed in `skipped` with a reason, so nothing vanishes unseen.
+Folders are walked recursively in sorted order (by path, files and folders interleaved).
+Only regular files are read: a FIFO, a device or a socket (or a link to one, `/dev/zero`) is
+skipped with a reason, never opened, so a run can neither hang nor abort on one. Symlinks are
+followed only when their target lies inside the ingest root: a link to `/etc/shadow` or to the
+server's keys is skipped. A folder is never entered twice, so a link loop ends. A file reached
+through several paths (itself and links to it) is indexed once, under its own path when that
+is among them, with the most restrictive groups of all of its paths and of its real location:
+links can never make a restricted file readable by more people. When those groups have nothing
+in common the file is refused. Hidden files and folders are ignored silently; everything else
+that will not be loaded (unsupported type, over the size limit, broken link, loop, special
+file, link out of the root) is listed in `skipped` with a reason, so nothing vanishes unseen.
 
 Access rules: a `.ragkit-access.yaml` in a folder applies to that folder and everything below::
 
@@ -16,8 +22,9 @@ Access rules: a `.ragkit-access.yaml` in a folder applies to that folder and eve
 For each file, the deepest rule file with something to say about it wins (within one file, the
 last matching pattern wins); `groups: []` makes a file public again. Rule files in the folders
 above an ingest root count too, so ingesting a subfolder cannot dodge its parent's rules. A
-rule file that cannot be read, or has an unknown key, stops discovery with a ConfigError: a
-typo must never silently make restricted files public.
+rule file that cannot be read, has an unknown or duplicate key, or a near-miss name
+(`.ragkit-access.yml`, `ragkit-access.yaml`, ...) stops discovery with a ConfigError: a typo
+must never silently make restricted files public.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +41,21 @@ import yaml
 
 from ingest.loaders import SUPPORTED_SUFFIXES, unsupported_reason
 from ragkit.errors import ConfigError, UsageError
+from ragkit.strict import load_yaml
 
 ACCESS_FILE = ".ragkit-access.yaml"
+# Names an admin might write for the rule file; finding one is an error, not a silent no-op.
+_ACCESS_NEAR_MISSES = (
+    ".ragkit-access.yml",
+    ".ragkit-access.YAML",
+    ".ragkit-access",
+    ".ragkit_access.yaml",
+    ".ragkit_access.yml",
+    "ragkit-access.yaml",
+    "ragkit-access.yml",
+    ".ragkit-acces.yaml",
+    ".ragkitaccess.yaml",
+)
 IGNORE_FILE = (
     ".ragkitignore"  # glob patterns, one a line, like .gitignore: files that aren't documents
 )
@@ -82,8 +103,8 @@ def discover(paths: Sequence[Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> Di
         if path.is_dir():
             walker.walk_folder(path)
         else:
-            walker.add_file(path, path.name, path.parent, explicit=True)
-    return walker.result
+            walker.add_file(path, path.name, path.parent)
+    return walker.finish()
 
 
 def groups_for(candidate: Candidate) -> tuple[str, ...]:
@@ -91,17 +112,105 @@ def groups_for(candidate: Candidate) -> tuple[str, ...]:
     return _AccessRules().groups(candidate.path.absolute())
 
 
+def most_restrictive(*group_sets: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Groups that are at least as restrictive as each of `group_sets`; None if none can be.
+
+    A chunk is readable by anyone in one of its groups, and `()` means everyone. Someone in a
+    group of the intersection passes every set, so the intersection never lets in more people
+    than any one set; public sets add no restriction. Disjoint non-public sets: None.
+    """
+    restricted = [set(groups) for groups in group_sets if groups]
+    if not restricted:
+        return ()
+    common = set.intersection(*restricted)
+    return tuple(sorted(common)) if common else None
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file, refusing anything else without blocking on it.
+
+    O_NONBLOCK keeps a FIFO swapped in after discovery from hanging the open; the fstat check
+    refuses it (and devices) on the descriptor actually opened; reading at most max_bytes + 1
+    keeps a file that grew past the limit from being read whole. Raises OSError.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, f"not a regular file ({_kind(info.st_mode)})")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"file grew over the {max_bytes / 2**20:g} MB limit")
+    return data
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _inside(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+_Ignores = tuple[tuple[Path, tuple[str, ...]], ...]
+
+
 class _Walker:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.result = DiscoveryResult()
-        self.seen_files: dict[str, str] = {}  # real path -> source that claimed it
+        self.by_real: dict[str, list[Candidate]] = {}  # real path -> every path reaching it
         self.seen_sources: dict[str, Path] = {}  # source -> root, to catch clashes
         self.rules = _AccessRules()
+        self.linked_folders: list[tuple[Path, frozenset[str], _Ignores]] = []
 
     def walk_folder(self, root: Path) -> None:
         real_root = os.path.realpath(root)
-        self._walk(root, root, frozenset({real_root}), {real_root}, ())
+        walked = {real_root}
+        self._walk(root, root, frozenset({real_root}), walked, ())
+        # Linked folders last, so a folder's own path wins over a link's path to it.
+        while self.linked_folders:
+            path, ancestors, ignores = self.linked_folders.pop(0)
+            self._enter(path, root, ancestors, walked, ignores)
+
+    def finish(self) -> DiscoveryResult:
+        """One candidate per real file, with the most restrictive groups of all its paths."""
+        for real, reaching in self.by_real.items():
+            own = [c for c in reaching if os.path.abspath(c.path) == real]
+            keep = own[0] if own else reaching[0]
+            # The real location's rules count even when that location was not walked (a
+            # hidden or ignored folder, or a folder above the root).
+            at_real = self.rules.groups(Path(real))
+            groups = most_restrictive(at_real, *(c.groups for c in reaching))
+            if groups is None:
+                paths = ", ".join(f"'{c.source}' {list(c.groups)}" for c in reaching)
+                self.result.skipped.append(
+                    (
+                        keep.source,
+                        f"reached through paths whose access groups share no group ({paths}; "
+                        f"its own folder gives {list(at_real)}): fix the link or the rules",
+                    )
+                )
+                continue
+            self.result.candidates.append(Candidate(keep.path, keep.source, keep.root, groups))
+            for other in reaching:
+                if other is not keep:
+                    self.result.skipped.append(
+                        (other.source, f"same file as '{keep.source}' (a symlink)")
+                    )
+        return self.result
 
     def _walk(
         self,
@@ -109,7 +218,7 @@ class _Walker:
         root: Path,
         ancestors: frozenset[str],
         walked: set[str],
-        ignores: tuple[tuple[Path, tuple[str, ...]], ...],
+        ignores: _Ignores,
     ) -> None:
         # Our own walk rather than os.walk: files and folders interleave in one sorted order,
         # and a folder reached again through a link is reported, not silently dropped.
@@ -134,23 +243,47 @@ class _Walker:
             if not is_dir:
                 self.add_file(path, _source(path, root), root)
                 continue
-            real = os.path.realpath(path)
-            if real in ancestors or real in walked:
-                reason = (
-                    "symlink loop" if real in ancestors else "symlink to a folder already included"
-                )
-                self.result.skipped.append((_source(path, root), reason))
-                continue
-            walked.add(real)
-            self._walk(path, root, ancestors | {real}, walked, ignores)
+            if entry.is_symlink():
+                self.linked_folders.append((path, ancestors, ignores))
+            else:
+                self._enter(path, root, ancestors, walked, ignores)
 
-    def add_file(self, path: Path, source: str, root: Path, *, explicit: bool = False) -> None:
+    def _enter(
+        self,
+        path: Path,
+        root: Path,
+        ancestors: frozenset[str],
+        walked: set[str],
+        ignores: _Ignores,
+    ) -> None:
+        real = os.path.realpath(path)
+        if not _inside(real, os.path.realpath(root)):
+            self.result.skipped.append(
+                (_source(path, root), f"symlink to a folder outside the ingest root ({real})")
+            )
+            return
+        if real in ancestors or real in walked:
+            reason = "symlink loop" if real in ancestors else "symlink to a folder already included"
+            self.result.skipped.append((_source(path, root), reason))
+            return
+        walked.add(real)
+        self._walk(path, root, ancestors | {real}, walked, ignores)
+
+    def add_file(self, path: Path, source: str, root: Path) -> None:
         skipped = self.result.skipped
         try:
-            size = path.stat().st_size
+            info = path.stat()
         except OSError as exc:
             loop = exc.errno == errno.ELOOP
             skipped.append((source, "symlink loop" if loop else "broken symlink"))
+            return
+        size = info.st_size
+        real = os.path.realpath(path)
+        if not _inside(real, os.path.realpath(root)):
+            skipped.append((source, f"symlink to a file outside the ingest root ({real})"))
+            return
+        if not stat.S_ISREG(info.st_mode):
+            skipped.append((source, f"{_kind(info.st_mode)}, not a regular file; not read"))
             return
         suffix = path.suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
@@ -165,10 +298,6 @@ class _Walker:
                 )
             )
             return
-        real = os.path.realpath(path)
-        if real in self.seen_files:
-            skipped.append((source, f"same file as '{self.seen_files[real]}' (a symlink)"))
-            return
         if source in self.seen_sources and self.seen_sources[source] != root:
             skipped.append(
                 (
@@ -178,10 +307,9 @@ class _Walker:
                 )
             )
             return
-        self.seen_files[real] = source
         self.seen_sources[source] = root
         candidate = Candidate(path, source, root, self.rules.groups(path.absolute()))
-        self.result.candidates.append(candidate)
+        self.by_real.setdefault(real, []).append(candidate)
 
 
 def read_ignore_file(ignore_file: Path) -> tuple[str, ...]:
@@ -226,6 +354,13 @@ class _AccessRules:
         if folder not in self._by_folder:
             inherited = () if folder.parent == folder else self._chain(folder.parent)
             rule_file = folder / ACCESS_FILE
+            for name in _ACCESS_NEAR_MISSES:
+                near = folder / name
+                if os.path.lexists(near) and not (rule_file.exists() and near.samefile(rule_file)):
+                    raise ConfigError(
+                        f"{near}: access rules must be in a file named exactly "
+                        f"'{ACCESS_FILE}'; rename it (or delete it): rules are never guessed"
+                    )
             if rule_file.is_file():
                 inherited = (*inherited, read_rule_file(rule_file))
             self._by_folder[folder] = inherited
@@ -240,9 +375,9 @@ def read_rule_file(rule_file: Path) -> AccessRule:
         )
 
     try:
-        data = yaml.safe_load(rule_file.read_text(encoding="utf-8")) or {}
+        data = load_yaml(rule_file.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise fail(f"cannot read access rules ({type(exc).__name__})") from exc
+        raise fail(f"cannot read access rules ({_yaml_problem(exc)})") from exc
     if not isinstance(data, dict):
         raise fail("not a YAML mapping")
     unknown = sorted(str(key) for key in data if key not in ("groups", "files"))
@@ -256,6 +391,12 @@ def read_rule_file(rule_file: Path) -> AccessRule:
         (str(pattern), _names(names, f"files.{pattern}", fail)) for pattern, names in files.items()
     )
     return AccessRule(rule_file.parent, groups, patterns)
+
+
+def _yaml_problem(exc: BaseException) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    return f"{getattr(exc, 'problem', None) or type(exc).__name__}{where}"
 
 
 def _names(value: object, key: str, fail: Callable[[str], ConfigError]) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.chunking import ChunkSettings, chunk_document
-from ingest.discover import Candidate, discover
+from ingest.discover import Candidate, discover, read_regular_file
 from ingest.loaders import load_file
 from ragkit.errors import LoadError
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
@@ -150,9 +150,10 @@ def _plan(
             continue
         seen.add(candidate.source)
         try:
-            data = candidate.path.read_bytes()
+            data = read_regular_file(candidate.path, int(options.max_file_mb * 2**20))
         except OSError as exc:
-            report.outcomes.append(FileOutcome(candidate.source, "failed", f"unreadable: {exc}"))
+            reason = f"unreadable: {exc.strerror or exc}"
+            report.outcomes.append(FileOutcome(candidate.source, "failed", reason))
             continue
         digest = sha256_hex(data)
         groups = tuple(sorted({*candidate.groups, *options.groups}))

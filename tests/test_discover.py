@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.discover import ACCESS_FILE, Candidate, discover, groups_for
+from ingest.discover import ACCESS_FILE, Candidate, discover, groups_for, read_regular_file
 from ragkit.errors import ConfigError, UsageError
 
 
@@ -76,15 +76,74 @@ def test_symlink_loop_broken_link_and_duplicates(tmp_path: Path) -> None:
     ]
 
 
-def test_symlinked_file_and_folder_are_followed(tmp_path: Path) -> None:
+def test_links_inside_the_root_are_followed_links_out_of_it_are_not(tmp_path: Path) -> None:
     outside = write(tmp_path / "outside" / "shared.md")
     root = tmp_path / "root"
     write(root / "local.md")
+    write(root / "sub" / "inner.md")
     os.symlink(outside, root / "linked.md")
     os.symlink(outside.parent, root / "linked-folder")
+    os.symlink(root / "sub", root / "alias")
+    os.symlink("/etc/passwd", root / "passwd.txt")
     result = discover([root])
-    assert sources(result.candidates) == ["linked-folder/shared.md", "local.md"]
-    assert result.skipped == [("linked.md", "same file as 'linked-folder/shared.md' (a symlink)")]
+    assert sources(result.candidates) == ["local.md", "sub/inner.md"]
+    assert sorted(result.skipped) == [
+        ("alias", "symlink to a folder already included"),
+        ("linked-folder", f"symlink to a folder outside the ingest root ({outside.parent})"),
+        ("linked.md", f"symlink to a file outside the ingest root ({outside})"),
+        ("passwd.txt", "symlink to a file outside the ingest root (/etc/passwd)"),
+    ]
+
+
+def test_special_files_are_skipped_not_read(tmp_path: Path) -> None:
+    write(tmp_path / "ok.md")
+    os.mkfifo(tmp_path / "x.txt")
+    os.symlink("/dev/zero", tmp_path / "zero.txt")
+    root = tmp_path
+    result = discover([root])
+    assert sources(result.candidates) == ["ok.md"]
+    assert dict(result.skipped) == {
+        "x.txt": "a FIFO, not a regular file; not read",
+        "zero.txt": "symlink to a file outside the ingest root (/dev/zero)",
+    }
+    # Given directly, and even a device inside the root, it is never opened.
+    assert discover([tmp_path / "x.txt"]).skipped == [
+        ("x.txt", "a FIFO, not a regular file; not read")
+    ]
+    with pytest.raises(OSError, match="not a regular file"):
+        read_regular_file(tmp_path / "x.txt", 100)  # a FIFO swapped in later: no hang
+    with pytest.raises(OSError, match="over the"):
+        read_regular_file(write(tmp_path / "grew.md", "x" * 200), 100)
+
+
+def test_a_link_never_widens_access(tmp_path: Path) -> None:
+    write(tmp_path / "restricted" / ACCESS_FILE, "groups: [managers, hr]\n")
+    write(tmp_path / "restricted" / "salaries.md")
+    write(tmp_path / "restricted" / "bonus.md")
+    write(tmp_path / "public" / "x.md")
+    write(tmp_path / "other" / ACCESS_FILE, "groups: [it]\n")
+    write(tmp_path / "team" / ACCESS_FILE, "groups: [hr, payroll]\n")
+    os.symlink(tmp_path / "restricted" / "salaries.md", tmp_path / "public" / "pay.md")
+    os.symlink(tmp_path / "restricted" / "bonus.md", tmp_path / "other" / "bonus.md")
+    os.symlink(tmp_path / "restricted" / "salaries.md", tmp_path / "team" / "s.md")
+    # Linked from a public folder and from a folder with another group: most restrictive wins.
+    result = discover([tmp_path])
+    got = {c.source: c.groups for c in result.candidates}
+    assert got == {"public/x.md": (), "restricted/salaries.md": ("hr",)}
+    reasons = dict(result.skipped)
+    assert reasons["public/pay.md"] == "same file as 'restricted/salaries.md' (a symlink)"
+    assert "share no group" in reasons["restricted/bonus.md"]  # [it] vs [hr, managers]
+    # The target's own rules count even when only the link is ingested.
+    only_public = discover([tmp_path / "public"])
+    assert {c.source: c.groups for c in only_public.candidates} == {"x.md": ()}
+
+
+def test_a_link_to_a_hidden_restricted_file_keeps_its_groups(tmp_path: Path) -> None:
+    write(tmp_path / ".private" / ACCESS_FILE, "groups: [managers]\n")
+    write(tmp_path / ".private" / "plan.md")
+    os.symlink(tmp_path / ".private" / "plan.md", tmp_path / "plan.md")
+    result = discover([tmp_path])
+    assert [(c.source, c.groups) for c in result.candidates] == [("plan.md", ("managers",))]
 
 
 def test_same_source_from_two_roots_is_skipped(tmp_path: Path) -> None:
@@ -151,6 +210,7 @@ def test_access_rule_double_star_and_rules_above_the_root(tmp_path: Path) -> Non
         ("files: [a]\n", "'files' must map glob patterns"),
         ("groups: [unclosed\n", "cannot read access rules"),
         ("- managers\n", "not a YAML mapping"),
+        ("groups: []\ngroups: [managers]\n", "duplicate key 'groups'"),
     ],
 )
 def test_invalid_access_rules_stop_discovery(tmp_path: Path, rules: str, message: str) -> None:
@@ -171,3 +231,13 @@ def test_ragkitignore_hides_files_and_folders_below_it(tmp_path):
     result = discover([root])
     assert [c.source for c in result.candidates] == ["drafts/notes.txt", "policy.md"]
     assert result.skipped == []
+
+
+@pytest.mark.parametrize(
+    "name", [".ragkit-access.yml", "ragkit-access.yaml", ".ragkit_access.yaml"]
+)
+def test_near_miss_rule_file_names_stop_discovery(tmp_path: Path, name: str) -> None:
+    write(tmp_path / "hr" / name, "groups: [hr]\n")
+    write(tmp_path / "hr" / "salary.md")
+    with pytest.raises(ConfigError, match=f"{name}: access rules must be in a file named exactly"):
+        discover([tmp_path])
