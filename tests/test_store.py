@@ -269,3 +269,65 @@ def test_an_unreadable_index_folder_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(IndexStoreError, match=r"cannot read index .*Permission denied.*access"):
         load_index(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("manifest-list", "is JSON list, not an object"),
+        ("manifest-no-fingerprint", "has no 'fingerprint' object"),
+        ("manifest-duplicate-key", "duplicate key 'files'"),
+        ("pointer-not-utf8", "not UTF-8"),
+        ("faiss-other-type", "is a FAISS IndexFlatL2"),
+    ],
+)
+def test_malformed_index_is_one_line_error(tmp_path, damage, message):
+    import faiss
+
+    final = write_generation(tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0)], vectors(1))
+    if damage == "manifest-list":
+        (final / "manifest.json").write_text("[]")
+    elif damage == "manifest-no-fingerprint":
+        (final / "manifest.json").write_text('{"files": {}, "format": 1}')
+    elif damage == "manifest-duplicate-key":
+        (final / "manifest.json").write_text('{"fingerprint": {}, "files": {}, "files": {}}')
+    elif damage == "pointer-not-utf8":
+        (tmp_path / "CURRENT").write_bytes(b"gen-\xff\xfe\n")
+    else:
+        other = faiss.IndexFlatL2(8)
+        other.add(vectors(1))
+        faiss.write_index(other, str(final / "vectors.faiss"))
+    with pytest.raises(IndexStoreError, match=message) as info:
+        load_index(tmp_path)
+    assert "\n" not in str(info.value) and "ragkit ingest" in str(info.value)
+
+
+def test_writing_into_a_folder_that_is_not_an_index_is_refused(tmp_path):
+    folder = tmp_path / "d"
+    (folder / "gen-reports").mkdir(parents=True)
+    (folder / "gen-reports" / "q1.pdf").write_text("a report")
+    with pytest.raises(IndexStoreError, match="not a ragkit index .*gen-reports"):
+        write_under_lock(folder)
+    assert (folder / "gen-reports" / "q1.pdf").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(IndexStoreError, match="is a file, not a folder"):
+        write_under_lock(tmp_path / "file")
+
+
+def test_only_names_ragkit_creates_are_ever_deleted(tmp_path):
+    write_under_lock(tmp_path)
+    # Things a user or another tool put beside a live index, with names close to ours.
+    for name in ("gen-reports", "gen-1", ".staging-notes.d", "gen-000001-backup"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "keep.txt").write_text("mine")
+    (tmp_path / "gen-000099").symlink_to(tmp_path / "gen-reports")
+    write_under_lock(tmp_path)
+    write_under_lock(tmp_path)
+    for name in ("gen-reports", "gen-1", ".staging-notes.d", "gen-000001-backup"):
+        assert (tmp_path / name / "keep.txt").read_text() == "mine"
+    assert len(load_index(tmp_path).chunks) == 1
+
+
+def write_under_lock(folder):
+    with writer_lock(folder):
+        return write_generation(folder, {"fingerprint": {}, "files": {}}, [chunk(0)], vectors(1))

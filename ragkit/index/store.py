@@ -39,6 +39,7 @@ import numpy as np
 
 from ragkit.errors import IndexStoreError
 from ragkit.index.records import Chunk
+from ragkit.strict import loads_json
 
 FORMAT_VERSION = 1
 _CURRENT = "CURRENT"
@@ -177,7 +178,7 @@ def _read_pointer(index_dir: Path) -> str | None:
 
 def _load_manifest(index_dir: Path, generation: Path) -> dict[str, Any]:
     try:
-        manifest = json.loads((generation / _MANIFEST).read_text(encoding="utf-8"))
+        manifest = loads_json((generation / _MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise _corrupt(index_dir, f"{generation.name}/{_MANIFEST} is missing") from None
     except PermissionError as exc:
@@ -280,6 +281,7 @@ def _short(exc: BaseException) -> str:
 @contextlib.contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
     """One writer at a time; a second ingest fails fast instead of interleaving."""
+    check_index_folder(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".lock", "a+") as handle:
         try:
@@ -345,6 +347,41 @@ def _atomic_write_text(path: Path, text: str) -> None:
         _fsync(handle)
     os.replace(tmp, path)
     _fsync_path(path.parent)
+
+
+def check_index_folder(index_dir: Path) -> None:
+    """Refuse to write an index into a folder that holds something else.
+
+    An index folder is new, empty, or holds only names ragkit creates (CURRENT, .lock,
+    generations, staging folders). Anything else means the path is a mistake (`--index docs`):
+    raise IndexStoreError instead of mixing an index into, or later cleaning, someone's data.
+    """
+    if not index_dir.exists() and not index_dir.is_symlink():
+        return
+    if not index_dir.is_dir():
+        raise IndexStoreError(f"--index {index_dir} is a file, not a folder: choose another path")
+    try:
+        names = [entry.name for entry in os.scandir(index_dir)]
+    except OSError as exc:
+        raise _unreadable(index_dir, exc) from None
+    if _CURRENT in names:
+        return
+    foreign = sorted(name for name in names if not _ragkit_name(name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise IndexStoreError(
+            f"--index {index_dir} is a non-empty folder that is not a ragkit index (it holds "
+            f"{shown}): choose a new or empty folder for the index"
+        )
+
+
+def _ragkit_name(name: str) -> bool:
+    return (
+        name in (_CURRENT, ".lock")
+        or _GENERATION.fullmatch(name) is not None
+        or _STAGING.fullmatch(name) is not None
+        or (name.startswith(f".{_CURRENT}.tmp-") and name[len(_CURRENT) + 6 :].isdigit())
+    )
 
 
 def _remove_stale(index_dir: Path, keep: str, now: float | None = None) -> None:
