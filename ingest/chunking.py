@@ -9,6 +9,13 @@ then halves. A table keeps its header: each piece of a split table starts with i
 The budget counts what is embedded, `Chunk.embedding_text` (title, heading path and text),
 with the model's special tokens, and never exceeds the model's maximum sequence length, so
 the embedding model never silently truncates a chunk.
+
+Memory stays bounded whatever the input: a chunk is capped in characters as well as tokens
+(`CHARS_PER_TOKEN` x the token budget: a 50 MB "word" is one [UNK] token to WordPiece, and
+must not become one 50 MB chunk), a block longer than that cap is first cut into windows of
+at most the cap at the best boundary inside each (line, sentence end, space, else anywhere)
+before anything is tokenised, and tokens are counted in bounded batches. So a 50 MB line
+costs its windows, never one 50 MB tokenisation.
 """
 
 from __future__ import annotations
@@ -26,7 +33,14 @@ from ragkit.text.segment import split_sentences
 CountTokens = Callable[[Sequence[str]], list[int]]
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]; counted once per chunk, not per piece
+# Most characters a chunk may hold per token of budget. English WordPiece text runs about 4-5
+# characters a token and code or URLs fewer, so ordinary chunks never meet this cap; only
+# runs of characters the tokenizer folds into one token (huge words, base64) do.
+CHARS_PER_TOKEN = 8
+MAX_CONTEXT_CHARS = 300  # a title or heading longer than this is cut before it is tokenised
+_COUNT_BATCH = 256  # texts per tokenizer call: bounds the tokenizer's working memory
 _WORD = re.compile(r"\S+\s*")
+_SENTENCE_MARKS = (". ", "! ", "? ", "; ")
 
 
 @dataclass(frozen=True)
@@ -41,7 +55,7 @@ class ChunkSettings:
             raise ConfigError(f"chunk size {self.chunk_tokens} tokens is too small: use 32 or more")
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"chunk_tokens": self.chunk_tokens, "chunker": "sections-v1"}
+        return {"chunk_tokens": self.chunk_tokens, "chunker": "sections-v2"}
 
 
 @dataclass(frozen=True)
@@ -66,13 +80,15 @@ def chunk_document(
     chunks: list[Chunk] = []
     seen_ids: dict[str, int] = {}
     content = [b for b in doc.blocks if b.kind != "heading" and b.text.strip()]
+    title = doc.title[:MAX_CONTEXT_CHARS]  # a 50 MB first line must not ride on every chunk
     for (headings, page), section in groupby(content, key=lambda b: (b.headings, b.page)):
-        headings = _fit_headings(doc.title, headings, count_tokens, limit, settings)
-        context = context_line(doc.title, headings) + "\n"
+        headings = tuple(heading[:MAX_CONTEXT_CHARS] for heading in headings)
+        headings = _fit_headings(title, headings, count_tokens, limit, settings)
+        context = context_line(title, headings) + "\n"
         budget = limit - _content_tokens(count_tokens, [context])[0]
         splitter = _Splitter(doc.text, count_tokens, budget)
         pieces = [piece for block in section for piece in splitter.block_pieces(block)]
-        for group in _pack(pieces, budget):
+        for group in _pack(pieces, budget, splitter.max_chars):
             text, start, end = _join(doc.text, group)
             chunk_id = chunk_id_for(doc.source, text)
             if chunk_id in seen_ids:  # the same text twice in one document
@@ -84,7 +100,7 @@ def chunk_document(
                 Chunk(
                     chunk_id=chunk_id,
                     source=doc.source,
-                    title=doc.title,
+                    title=title,
                     text=text,
                     start=start,
                     end=end,
@@ -98,7 +114,10 @@ def chunk_document(
 
 
 def _content_tokens(count_tokens: CountTokens, texts: Sequence[str]) -> list[int]:
-    return [max(0, n - SPECIAL_TOKENS) for n in count_tokens(texts)]
+    counts: list[int] = []
+    for i in range(0, len(texts), _COUNT_BATCH):
+        counts += [max(0, n - SPECIAL_TOKENS) for n in count_tokens(texts[i : i + _COUNT_BATCH])]
+    return counts
 
 
 def _fit_headings(
@@ -118,12 +137,14 @@ def _fit_headings(
     return path
 
 
-def _pack(pieces: Sequence[_Piece], budget: int) -> Iterator[list[_Piece]]:
-    """Greedy packing of consecutive pieces; the joins ("\\n\\n") cost no word pieces."""
+def _pack(pieces: Sequence[_Piece], budget: int, max_chars: int) -> Iterator[list[_Piece]]:
+    """Greedy packing of consecutive pieces within `budget` tokens and `max_chars` characters
+    (from the first piece's start to the last one's end); joins ("\\n\\n") cost no tokens."""
     group: list[_Piece] = []
     used = 0
     for piece in pieces:
-        if group and used + piece.tokens > budget:
+        too_long = group and piece.end - group[0].start > max_chars
+        if group and (used + piece.tokens > budget or too_long):
             yield group
             group, used = [], 0
         group.append(piece)
@@ -151,23 +172,25 @@ class _Splitter:
         self.text = text
         self.count_tokens = count_tokens
         self.budget = budget
+        self.max_chars = max(budget, 1) * CHARS_PER_TOKEN
 
     def block_pieces(self, block: Block) -> list[_Piece]:
-        tokens = _content_tokens(self.count_tokens, [block.text])[0]
-        if tokens <= self.budget:
-            return [_Piece(block.start, block.end, block.text, tokens)]
+        if len(block.text) <= self.max_chars:
+            tokens = _content_tokens(self.count_tokens, [block.text])[0]
+            if tokens <= self.budget:
+                return [_Piece(block.start, block.end, block.text, tokens)]
         if block.kind == "table" and block.header and block.text.startswith(block.header):
             return self._table_pieces(block)
         return self._fit(block.start, block.end, level=0)
 
     def _table_pieces(self, block: Block) -> list[_Piece]:
         header = block.header or ""
-        header_tokens = _content_tokens(self.count_tokens, [header])[0]
+        header_tokens = _content_tokens(self.count_tokens, [header[: self.max_chars + 1]])[0]
         body_start = block.start + len(header)
-        if header_tokens > self.budget // 2:  # a header that eats the budget is not worth repeating
-            return self._fit(block.start, block.end, level=0)
+        if header_tokens > self.budget // 2 or len(header) > self.max_chars // 2:
+            return self._fit(block.start, block.end, level=0)  # a header eating the budget
         rows = self._fit(body_start, block.end, level=0, budget=self.budget - header_tokens)
-        grouped = _pack(rows, self.budget - header_tokens)
+        grouped = _pack(rows, self.budget - header_tokens, self.max_chars - len(header) - 1)
         pieces = []
         for group in grouped:
             body = self.text[group[0].start : group[-1].end].strip("\n")
@@ -180,16 +203,44 @@ class _Splitter:
 
     def _fit(self, start: int, end: int, *, level: int, budget: int | None = None) -> list[_Piece]:
         budget = self.budget if budget is None else budget
+        if end - start > self.max_chars:
+            # Too long to tokenise whole: windows of at most max_chars first, each then cut
+            # at the usual boundaries; their pieces pack together again below.
+            pieces = [
+                piece
+                for window_start, window_end in self._windows(start, end)
+                for piece in self._fit(window_start, window_end, level=level, budget=budget)
+            ]
+            return [self._merge(g) for g in _pack(pieces, budget, self.max_chars)]
         spans = list(self._split(start, end, level))
         texts = [self.text[s:e] for s, e in spans]
         counts = _content_tokens(self.count_tokens, texts)
-        pieces: list[_Piece] = []
+        pieces = []
         for (s, e), text, tokens in zip(spans, texts, counts, strict=True):
             if tokens <= budget:
                 pieces.append(_Piece(s, e, text, tokens))
             else:
                 pieces.extend(self._fit(s, e, level=level + 1, budget=budget))
-        return [self._merge(g) for g in _pack(pieces, budget)]
+        return [self._merge(g) for g in _pack(pieces, budget, self.max_chars)]
+
+    def _windows(self, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """Consecutive spans of at most max_chars tiling [start, end), each cut after the last
+        newline, else sentence end, else space in its second half, else at the cap."""
+        text, cap = self.text, self.max_chars
+        while end - start > cap:
+            limit = start + cap
+            cut = text.rfind("\n", start + cap // 2, limit) + 1
+            if not cut:
+                ends = [text.rfind(mark, start + cap // 2, limit - 1) for mark in _SENTENCE_MARKS]
+                cut = max(ends) + 2 if max(ends) >= 0 else 0
+            if not cut:
+                cut = text.rfind(" ", start + cap // 2, limit) + 1
+            if not cut:
+                cut = limit
+            yield start, cut
+            start = cut
+        if start < end:
+            yield start, end
 
     def _merge(self, group: list[_Piece]) -> _Piece:
         start, end = group[0].start, group[-1].end

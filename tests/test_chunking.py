@@ -136,3 +136,38 @@ def test_minilm_never_truncates_a_chunk_of_dense_text():
     assert len(chunks) > 5
     assert max(counts) <= 256
     assert min(counts) > 128  # packed, not shredded
+
+
+class RecordingCounter:
+    """WordPiece-like counts (a word is one token however long) that record text lengths."""
+
+    def __init__(self) -> None:
+        self.longest = 0
+
+    def __call__(self, texts):
+        self.longest = max([self.longest, *(len(t) for t in texts)])
+        return WORDS.count_tokens(texts)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "x" * 300_000,  # one huge word: one token, must not be one huge chunk
+        "word " * 60_000,  # one 300k-character line with no sentence end
+        ("A sentence that goes on. " * 12_000),
+    ],
+    ids=["one-word", "one-line", "one-paragraph"],
+)
+def test_huge_blocks_are_cut_by_characters_before_tokenising(body):
+    counter = RecordingCounter()
+    doc = make_doc([("paragraph", body, ("H" * 100_000,), None)])
+    doc = Document(doc.source, "T" * 100_000, doc.text, doc.blocks)
+    chunks = chunk_document(doc, count_tokens=counter, max_tokens=64)
+    budget = 64 - 2
+    max_chars = budget * 8
+    # Nothing tokenised or stored is much longer than the cap; no text is lost.
+    assert counter.longest <= max_chars + 700
+    assert all(len(c.text) <= max_chars for c in chunks)
+    assert all(len(c.embedding_text) <= max_chars + 700 for c in chunks)
+    assert "".join(c.text.replace(" ", "") for c in chunks) == body.replace(" ", "")
+    assert all(WORDS.count_tokens([c.embedding_text])[0] <= 64 for c in chunks)

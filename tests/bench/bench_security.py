@@ -106,6 +106,69 @@ def ingest_links_and_special_files(work: Path) -> Figures:
     return {"attacks": attacks, "leaks": int(leaks), "exit": run.returncode}
 
 
+_MEASURED_CLI = (
+    "import json, resource, sys\n"
+    "from ragkit.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "print('PEAK_KB', peak, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+@section
+def ingest_large_files(work: Path) -> Figures:
+    """A 50 MB single-line text file and a 50 MB one-word file, each beside a normal file:
+    each must get a per-file outcome, the run must go on, and peak RSS stay under 2 GB.
+
+    Sizes from $BENCH_LARGE_MB (default 50); the model from $BENCH_MODEL (default: bundled)."""
+    size_mb = float(os.environ.get("BENCH_LARGE_MB", "50"))
+    model = os.environ.get("BENCH_MODEL", "all-MiniLM-L6-v2")
+    n = int(size_mb * 2**20)
+    words = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do " * (n // 60 + 1))[:n]
+    cases = {"single-line": words.replace(" amet ", " amet. ", 1), "one-word": "x" * n}
+    figures: Figures = {"attacks": len(cases), "leaks": 0, "model": model, "size_mb": size_mb}
+    for name, body in cases.items():
+        docs = work / name
+        _write(docs / "big.txt", body)
+        _write(docs / "normal.md", "# Leave\n\nStaff get 25 days of annual leave.\n")
+        index = work / f"index-{name}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+        started = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, "-c", _MEASURED_CLI, "ingest", str(docs), "--index", str(index)]
+            + ["--no-progress", "--json", "--model", model, "--max-file-mb", str(size_mb * 2)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=3600,
+        )
+        seconds = time.perf_counter() - started
+        peak_kb = next(
+            (
+                int(line.split()[1])
+                for line in run.stderr.splitlines()
+                if line.startswith("PEAK_KB")
+            ),
+            0,
+        )
+        try:
+            report = json.loads(run.stdout)
+            outcomes = {f["source"]: f["status"] for f in report["files"]}
+        except ValueError:
+            outcomes = {}
+        ok = outcomes.get("normal.md") == "added" and "big.txt" in outcomes and peak_kb < 2**21
+        figures["leaks"] += 0 if ok else 1  # a crash, a lost run or > 2 GB counts against us
+        figures[f"{name}_outcome"] = outcomes.get("big.txt", f"none (exit {run.returncode})")
+        figures[f"{name}_peak_rss_mb"] = round(peak_kb / 1024)
+        figures[f"{name}_seconds"] = round(seconds, 1)
+        if outcomes.get("big.txt") == "added":
+            figures[f"{name}_chunks"] = next(
+                f["chunks"] for f in report["files"] if f["source"] == "big.txt"
+            )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--section", action="append", choices=sorted(SECTIONS))
