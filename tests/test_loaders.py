@@ -166,6 +166,11 @@ def test_markdown_raw_html_table(tmp_path: Path) -> None:
     [
         ("title: [unclosed", "front matter is not valid YAML"),
         ("access: {managers: yes}", "front matter 'access' must be a list of group names"),
+        ("Access: [managers]", "front matter key 'Access' looks like 'access'"),
+        ("acces: [managers]", "front matter key 'acces' looks like 'access'"),
+        ("group: managers", "front matter key 'group' looks like 'groups'"),
+        ("GROUPS: [managers]", "front matter key 'GROUPS' looks like 'groups'"),
+        ("groups: []\ngroups: [managers]", "duplicate key 'groups'"),
     ],
 )
 def test_markdown_bad_front_matter_is_a_load_error(
@@ -176,6 +181,24 @@ def test_markdown_bad_front_matter_is_a_load_error(
     path.write_text(f"---\n{front_matter}\n---\nSecret salaries.\n", encoding="utf-8")
     with pytest.raises(LoadError, match=message):
         load_file(path, "bad.md")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n\n---\naccess: [managers]\n---\nSecret salaries.\n",  # blank lines first
+        "+++\naccess = ['managers']\ntitle = 'Pay'\n+++\nSecret salaries.\n",  # TOML (Hugo)
+    ],
+    ids=["blank-line-first", "toml"],
+)
+def test_markdown_front_matter_variants_keep_their_groups(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "pay.md"
+    path.write_text(text, encoding="utf-8")
+    warnings: list[str] = []
+    doc = load_one(path, warnings=warnings)
+    assert doc.groups == ("managers",)
+    assert "access" not in doc.text and doc.text.strip() == "Secret salaries."
+    assert bool(warnings) == text.startswith("\n")
 
 
 def test_markdown_redirect_stub_is_a_load_error(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ reported in one warning naming their line numbers; a file with no good line is a
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from ingest.loaders.base import SEPARATOR, LoadOptions, json_safe
 from ragkit.errors import LoadError
 from ragkit.index.records import Block, Document
+from ragkit.strict import loads_json
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 _SHOWN = 5  # bad lines named in a message; the rest are counted
@@ -29,9 +29,9 @@ def load(path: Path, source: str, options: LoadOptions) -> list[Document]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                bad.append((number, f"invalid JSON ({exc.msg})"))
+                record = loads_json(line)
+            except ValueError as exc:
+                bad.append((number, f"invalid JSON ({getattr(exc, 'msg', exc)})"))
                 continue
             problem = _check(record, seen)
             if problem:

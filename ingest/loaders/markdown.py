@@ -10,13 +10,18 @@ Liquid/Jinja tags (`{% ... %}`, `{{ ... }}`) and HTML comments are removed, and 
 Front matter goes to `metadata`; `title:` is the title and `access:`/`groups:` (a list or a
 comma-separated string) become `Document.groups`. Front matter that is not valid YAML is a
 LoadError rather than text: it may hold access groups, and silently dropping them would make
-a restricted page readable by everyone.
+a restricted page readable by everyone. For the same reason, front matter after blank lines
+is read (with a warning), TOML front matter (`+++`, as Hugo writes it) is read, and a key
+that looks like an access key but is not one (`Access:`, `acces:`, `group:`) or a repeated
+key is a LoadError naming the key: the page is not indexed until it is fixed.
 """
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +30,15 @@ import yaml
 from ingest.loaders.base import LoadOptions, Part, assemble, read_text
 from ragkit.errors import LoadError
 from ragkit.index.records import Document
+from ragkit.strict import load_yaml
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
+_FRONT_MATTER = re.compile(
+    r"\A(\s*?)---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE
+)
+_TOML_FRONT_MATTER = re.compile(
+    r"\A(\s*?)\+\+\+[ \t]*\n(.*?)^\+\+\+[ \t]*$\n?", re.DOTALL | re.MULTILINE
+)
+ACCESS_KEYS = ("access", "groups")
 _FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -84,25 +96,49 @@ def load(path: Path, source: str, options: LoadOptions) -> list[Document]:
 
 def split_front_matter(text: str, source: str, options: LoadOptions) -> tuple[dict[str, Any], str]:
     match = _FRONT_MATTER.match(text)
+    toml = match is None
+    if toml:
+        match = _TOML_FRONT_MATTER.match(text)
     if not match:
         return {}, text
+    if match.group(1):
+        options.warn("blank line(s) before the front matter; read it as front matter anyway")
     try:
-        data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError as exc:
+        data = tomllib.loads(match.group(2)) if toml else load_yaml(match.group(2))
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0][:80]
         raise LoadError(
             source,
-            f"front matter is not valid YAML ({problem}{where}); fix it, or its title and "
-            "access groups would be lost",
+            f"front matter is not valid {'TOML' if toml else 'YAML'} ({problem}{where}); fix it, "
+            "or its title and access groups would be lost",
         ) from exc
     if data is None:
         return {}, text[match.end() :]
     if not isinstance(data, dict):
         options.warn("front matter is not a YAML mapping; read it as ordinary text")
         return {}, text
-    return {str(key): value for key, value in data.items()}, text[match.end() :]
+    meta = {str(key): value for key, value in data.items()}
+    _refuse_near_miss_keys(meta, source)
+    return meta, text[match.end() :]
+
+
+def _refuse_near_miss_keys(meta: dict[str, Any], source: str) -> None:
+    """A key one typo away from an access key would silently leave the page public."""
+    for key in meta:
+        if key in ACCESS_KEYS:
+            continue
+        folded = key.strip().lower().replace("-", "_")
+        for wanted in ACCESS_KEYS:
+            close = difflib.SequenceMatcher(None, folded, wanted).ratio() >= 0.8
+            if folded == wanted or close or folded in (f"{wanted}_list", f"allowed_{wanted}"):
+                raise LoadError(
+                    source,
+                    f"front matter key '{key}' looks like '{wanted}' but is not it; access "
+                    f"groups are read only from 'access:' or 'groups:' (lower case). Fix the key: "
+                    "the page is not indexed until then, so it cannot be read by the wrong people",
+                )
 
 
 def front_matter_groups(meta: dict[str, Any], source: str) -> tuple[str, ...]:
