@@ -1,4 +1,7 @@
-"""`ragkit ingest PATH... --index DIR`: sync an index with a set of files and folders.
+"""`ragkit ingest [PATH...] --index DIR` and `ragkit remove SOURCE... --index DIR`.
+
+`ingest` adds or updates what it is given and removes only files gone from inside those
+paths; with no PATH it re-syncs every root the index remembers. `remove` drops sources.
 
 The ingest command lives with the pipeline it drives: `ragkit.cli` names this module in its
 command table, so nothing under `ragkit/` imports the `ingest` package.
@@ -22,12 +25,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "ingest",
         help="index documents (incremental: only new or changed files are embedded)",
         description="Sync an index with files and folders: embeds new or changed files, "
-        "drops the chunks of files that are gone, does nothing when nothing changed.",
+        "drops the chunks of files gone from inside the given paths, does nothing when "
+        "nothing changed. With no PATH, re-syncs every folder the index remembers.",
     )
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="files or folders (default: the ones this index was built from)",
+    )
     add_index_option(parser)
     parser.add_argument(
-        "--groups", help="access groups for every file of this run, e.g. hr,managers"
+        "--groups",
+        help="access groups for every file of this run, e.g. hr,managers; remembered with "
+        "the folder (default: the groups remembered for it)",
+    )
+    parser.add_argument(
+        "--allow-widen",
+        action="store_true",
+        help="let this run make files readable by more people than before (refused otherwise)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would change; write nothing"
@@ -68,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"no such file or folder: {path}")
     options = IngestOptions(
         model=args.model,
-        groups=parse_groups(args.groups),
+        groups=None if args.groups is None else parse_groups(args.groups),
+        allow_widen=args.allow_widen,
         passwords=_read_passwords(args.password_file),
         chunking=ChunkSettings(chunk_tokens=args.chunk_tokens),
         max_file_mb=args.max_file_mb,
@@ -86,6 +104,13 @@ def run(args: argparse.Namespace) -> int:
 def print_ingest_report(report: IngestReport) -> None:
     if report.rebuild_reason:
         print(f"note: {report.rebuild_reason}")
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.widened:
+        verb = "would widen" if report.dry_run else "widened (--allow-widen)"
+        print(f"access {verb} for {len(report.widened)} file(s):")
+        for line in report.widened:
+            print(f"  {line}")
     verb = "Would change" if report.dry_run else "Synced"
     print(f"{verb} index {report.index_dir} in {report.seconds:.1f} s")
     labels = ["added", "updated", "unchanged", "removed", "skipped", "failed"]
@@ -98,9 +123,45 @@ def print_ingest_report(report: IngestReport) -> None:
             for outcome in report.outcomes:
                 if outcome.status == status:
                     print(f"  {status[0].upper()} {outcome.source}")
+    warned = [o for o in report.outcomes if o.warnings]
+    if warned:
+        print("warnings:")
+        for outcome in warned:
+            for warning in outcome.warnings:
+                print(f"  {outcome.source}: {warning}")
     for status in ("skipped", "failed"):
         rows = [o for o in report.outcomes if o.status == status]
         if rows:
             print(f"{status}:")
             for outcome in rows:
                 print(f"  {outcome.source}: {outcome.reason}")
+
+
+def add_remove_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "remove",
+        help="remove documents from an index",
+        description="Drop sources (as `ragkit sources` lists them) from the index. A file "
+        "still inside a remembered folder comes back at the next `ragkit ingest`: move it or "
+        "list it in .ragkitignore.",
+    )
+    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="sources to remove")
+    add_index_option(parser)
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be removed; write nothing"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(run=run_remove)
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from ingest.pipeline import remove_sources
+
+    report = remove_sources(args.sources, index_dir(args), dry_run=args.dry_run)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        verb = "Would remove" if report.dry_run else "Removed"
+        for outcome in report.outcomes:
+            print(f"{verb} {outcome.source}")
+    return 0

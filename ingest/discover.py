@@ -23,8 +23,9 @@ For each file, the deepest rule file with something to say about it wins (within
 last matching pattern wins); `groups: []` makes a file public again. Rule files in the folders
 above an ingest root count too, so ingesting a subfolder cannot dodge its parent's rules. A
 rule file that cannot be read, has an unknown or duplicate key, or a near-miss name
-(`.ragkit-access.yml`, `ragkit-access.yaml`, ...) stops discovery with a ConfigError: a typo
-must never silently make restricted files public.
+(`.ragkit-access.yml`, `ragkit-access.yaml`, ...) makes every file it could govern `failed`
+with the reason (the pipeline then also drops their indexed copies): a typo must never
+silently make restricted files public. `groups_for` raises the ConfigError itself.
 """
 
 from __future__ import annotations
@@ -70,12 +71,28 @@ class Candidate:
     source: str
     root: Path
     groups: tuple[str, ...] = ()  # from access rule files; empty means everyone
+    run_groups: tuple[str, ...] = ()  # given for the run (--groups, or remembered with a root)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One path to sync: `path` (a file or folder) with sources relative to `root`, which is
+    `path` itself for a folder given on its own, or a folder above it (a remembered root)."""
+
+    path: Path
+    root: Path
+    run_groups: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, path: Path, run_groups: tuple[str, ...] = ()) -> Scope:
+        return cls(path, path if path.is_dir() else path.parent, run_groups)
 
 
 @dataclass
 class DiscoveryResult:
     candidates: list[Candidate] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # access rules unreadable
 
 
 @dataclass(frozen=True)
@@ -93,17 +110,24 @@ class AccessRule:
         return found
 
 
-def discover(paths: Sequence[Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> DiscoveryResult:
-    """List the loadable files under `paths` (files or folders) and what was skipped and why."""
+def discover(
+    paths: Sequence[Path] = (),
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    scopes: Sequence[Scope] | None = None,
+) -> DiscoveryResult:
+    """List the loadable files under `paths` (files or folders), or under `scopes` when given,
+    and what was skipped or failed and why."""
     walker = _Walker(max_bytes)
-    for given in paths:
-        path = Path(given)
+    for scope in scopes if scopes is not None else [Scope.of(Path(p)) for p in paths]:
+        path = scope.path
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"{path}: no such file or folder; check the path")
+        walker.run_groups = scope.run_groups
         if path.is_dir():
-            walker.walk_folder(path)
+            walker.walk_folder(path, scope.root)
         else:
-            walker.add_file(path, path.name, path.parent)
+            walker.add_file(path, _source(path, scope.root), scope.root)
     return walker.finish()
 
 
@@ -175,11 +199,12 @@ class _Walker:
         self.seen_sources: dict[str, Path] = {}  # source -> root, to catch clashes
         self.rules = _AccessRules()
         self.linked_folders: list[tuple[Path, frozenset[str], _Ignores]] = []
+        self.run_groups: tuple[str, ...] = ()
 
-    def walk_folder(self, root: Path) -> None:
-        real_root = os.path.realpath(root)
-        walked = {real_root}
-        self._walk(root, root, frozenset({real_root}), walked, ())
+    def walk_folder(self, folder: Path, root: Path) -> None:
+        real_folder = os.path.realpath(folder)
+        walked = {real_folder}
+        self._walk(folder, root, frozenset({real_folder}), walked, ())
         # Linked folders last, so a folder's own path wins over a link's path to it.
         while self.linked_folders:
             path, ancestors, ignores = self.linked_folders.pop(0)
@@ -192,7 +217,11 @@ class _Walker:
             keep = own[0] if own else reaching[0]
             # The real location's rules count even when that location was not walked (a
             # hidden or ignored folder, or a folder above the root).
-            at_real = self.rules.groups(Path(real))
+            try:
+                at_real = self.rules.groups(Path(real))
+            except ConfigError as exc:
+                self.result.failed.append((keep.source, f"access rules cannot be read: {exc}"))
+                continue
             groups = most_restrictive(at_real, *(c.groups for c in reaching))
             if groups is None:
                 paths = ", ".join(f"'{c.source}' {list(c.groups)}" for c in reaching)
@@ -204,7 +233,9 @@ class _Walker:
                     )
                 )
                 continue
-            self.result.candidates.append(Candidate(keep.path, keep.source, keep.root, groups))
+            self.result.candidates.append(
+                Candidate(keep.path, keep.source, keep.root, groups, keep.run_groups)
+            )
             for other in reaching:
                 if other is not keep:
                     self.result.skipped.append(
@@ -308,7 +339,12 @@ class _Walker:
             )
             return
         self.seen_sources[source] = root
-        candidate = Candidate(path, source, root, self.rules.groups(path.absolute()))
+        try:
+            groups = self.rules.groups(path.absolute())
+        except ConfigError as exc:
+            self.result.failed.append((source, f"access rules cannot be read: {exc}"))
+            return
+        candidate = Candidate(path, source, root, groups, self.run_groups)
         self.by_real.setdefault(real, []).append(candidate)
 
 

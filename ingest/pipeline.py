@@ -1,17 +1,28 @@
 """Ingest: sync an index directory with a set of files and folders.
 
-The index mirrors the given paths. A run hashes every file (cheap), compares with the
-manifest, and only loads, chunks and embeds files that are new or changed; chunks of files
-that disappeared are dropped; chunk texts already in the index keep their stored vectors.
-When nothing changed, no model is loaded and nothing is written. A change of embedding
-model or chunk settings makes the stored vectors meaningless, so the index is rebuilt.
+The index remembers the roots it was built from (`ingest.roots`): a run syncs the paths it
+is given (or, with none, every remembered root), removing only files that disappeared from
+inside those paths. A run hashes every file (cheap), compares with the manifest, and only
+loads, chunks and embeds files that are new or changed. A stored vector is reused when the
+exact text that was embedded (context line + text) is unchanged, so renaming a title or a
+heading re-embeds the chunks under it. When nothing changed, no model is loaded and nothing
+is written. A change of embedding model or chunk settings makes the stored vectors
+meaningless, so the index is rebuilt (from the given paths and every remembered root).
 
-A file that fails to load keeps whatever the index already held for it: a bad save of a
-policy must not silently remove the good version from answers.
+Access never widens silently:
+- A run that would let more people read any file than before (new groups, or public where
+  it was restricted) stops before writing and lists those files, unless `allow_widen`.
+- A file that fails to load keeps its indexed version only when that cannot be wider than
+  the new rules: a Markdown file can declare its own groups, so when it fails its old chunks
+  are dropped; other formats keep their old chunks restricted to the most restrictive of the
+  old and new groups (dropped when those share no group). Files whose access rule file
+  cannot be read fail, and their old chunks are dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,12 +32,28 @@ from typing import Any, Literal
 import numpy as np
 
 from ingest.chunking import ChunkSettings, chunk_document
-from ingest.discover import Candidate, discover, read_regular_file
+from ingest.discover import Candidate, Scope, discover, most_restrictive, read_regular_file
 from ingest.loaders import load_file
-from ragkit.errors import LoadError
+from ingest.roots import covers, plan_scopes
+from ragkit.errors import LoadError, UsageError
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.records import Chunk, sha256_hex
-from ragkit.index.store import load_index, read_manifest, write_generation, writer_lock
+from ragkit.index.store import (
+    IndexSnapshot,
+    load_index,
+    read_manifest,
+    write_generation,
+    writer_lock,
+)
+
+# Formats whose files can declare their own access groups (front matter). When one fails to
+# load, its new groups are unknown, so its old chunks cannot be kept.
+_SELF_DECLARING = (".md", ".markdown")
+
+
+class AccessWideningError(UsageError):
+    """A run would let more people read some files than before; nothing was written."""
+
 
 Status = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"]
 
@@ -34,7 +61,9 @@ Status = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"
 @dataclass(frozen=True)
 class IngestOptions:
     model: str = DEFAULT_MODEL
-    groups: tuple[str, ...] = ()  # applied to every file of this run (--groups)
+    # Applied to every file of this run (--groups); None: each root's remembered groups.
+    groups: tuple[str, ...] | None = None
+    allow_widen: bool = False  # let this run make files readable by more people
     passwords: tuple[str, ...] = ()  # tried on encrypted PDFs (--password-file)
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     max_file_mb: float = 100.0
@@ -62,6 +91,8 @@ class IngestReport:
     chunks_total: int = 0
     embedded: int = 0  # chunk texts that went through the model in this run
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # e.g. remembered groups used
+    widened: list[str] = field(default_factory=list)  # "source: old -> new" (dry run / refused)
 
     def count(self, status: Status) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -82,6 +113,8 @@ class IngestReport:
             },
             "chunks_total": self.chunks_total,
             "embedded": self.embedded,
+            "notes": list(self.notes),
+            "widened": list(self.widened),
             "seconds": round(self.seconds, 3),
             "files": [{**vars(o), "warnings": list(o.warnings)} for o in self.outcomes],
         }
@@ -98,20 +131,55 @@ def ingest(
     *,
     embedder: Embedder | None = None,
 ) -> IngestReport:
-    """Bring `index_dir` in line with `paths`; see the module docstring."""
+    """Sync `index_dir` with `paths` (none: the remembered roots); see the module docstring.
+
+    Raises AccessWideningError (nothing written) when the run would widen access and
+    `options.allow_widen` is false; UsageError for a bad path; IndexStoreError for a bad index.
+    """
     started = time.perf_counter()
     index_dir = Path(index_dir)
     embedder = embedder or load_embedder(options.model)
     report = IngestReport(index_dir=index_dir, dry_run=options.dry_run)
-    found = discover(paths, max_bytes=int(options.max_file_mb * 2**20))
-    report.outcomes += [FileOutcome(src, "skipped", why) for src, why in found.skipped]
-
     if options.dry_run:
-        _plan(found.candidates, index_dir, embedder, options, report)
-        report.seconds = time.perf_counter() - started
+        _run(paths, index_dir, embedder, options, report)
+    else:
+        with writer_lock(index_dir):
+            _run(paths, index_dir, embedder, options, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def remove_sources(
+    sources: Sequence[str], index_dir: Path, *, dry_run: bool = False
+) -> IngestReport:
+    """Drop the given sources (as `ragkit sources` lists them) from the index.
+
+    A source still under a remembered root comes back at the next full sync unless the file
+    is moved or ignored (`.ragkitignore`). Raises UsageError naming sources the index lacks.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    report = IngestReport(index_dir=index_dir, dry_run=dry_run)
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise UsageError(f"no index at {index_dir}: nothing to remove")
+    missing = [s for s in sources if s not in manifest["files"]]
+    if missing:
+        raise UsageError(f"not in index {index_dir}: {', '.join(missing)} (see `ragkit sources`)")
+    report.outcomes += [FileOutcome(s, "removed") for s in dict.fromkeys(sources)]
+    if dry_run:
         return report
     with writer_lock(index_dir):
-        _sync(found.candidates, index_dir, embedder, options, report)
+        snapshot = load_index(index_dir)
+        drop = set(sources)
+        keep = [i for i, c in enumerate(snapshot.chunks) if c.source not in drop]
+        matrix = _stored_matrix(snapshot)[keep]
+        files = {s: e for s, e in snapshot.files.items() if s not in drop}
+        write_generation(
+            index_dir, {**snapshot.manifest, "files": files}, snapshot.chunks_at(keep), matrix
+        )
+    report.written = True
+    report.chunks_total = len(keep)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -120,33 +188,69 @@ def ingest(
 class _Plan:
     fingerprint: dict[str, Any]
     previous: dict[str, Any]  # manifest files of the live index, {} when rebuilding
+    roots: list[dict[str, Any]]  # what the manifest remembers after this run
     changed: list[tuple[Candidate, bytes, str, tuple[str, ...]]]  # candidate, data, hash, groups
     unchanged: list[str]
     removed: list[str]
 
 
-def _plan(
-    candidates: Sequence[Candidate],
+def _run(
+    paths: Sequence[Path],
     index_dir: Path,
     embedder: Embedder,
     options: IngestOptions,
     report: IngestReport,
-) -> _Plan:
+) -> None:
     fingerprint = index_fingerprint(embedder, options.chunking)
     manifest = read_manifest(index_dir)
+    remembered = list(manifest.get("roots", [])) if manifest else []
     previous: dict[str, Any] = {}
     if manifest is not None:
-        if manifest.get("fingerprint") != fingerprint:
-            report.rebuild_reason = _describe_change(manifest.get("fingerprint", {}), fingerprint)
+        if manifest["fingerprint"] != fingerprint:
+            report.rebuild_reason = _describe_change(manifest["fingerprint"], fingerprint)
+            # A rebuild must not lose what other roots brought in: sync them all.
+            paths = [*paths, *(Path(r["path"]) for r in remembered)] if paths else []
         else:
             previous = manifest["files"]
-    plan = _Plan(fingerprint, previous, [], [], [])
+    scopes, roots, notes = plan_scopes(paths, remembered, options.groups)
+    report.notes += notes
+    existing = [scope for scope in scopes if os.path.lexists(scope.path)]
+    found = discover(scopes=existing, max_bytes=int(options.max_file_mb * 2**20))
+    report.outcomes += [FileOutcome(src, "skipped", why) for src, why in found.skipped]
+    report.outcomes += [FileOutcome(src, "failed", why) for src, why in found.failed]
+    failed = {src for src, _ in found.failed}
+    plan = _plan(found.candidates, scopes, fingerprint, previous, roots, options, report, failed)
+    if options.dry_run:
+        report.widened = _widened_by_rules(plan)
+        return
+    _sync(plan, index_dir, embedder, options, report, manifest)
+
+
+def _plan(
+    candidates: Sequence[Candidate],
+    scopes: Sequence[Scope],
+    fingerprint: dict[str, Any],
+    previous: dict[str, Any],
+    roots: list[dict[str, Any]],
+    options: IngestOptions,
+    report: IngestReport,
+    failed: set[str],
+) -> _Plan:
+    """What changed. Files that failed discovery (unreadable access rules) are not seen, so
+    their indexed copies are removed with the rest (fail closed); they are reported once."""
+    plan = _Plan(fingerprint, previous, roots, [], [], [])
     seen: set[str] = set()
     for candidate in candidates:
-        if candidate.source in seen:
-            report.outcomes.append(
-                FileOutcome(candidate.source, "failed", "two inputs give the same source path")
-            )
+        real = os.path.realpath(candidate.path)
+        old = previous.get(candidate.source)
+        if candidate.source in seen or (
+            old and old.get("path") not in (None, real) and not _in_scopes(old["path"], scopes)
+        ):
+            where = old.get("path") if old else "another input"
+            reason = f"'{candidate.source}' is already indexed from {where}; ingest their "
+            reason += "common parent folder, or `ragkit remove` it first"
+            report.outcomes.append(FileOutcome(candidate.source, "failed", reason))
+            seen.add(candidate.source)
             continue
         seen.add(candidate.source)
         try:
@@ -156,8 +260,7 @@ def _plan(
             report.outcomes.append(FileOutcome(candidate.source, "failed", reason))
             continue
         digest = sha256_hex(data)
-        groups = tuple(sorted({*candidate.groups, *options.groups}))
-        old = previous.get(candidate.source)
+        groups = tuple(sorted({*candidate.groups, *candidate.run_groups}))
         if old and old["hash"] == digest and tuple(old.get("rule_groups", ())) == groups:
             plan.unchanged.append(candidate.source)
             report.outcomes.append(
@@ -165,8 +268,14 @@ def _plan(
             )
         else:
             plan.changed.append((candidate, data, digest, groups))
-    plan.removed = sorted(set(previous) - seen)
-    report.outcomes += [FileOutcome(src, "removed") for src in plan.removed]
+    # Only files that disappeared from inside the paths of this run are removed.
+    plan.removed = sorted(
+        source
+        for source, entry in previous.items()
+        if source not in seen and _in_scopes(entry.get("path"), scopes)
+    )
+    report.outcomes += [FileOutcome(src, "removed") for src in plan.removed if src not in failed]
+    plan.unchanged += [s for s in previous if s not in seen and s not in plan.removed]
     if options.dry_run:
         for candidate, _, _, _ in plan.changed:
             status: Status = "updated" if candidate.source in previous else "added"
@@ -174,40 +283,75 @@ def _plan(
     return plan
 
 
+def _in_scopes(real_path: str | None, scopes: Sequence[Scope]) -> bool:
+    # An entry without a path predates remembered roots: the old mirror semantics apply.
+    return real_path is None or any(covers(scope, real_path) for scope in scopes)
+
+
 def _sync(
-    candidates: Sequence[Candidate],
+    plan: _Plan,
     index_dir: Path,
     embedder: Embedder,
     options: IngestOptions,
     report: IngestReport,
+    manifest: dict[str, Any] | None,
 ) -> None:
-    plan = _plan(candidates, index_dir, embedder, options, report)
-    if not plan.changed and not plan.removed and not report.rebuild_reason:
+    roots_changed = manifest is not None and manifest.get("roots") != plan.roots
+    if not plan.changed and not plan.removed and not report.rebuild_reason and not roots_changed:
         report.chunks_total = sum(len(plan.previous[s]["chunk_ids"]) for s in plan.unchanged)
         return  # nothing to do: no model, no write
 
     snapshot = load_index(index_dir) if plan.previous else None
     old_chunks = {c.chunk_id: c for c in snapshot.chunks} if snapshot else {}
-    old_vectors = snapshot.vectors_by_id() if snapshot else {}
+    old_vectors = _vectors_by_embedded_text(snapshot) if snapshot else {}
     files: dict[str, Any] = {s: plan.previous[s] for s in plan.unchanged}
     new_chunks: dict[str, list[Chunk]] = {}
+    widened: list[str] = []
     for candidate, data, digest, groups in _progress(plan.changed, options, "reading"):
         outcome, entry, chunks = _load_and_chunk(candidate, data, digest, groups, embedder, options)
-        if outcome.status == "failed" and candidate.source in plan.previous:
-            files[candidate.source] = plan.previous[candidate.source]  # keep the last good version
-            outcome = FileOutcome(
-                outcome.source, "failed", outcome.reason + " (kept the indexed version)"
-            )
+        source = candidate.source
+        old = plan.previous.get(source)
+        if outcome.status == "failed" and old is not None:
+            kept = _fail_closed(candidate, old, groups, old_chunks)
+            if kept is None:
+                outcome = FileOutcome(
+                    source,
+                    "failed",
+                    outcome.reason + " (its indexed version was dropped: it could be readable "
+                    "by more people than the new access rules allow)",
+                )
+            else:
+                entry, chunks = kept
+                files[source] = entry
+                new_chunks[source] = chunks
+                outcome = FileOutcome(
+                    source, "failed", outcome.reason + " (kept the indexed version)"
+                )
         elif entry is not None:
-            status: Status = "updated" if candidate.source in plan.previous else "added"
-            outcome = FileOutcome(
-                candidate.source, status, chunks=len(chunks), warnings=outcome.warnings
-            )
-            files[candidate.source] = entry
-            new_chunks[candidate.source] = chunks
+            status: Status = "updated" if old is not None else "added"
+            outcome = FileOutcome(source, status, chunks=len(chunks), warnings=outcome.warnings)
+            files[source] = entry
+            new_chunks[source] = chunks
+            if old is not None and _widens(old, entry):
+                widened.append(f"{source}: {_describe_access(old)} -> {_describe_access(entry)}")
         report.outcomes.append(outcome)
+    if widened and not options.allow_widen:
+        report.widened = widened
+        raise AccessWideningError(
+            f"this run would let more people read {len(widened)} file(s): "
+            + "; ".join(widened[:5])
+            + ("; ..." if len(widened) > 5 else "")
+            + ". Nothing was written; pass --allow-widen if that is intended"
+        )
+    report.widened = widened
 
-    if plan.previous and not new_chunks and not plan.removed and not report.rebuild_reason:
+    if (
+        plan.previous
+        and not new_chunks
+        and not plan.removed
+        and not report.rebuild_reason
+        and not roots_changed
+    ):
         # Only failures again: the live generation already holds everything there is.
         report.chunks_total = sum(len(entry["chunk_ids"]) for entry in files.values())
         return
@@ -217,20 +361,106 @@ def _sync(
             ordered += new_chunks[source]
         else:
             ordered += [old_chunks[cid] for cid in files[source]["chunk_ids"]]
-    to_embed = [c for c in ordered if c.chunk_id not in old_vectors]
-    fresh = _embed(to_embed, embedder, options)
-    vectors_by_id = {**old_vectors, **{c.chunk_id: fresh[i] for i, c in enumerate(to_embed)}}
-    dim = int(fresh.shape[1]) if len(to_embed) else (snapshot.vectors_index.d if snapshot else 1)
-    matrix = (
-        np.stack([vectors_by_id[c.chunk_id] for c in ordered])
-        if ordered
-        else np.zeros((0, dim), dtype=np.float32)
-    )
-    manifest = {"fingerprint": plan.fingerprint, "files": files, "dim": dim}
-    write_generation(index_dir, manifest, ordered, matrix)
+    keys = [_embedded_key(c) for c in ordered]
+    to_embed: dict[str, Chunk] = {}
+    for key, chunk in zip(keys, ordered, strict=True):
+        if key not in old_vectors and key not in to_embed:
+            to_embed[key] = chunk
+    fresh = _embed(list(to_embed.values()), embedder, options)
+    vectors = {**old_vectors, **dict(zip(to_embed, fresh, strict=True))}
+    dim = int(fresh.shape[1]) if to_embed else (snapshot.vectors_index.d if snapshot else 1)
+    matrix = np.stack([vectors[key] for key in keys]) if ordered else np.zeros((0, dim), np.float32)
+    new_manifest = {
+        "fingerprint": plan.fingerprint,
+        "files": files,
+        "dim": dim,
+        "roots": plan.roots,
+    }
+    write_generation(index_dir, new_manifest, ordered, matrix)
     report.written = True
     report.embedded = len(to_embed)
     report.chunks_total = len(ordered)
+
+
+def _embedded_key(chunk: Chunk) -> str:
+    """Vectors are reused by the exact text that was embedded (context line + text); the
+    fingerprint is the same for the whole index, since a change of it rebuilds."""
+    return sha256_hex(chunk.embedding_text)
+
+
+def _stored_matrix(snapshot: IndexSnapshot) -> np.ndarray:
+    index = snapshot.vectors_index
+    if not snapshot.chunks:
+        return np.zeros((0, index.d), dtype=np.float32)
+    return index.reconstruct_n(0, index.ntotal)
+
+
+def _vectors_by_embedded_text(snapshot: IndexSnapshot) -> dict[str, np.ndarray]:
+    matrix = _stored_matrix(snapshot)
+    return {_embedded_key(c): matrix[row] for row, c in enumerate(snapshot.chunks)}
+
+
+def _fail_closed(
+    candidate: Candidate,
+    old: dict[str, Any],
+    groups: tuple[str, ...],
+    old_chunks: dict[str, Chunk],
+) -> tuple[dict[str, Any], list[Chunk]] | None:
+    """The old version of a file that now fails to load, restricted so that nobody the new
+    rules exclude can read it; None when it must be dropped instead."""
+    if candidate.path.suffix.lower() in _SELF_DECLARING:
+        return None  # its new front matter may restrict it further, and cannot be read
+    chunks = [old_chunks[cid] for cid in old["chunk_ids"] if cid in old_chunks]
+    restricted = []
+    for chunk in chunks:
+        narrowed = most_restrictive(chunk.groups, groups)
+        if narrowed is None:
+            return None
+        restricted.append(dataclasses.replace(chunk, groups=narrowed))
+    entry = {
+        **old,
+        "groups": sorted({g for c in restricted for g in c.groups}),
+        "public": any(not c.groups for c in restricted),
+    }
+    return entry, restricted
+
+
+def _access(entry: dict[str, Any]) -> tuple[bool, set[str]]:
+    public = entry.get("public", not entry.get("groups"))
+    return bool(public), set(entry.get("groups", ()))
+
+
+def _widens(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether someone could read the new version who could not read the old one."""
+    old_public, old_groups = _access(old)
+    new_public, new_groups = _access(new)
+    if old_public:
+        return False
+    return new_public or bool(new_groups - old_groups)
+
+
+def _describe_access(entry: dict[str, Any]) -> str:
+    public, groups = _access(entry)
+    named = ", ".join(sorted(groups))
+    if public:
+        return "everyone" + (f" (and {named})" if named else "")
+    return f"[{named}]"
+
+
+def _widened_by_rules(plan: _Plan) -> list[str]:
+    """For a dry run, which nothing loads: widening seen in the rule and run groups alone."""
+    widened = []
+    for candidate, _, _, groups in plan.changed:
+        old = plan.previous.get(candidate.source)
+        if old is None:
+            continue
+        before = {"groups": old.get("rule_groups", []), "public": not old.get("rule_groups")}
+        after = {"groups": list(groups), "public": not groups}
+        if _widens(before, after):
+            widened.append(
+                f"{candidate.source}: {_describe_access(before)} -> {_describe_access(after)}"
+            )
+    return widened
 
 
 def _load_and_chunk(
@@ -270,8 +500,10 @@ def _load_and_chunk(
         "title": first.title if len(documents) == 1 else candidate.path.name,
         "documents": len(documents),
         "pages": first.pages if len(documents) == 1 else None,
+        "path": os.path.realpath(candidate.path),
         "rule_groups": list(groups),
         "groups": sorted({g for c in chunks for g in c.groups}),
+        "public": any(not c.groups for c in chunks),
         "chunk_ids": [c.chunk_id for c in chunks],
         "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -213,11 +213,18 @@ def test_access_rule_double_star_and_rules_above_the_root(tmp_path: Path) -> Non
         ("groups: []\ngroups: [managers]\n", "duplicate key 'groups'"),
     ],
 )
-def test_invalid_access_rules_stop_discovery(tmp_path: Path, rules: str, message: str) -> None:
+def test_invalid_access_rules_fail_the_files_they_govern(
+    tmp_path: Path, rules: str, message: str
+) -> None:
     write(tmp_path / "hr" / ACCESS_FILE, rules)
     write(tmp_path / "hr" / "salary.md")
+    write(tmp_path / "public.md")
+    result = discover([tmp_path])
+    assert sources(result.candidates) == ["public.md"]
+    assert [source for source, _ in result.failed] == ["hr/salary.md"]
+    assert message in result.failed[0][1] and "access rules cannot be read" in result.failed[0][1]
     with pytest.raises(ConfigError, match=message):
-        discover([tmp_path])
+        groups_for(Candidate(tmp_path / "hr" / "salary.md", "salary.md", tmp_path))
 
 
 def test_ragkitignore_hides_files_and_folders_below_it(tmp_path):
@@ -236,8 +243,9 @@ def test_ragkitignore_hides_files_and_folders_below_it(tmp_path):
 @pytest.mark.parametrize(
     "name", [".ragkit-access.yml", "ragkit-access.yaml", ".ragkit_access.yaml"]
 )
-def test_near_miss_rule_file_names_stop_discovery(tmp_path: Path, name: str) -> None:
+def test_near_miss_rule_file_names_fail_the_files_below(tmp_path: Path, name: str) -> None:
     write(tmp_path / "hr" / name, "groups: [hr]\n")
     write(tmp_path / "hr" / "salary.md")
-    with pytest.raises(ConfigError, match=f"{name}: access rules must be in a file named exactly"):
-        discover([tmp_path])
+    result = discover([tmp_path])
+    assert result.candidates == [] and [s for s, _ in result.failed] == ["hr/salary.md"]
+    assert f"{name}: access rules must be in a file named exactly" in result.failed[0][1]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import IngestOptions, ingest
+from ingest.pipeline import AccessWideningError, IngestOptions, ingest, remove_sources
+from ragkit.index.records import readable_by
 from ragkit.index.store import load_index
 
 FAKE = IngestOptions(model="hash:64", progress=False)
@@ -127,7 +128,10 @@ def test_model_change_rebuilds_with_a_message(corpus, tmp_path):
 def test_groups_change_updates_without_reembedding(corpus, tmp_path):
     run(corpus, tmp_path / "idx")
     counter = CountingEmbedder()
-    report = run(corpus, tmp_path / "idx", embedder=counter, groups=("hr",))
+    # salary.md goes from [managers] to [hr, managers]: wider, so it needs --allow-widen.
+    with pytest.raises(AccessWideningError, match=r"salary.md: \[managers\] -> \[hr, managers\]"):
+        run(corpus, tmp_path / "idx", groups=("hr",))
+    report = run(corpus, tmp_path / "idx", embedder=counter, groups=("hr",), allow_widen=True)
     assert report.count("updated") == 3 and counter.embedded == []
     groups = {c.source: c.groups for c in load_index(tmp_path / "idx").chunks}
     assert groups["sick.txt"] == ("hr",) and groups["salary.md"] == ("hr", "managers")
@@ -183,3 +187,132 @@ def test_every_chunk_fits_the_real_model_window(tmp_path):
             counts += model.count_tokens([c.embedding_text for c in chunks])
     assert len(counts) > 50
     assert max(counts) <= 256
+
+
+def public_texts(index: Path) -> list[str]:
+    return [c.text for c in load_index(index).chunks if readable_by(c.groups, frozenset())]
+
+
+def test_adding_one_file_keeps_the_rest_and_no_path_resyncs_the_roots(corpus, tmp_path):
+    index = tmp_path / "idx"
+    run(corpus, index)
+    extra = tmp_path / "elsewhere" / "travel.md"
+    extra.parent.mkdir()
+    extra.write_text("# Travel\n\nBook trains, not planes.\n")
+    report = ingest([extra], index, FAKE)
+    assert report.count("added") == 1 and report.count("removed") == 0
+    assert {c.source for c in load_index(index).chunks} == {
+        "leave/annual.md",
+        "sick.txt",
+        "salary.md",
+        "travel.md",
+    }
+    # A file inside a remembered folder keeps that folder's source names.
+    (corpus / "leave" / "parental.md").write_text("# Parental leave\n\nSixteen weeks.\n")
+    report = ingest([corpus / "leave" / "parental.md"], index, FAKE)
+    assert [(o.source, o.status) for o in report.outcomes] == [("leave/parental.md", "added")]
+    # Deleting inside a given folder removes only there; no PATH re-syncs every root.
+    (corpus / "sick.txt").unlink()
+    report = ingest([corpus / "leave"], index, FAKE)
+    assert report.count("removed") == 0
+    extra.unlink()
+    report = ingest([], index, FAKE)
+    assert sorted(o.source for o in report.outcomes if o.status == "removed") == [
+        "sick.txt",
+        "travel.md",
+    ]
+    assert report.ok and {c.source for c in load_index(index).chunks} == {
+        "leave/annual.md",
+        "leave/parental.md",
+        "salary.md",
+    }
+
+
+def test_remove_drops_sources_and_names_unknown_ones(corpus, tmp_path):
+    index = tmp_path / "idx"
+    run(corpus, index)
+    assert remove_sources(["sick.txt"], index, dry_run=True).written is False
+    assert "sick.txt" in {c.source for c in load_index(index).chunks}
+    report = remove_sources(["sick.txt"], index)
+    assert report.written and {c.source for c in load_index(index).chunks} == {
+        "leave/annual.md",
+        "salary.md",
+    }
+    from ragkit.errors import UsageError
+
+    with pytest.raises(UsageError, match="not in index .*nope.md"):
+        remove_sources(["nope.md"], index)
+
+
+def test_remembered_groups_keep_a_later_run_from_widening(tmp_path):
+    """Case 15-access-groups: ingested with --groups hr, then the same command without it."""
+    case = Path("/work/shared/cases/15-access-groups/docs2")
+    docs = case if case.is_dir() else tmp_path / "docs2"
+    if not case.is_dir():
+        (docs / "confidential").mkdir(parents=True)
+        (docs / "confidential" / "redundancy-plan.md").write_text(
+            "# Restructuring Plan\n\nTwelve warehouse roles in Antwerp will be made redundant.\n"
+        )
+    index = tmp_path / "idx"
+    ingest([docs], index, IngestOptions(**{**vars(FAKE), "groups": ("hr",)}))
+    report = ingest([docs], index, FAKE)  # no --groups: the remembered ones apply
+    assert any("remembered" in note and "hr" in note for note in report.notes)
+    assert public_texts(index) == []
+    # Asking for public explicitly is refused unless widening is allowed.
+    with pytest.raises(AccessWideningError, match="redundancy-plan.md: \\[hr\\] -> everyone"):
+        ingest([docs], index, IngestOptions(**{**vars(FAKE), "groups": ()}))
+    assert public_texts(index) == []
+    ingest([docs], index, IngestOptions(**{**vars(FAKE), "groups": (), "allow_widen": True}))
+    assert any("Antwerp" in text for text in public_texts(index))
+
+
+def test_restricting_a_file_that_then_fails_never_leaves_it_public(corpus, tmp_path):
+    index = tmp_path / "idx"
+    run(corpus, index)
+    # Markdown: access added together with a YAML mistake -> the old public copy goes.
+    (corpus / "leave" / "annual.md").write_text(
+        "---\ntitle: [Annual leave\naccess: [managers]\n---\nStaff get 25 days a year.\n"
+    )
+    # A text file in a folder newly restricted, whose new version fails to load: the old
+    # copy is kept but only for the new groups.
+    (corpus / ".ragkit-access.yaml").write_text("files:\n  sick.txt: [hr]\n")
+    (corpus / "sick.txt").write_bytes(b"\x00\x01\x02" * 100)
+    report = run(corpus, index)
+    reasons = {o.source: o.reason for o in report.outcomes if o.status == "failed"}
+    assert "indexed version was dropped" in reasons["leave/annual.md"]
+    assert "kept the indexed version" in reasons["sick.txt"]
+    public = public_texts(index)
+    assert not any("25 days" in t or "doctor" in t for t in public)
+    sick = [c for c in load_index(index).chunks if c.source == "sick.txt"]
+    assert sick and all(c.groups == ("hr",) for c in sick)
+
+
+def test_unreadable_access_rules_drop_the_old_copies(corpus, tmp_path):
+    index = tmp_path / "idx"
+    run(corpus, index)
+    (corpus / "leave" / ".ragkit-access.yml").write_text("groups: [hr]\n")  # near-miss name
+    report = run(corpus, index)
+    assert [o.source for o in report.outcomes if o.status == "failed"] == ["leave/annual.md"]
+    assert not report.ok
+    assert all(c.source != "leave/annual.md" for c in load_index(index).chunks)
+
+
+def test_a_heading_rename_reembeds_its_chunks(corpus, tmp_path):
+    from ragkit.index.embedding import HashingEmbedder
+
+    index = tmp_path / "idx"
+    run(corpus, index)
+    (corpus / "leave" / "annual.md").write_text(
+        "---\ntitle: Annual leave\n---\n# Annual leave\n\nStaff get 25 days a year.\n\n"
+        "## Holiday carry-over rules\n\nUp to 5 days carry over to March.\n"
+    )
+    counter = CountingEmbedder()
+    run(corpus, index, embedder=counter)
+    assert [t.splitlines()[0] for t in counter.embedded] == [
+        "Annual leave > Holiday carry-over rules"
+    ]
+    snapshot = load_index(index)
+    row = next(i for i, c in enumerate(snapshot.chunks) if "carry over" in c.text)
+    stored = snapshot.vectors_index.reconstruct(row)
+    fresh = HashingEmbedder(dim=64).embed([snapshot.chunks[row].embedding_text])[0]
+    assert stored == pytest.approx(fresh, abs=1e-6)

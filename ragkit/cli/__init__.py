@@ -22,6 +22,7 @@ from ragkit.errors import RagkitError
 # (`ingest.cli`): the library under ragkit/ never imports the ingest package.
 COMMANDS = {
     "ingest": "ingest.cli",
+    "remove": "ingest.remove_cmd",
     "ask": "ragkit.cli.ask_cmd",
     "search": "ragkit.cli.search_cmd",
     "chat": "ragkit.cli.chat_cmd",
