@@ -116,6 +116,8 @@ def print_ingest_report(report: IngestReport) -> None:
     labels = ["added", "updated", "unchanged", "removed", "skipped", "failed"]
     for status in labels:
         print(f"  {status:<10}{report.count(status):>6}")
+    if report.duplicates:
+        print(f"  {'duplicate':<10}{len(report.duplicates):>6}  (files identical to another one)")
     if not report.dry_run:
         print(f"  chunks    {report.chunks_total:>6}  ({report.embedded} embedded in this run)")
     if report.dry_run:

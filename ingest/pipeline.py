@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ingest import dedup
 from ingest.chunking import ChunkSettings, chunk_document
 from ingest.discover import Candidate, Scope, discover, most_restrictive, read_regular_file
 from ingest.loaders import load_file
@@ -92,6 +93,7 @@ class IngestReport:
     embedded: int = 0  # chunk texts that went through the model in this run
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # e.g. remembered groups used
+    duplicates: list[str] = field(default_factory=list)  # files identical to another file
     widened: list[str] = field(default_factory=list)  # "source: old -> new" (dry run / refused)
 
     def count(self, status: Status) -> int:
@@ -114,6 +116,7 @@ class IngestReport:
             "chunks_total": self.chunks_total,
             "embedded": self.embedded,
             "notes": list(self.notes),
+            "duplicate_files": list(self.duplicates),
             "widened": list(self.widened),
             "seconds": round(self.seconds, 3),
             "files": [{**vars(o), "warnings": list(o.warnings)} for o in self.outcomes],
@@ -172,12 +175,20 @@ def remove_sources(
     with writer_lock(index_dir):
         snapshot = load_index(index_dir)
         drop = set(sources)
-        keep = [i for i, c in enumerate(snapshot.chunks) if c.source not in drop]
-        matrix = _stored_matrix(snapshot)[keep]
+        keep = [c for c in dedup.expand(snapshot.chunks) if c.source not in drop]
+        stored = dedup.merge(keep)
+        old_vectors = _vectors_by_embedded_text(snapshot)
+        embedder = None
+        if any(_embedded_key(c) not in old_vectors for c in stored):
+            # A duplicate whose first copy was removed now stands alone: embed its own text.
+            embedder = load_embedder(str(snapshot.fingerprint.get("model", DEFAULT_MODEL)))
+        options = IngestOptions(progress=False)
+        vectors, report.embedded = _vectors_for(stored, old_vectors, embedder, options)  # type: ignore[arg-type]
+        if not stored:
+            vectors = np.zeros((0, snapshot.vectors_index.d), dtype=np.float32)
         files = {s: e for s, e in snapshot.files.items() if s not in drop}
-        write_generation(
-            index_dir, {**snapshot.manifest, "files": files}, snapshot.chunks_at(keep), matrix
-        )
+        manifest = {**snapshot.manifest, "files": files}
+        write_generation(index_dir, manifest, stored, vectors)
     report.written = True
     report.chunks_total = len(keep)
     report.seconds = time.perf_counter() - started
@@ -299,10 +310,11 @@ def _sync(
     roots_changed = manifest is not None and manifest.get("roots") != plan.roots
     if not plan.changed and not plan.removed and not report.rebuild_reason and not roots_changed:
         report.chunks_total = sum(len(plan.previous[s]["chunk_ids"]) for s in plan.unchanged)
+        report.duplicates = _duplicates({s: plan.previous[s] for s in plan.unchanged})
         return  # nothing to do: no model, no write
 
     snapshot = load_index(index_dir) if plan.previous else None
-    old_chunks = {c.chunk_id: c for c in snapshot.chunks} if snapshot else {}
+    old_chunks = {c.chunk_id: c for c in dedup.expand(snapshot.chunks)} if snapshot else {}
     old_vectors = _vectors_by_embedded_text(snapshot) if snapshot else {}
     files: dict[str, Any] = {s: plan.previous[s] for s in plan.unchanged}
     new_chunks: dict[str, list[Chunk]] = {}
@@ -344,6 +356,7 @@ def _sync(
             + ". Nothing was written; pass --allow-widen if that is intended"
         )
     report.widened = widened
+    report.duplicates = _duplicates(files)
 
     if (
         plan.previous
@@ -361,25 +374,44 @@ def _sync(
             ordered += new_chunks[source]
         else:
             ordered += [old_chunks[cid] for cid in files[source]["chunk_ids"]]
-    keys = [_embedded_key(c) for c in ordered]
-    to_embed: dict[str, Chunk] = {}
-    for key, chunk in zip(keys, ordered, strict=True):
-        if key not in old_vectors and key not in to_embed:
-            to_embed[key] = chunk
-    fresh = _embed(list(to_embed.values()), embedder, options)
-    vectors = {**old_vectors, **dict(zip(to_embed, fresh, strict=True))}
-    dim = int(fresh.shape[1]) if to_embed else (snapshot.vectors_index.d if snapshot else 1)
-    matrix = np.stack([vectors[key] for key in keys]) if ordered else np.zeros((0, dim), np.float32)
+    stored = dedup.merge(ordered)
+    vectors, embedded = _vectors_for(stored, old_vectors, embedder, options)
+    dim = int(vectors.shape[1]) if len(vectors) else (snapshot.vectors_index.d if snapshot else 1)
     new_manifest = {
         "fingerprint": plan.fingerprint,
         "files": files,
         "dim": dim,
         "roots": plan.roots,
     }
-    write_generation(index_dir, new_manifest, ordered, matrix)
+    write_generation(index_dir, new_manifest, stored, vectors)
     report.written = True
-    report.embedded = len(to_embed)
+    report.embedded = embedded
     report.chunks_total = len(ordered)
+
+
+def _vectors_for(
+    stored: Sequence[Chunk],
+    old_vectors: dict[str, np.ndarray],
+    embedder: Embedder,
+    options: IngestOptions,
+) -> tuple[np.ndarray, int]:
+    """The (len(stored), dim) matrix, embedding only texts with no stored vector; and how
+    many texts went through the model."""
+    keys = [_embedded_key(c) for c in stored]
+    to_embed: dict[str, Chunk] = {}
+    for key, chunk in zip(keys, stored, strict=True):
+        if key not in old_vectors and key not in to_embed:
+            to_embed[key] = chunk
+    fresh = _embed(list(to_embed.values()), embedder, options)
+    vectors = {**old_vectors, **dict(zip(to_embed, fresh, strict=True))}
+    if not stored:
+        dim = next(iter(vectors.values())).shape[0] if vectors else 0
+        return np.zeros((0, dim), dtype=np.float32), 0
+    return np.stack([vectors[key] for key in keys]), len(to_embed)
+
+
+def _duplicates(files: dict[str, Any]) -> list[str]:
+    return dedup.duplicate_files({source: entry["hash"] for source, entry in files.items()})
 
 
 def _embedded_key(chunk: Chunk) -> str:

@@ -1,7 +1,8 @@
 """The small types passed between retrieval, generation and the interfaces.
 
 JSON shapes (the CLI's --json, the HTTP API, the evaluation harness):
-- a hit: {"chunk_id", "source", "page", "section", "score", "text"}
+- a hit: {"chunk_id", "source", "sources", "page", "section", "score", "text"}; `sources` lists
+  every document holding this exact text (`source` first), stored and returned once
 - an answer: {"answer", "abstained", "citations": [{"n", "source", "page", "section", "quote"}],
   "passages": [hit, ...]}; `n` is the cited passage's 1-based position in "passages", the
   number the answer's inline [n] markers use
@@ -29,6 +30,7 @@ class Hit:
         return {
             "chunk_id": self.chunk.chunk_id,
             "source": self.chunk.source,
+            "sources": list(self.chunk.sources),
             "page": self.chunk.page,
             "section": self.chunk.section,
             "score": round(float(self.score), 6),

@@ -21,7 +21,15 @@ def test_invoke_answers_with_a_verifiable_citation(chain):
     assert citation["source"] == "leave.md"
     passage_texts = [p["text"] for p in result["passages"] if p["source"] == citation["source"]]
     assert any(citation["quote"] in text for text in passage_texts)
-    assert set(result["passages"][0]) == {"chunk_id", "source", "page", "section", "score", "text"}
+    assert set(result["passages"][0]) == {
+        "chunk_id",
+        "source",
+        "sources",
+        "page",
+        "section",
+        "score",
+        "text",
+    }
 
 
 def test_stream_pieces_add_up_to_the_invoke_result(chain):

@@ -66,7 +66,7 @@ def test_search_json_hits(capsys, tiny_index):
     )
     hits = json.loads(out)["hits"]
     assert code == 0 and len(hits) == 2 and hits[0]["source"] == "expenses.md"
-    assert set(hits[0]) == {"chunk_id", "source", "page", "section", "score", "text"}
+    assert set(hits[0]) == {"chunk_id", "source", "sources", "page", "section", "score", "text"}
 
 
 def test_sources_hides_restricted_documents_unless_in_group(capsys, tiny_index):

@@ -316,3 +316,35 @@ def test_a_heading_rename_reembeds_its_chunks(corpus, tmp_path):
     stored = snapshot.vectors_index.reconstruct(row)
     fresh = HashingEmbedder(dim=64).embed([snapshot.chunks[row].embedding_text])[0]
     assert stored == pytest.approx(fresh, abs=1e-6)
+
+
+def test_identical_texts_are_stored_once_and_returned_once_with_every_source(corpus, tmp_path):
+    from ragkit.retrieval.hybrid import HybridRetriever
+
+    index = tmp_path / "idx"
+    (corpus / "sick-copy.txt").write_bytes((corpus / "sick.txt").read_bytes())
+    (corpus / "hr").mkdir()
+    (corpus / "hr" / ".ragkit-access.yaml").write_text("groups: [hr]\n")
+    (corpus / "hr" / "sick.txt").write_bytes((corpus / "sick.txt").read_bytes())
+    report = run(corpus, index)
+    assert report.duplicates == ["sick-copy.txt", "sick.txt"]  # copies of hr/sick.txt
+    snapshot = load_index(index)
+    note = [c for c in snapshot.chunks if "doctor's note" in c.text]
+    # Public copies merge; the restricted copy never shares a chunk with them.
+    assert sorted(c.sources for c in note) == [("hr/sick.txt",), ("sick-copy.txt", "sick.txt")]
+    retriever = HybridRetriever.from_index(index)
+    hits = retriever.retrieve("doctor's note after 3 days", k=5)
+    texts = [h.chunk.text for h in hits]
+    assert len(texts) == len(set(texts))
+    top = hits[0].to_json()
+    assert top["sources"] == ["sick-copy.txt", "sick.txt"] and top["source"] == "sick-copy.txt"
+    # Removing the copy that holds the stored text keeps the other, with a correct vector.
+    remove_sources(["sick-copy.txt"], index)
+    snapshot = load_index(index)
+    public = [c for c in snapshot.chunks if "doctor's note" in c.text and not c.groups]
+    assert [c.sources for c in public] == [("sick.txt",)]
+    # An unchanged re-run after all this embeds nothing.
+    counter = CountingEmbedder()
+    (corpus / "sick-copy.txt").unlink()
+    run(corpus, index, embedder=counter)
+    assert counter.embedded == []

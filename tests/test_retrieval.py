@@ -310,6 +310,7 @@ def test_langchain_retriever_returns_documents_with_citation_metadata(index_dir:
     assert set(top.metadata) == {
         "chunk_id",
         "source",
+        "sources",
         "title",
         "page",
         "section",

@@ -51,8 +51,9 @@ def render_hits(hits: Sequence[Hit]) -> str:
     lines: list[str] = []
     for hit in hits:
         chunk = hit.chunk
+        also = f" (also in {', '.join(chunk.sources[1:])})" if len(chunk.sources) > 1 else ""
         lines += textwrap.wrap(
-            f"{hit.rank}. {_where(chunk.source, chunk.page, chunk.section)}  "
+            f"{hit.rank}. {_where(chunk.source, chunk.page, chunk.section)}{also}  "
             f"(score {hit.score:.3f})",
             WIDTH,
             subsequent_indent="   ",

@@ -61,10 +61,18 @@ class Chunk:
     doc_hash: str
     groups: tuple[str, ...] = ()  # empty means everyone may read it
     page_end: int | None = None  # last page when the chunk spans pages
+    # The same text (with the same groups) elsewhere: stored once, it carries every place it
+    # occurs (records with an empty `text`), so one hit lists them all.
+    also: tuple[Chunk, ...] = ()
 
     @property
     def section(self) -> str:
         return " > ".join(self.headings)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every source holding this text: this chunk's first, then its duplicates'."""
+        return tuple(dict.fromkeys([self.source, *(other.source for other in self.also)]))
 
     @property
     def context(self) -> str:
@@ -81,6 +89,11 @@ class Chunk:
         record = asdict(self)
         record["headings"] = list(self.headings)
         record["groups"] = list(self.groups)
+        del record["also"]
+        if self.also:  # absent when empty: chunk stores without duplicates stay as they were
+            record["also"] = [
+                {k: v for k, v in other.to_json().items() if k != "text"} for other in self.also
+            ]
         return record
 
     @classmethod
@@ -90,6 +103,9 @@ class Chunk:
                 **record,
                 "headings": tuple(record.get("headings", ())),
                 "groups": tuple(record.get("groups", ())),
+                "also": tuple(
+                    cls.from_json({**other, "text": ""}) for other in record.get("also", ())
+                ),
             }
         )
 

@@ -67,6 +67,7 @@ def hit_to_document(hit: Hit) -> Document:
             "chunk_id": chunk.chunk_id,
             "source": chunk.source,
             "title": chunk.title,
+            "sources": list(chunk.sources),
             "page": chunk.page,
             "section": chunk.section,
             "headings": list(chunk.headings),
