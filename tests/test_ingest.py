@@ -246,13 +246,11 @@ def test_remove_drops_sources_and_names_unknown_ones(corpus, tmp_path):
 
 def test_remembered_groups_keep_a_later_run_from_widening(tmp_path):
     """Case 15-access-groups: ingested with --groups hr, then the same command without it."""
-    case = Path("/work/shared/cases/15-access-groups/docs2")
-    docs = case if case.is_dir() else tmp_path / "docs2"
-    if not case.is_dir():
-        (docs / "confidential").mkdir(parents=True)
-        (docs / "confidential" / "redundancy-plan.md").write_text(
-            "# Restructuring Plan\n\nTwelve warehouse roles in Antwerp will be made redundant.\n"
-        )
+    docs = tmp_path / "docs2"  # the case's own files: tests/test_ingest_cli.py
+    (docs / "confidential").mkdir(parents=True)
+    (docs / "confidential" / "redundancy-plan.md").write_text(
+        "# Restructuring Plan\n\nTwelve warehouse roles in Antwerp will be made redundant.\n"
+    )
     index = tmp_path / "idx"
     ingest([docs], index, IngestOptions(**{**vars(FAKE), "groups": ("hr",)}))
     report = ingest([docs], index, FAKE)  # no --groups: the remembered ones apply

@@ -12,7 +12,9 @@ import pytest
 
 from ragkit.cli import main
 
-CASE_15 = Path(os.environ.get("RAGKIT_SHARED_CASES", "/work/shared/cases")) / "15-access-groups"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("RAGKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
+CASE_15 = SHARED_DATA.parent / "cases" / "15-access-groups"  # else an equivalent is written
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

@@ -1,6 +1,6 @@
 """Benchmark: attacks on access groups, ingestion and serving, and what got through (issue 13).
 
-    python tests/bench/bench_security.py [--section NAME ...] [--large-mb 50]
+    python tests/bench/bench_security.py [--section NAME ...] [--root OTHER_CHECKOUT]
 
 Each section is one function that builds its own inputs in a scratch folder, runs the real
 `ragkit` command (a fresh process, as an attacker or a careless admin would) or the Python
@@ -106,6 +106,90 @@ def ingest_links_and_special_files(work: Path) -> Figures:
     return {"attacks": attacks, "leaks": int(leaks), "exit": run.returncode}
 
 
+@section
+def ingest_access_rules(work: Path) -> Figures:
+    """Careless-admin mistakes around access rules; a leak is restricted text readable by an
+    asker with no groups after the run (or a run that crashed)."""
+    docs = work / "docs"
+    index = str(work / "index")
+    secret = "SECRET-{}: the board approved twelve redundancies.\n"
+    _write(docs / "public.md", "# Welcome\n\nThe canteen opens at noon.\n")
+    _write(docs / "plan.md", secret.format("PLAN"))
+    _write(docs / "notes.txt", secret.format("NOTES"))
+    ingest = ("ingest", str(docs), "--index", index, "--model", "hash:64", "--no-progress")
+    leaked: list[str] = []
+    tried = 0
+    # 1. First run with --groups hr, then the same command without it (case 15).
+    ragkit(*ingest, "--groups", "hr")
+    for name, setup, marker, extra in [
+        ("rerun without --groups", lambda: None, "SECRET-PLAN", ()),
+        ("rerun with --groups ''", lambda: None, "SECRET-PLAN", ("--groups", "")),
+        (
+            "near-miss front matter key Access:",
+            lambda: _write(docs / "plan2.md", "---\nAccess: [hr]\n---\n" + secret.format("AK")),
+            "SECRET-AK",
+            ("--allow-widen",),
+        ),
+        (
+            "near-miss key acces:",
+            lambda: _write(docs / "plan3.md", "---\nacces: [hr]\n---\n" + secret.format("AC")),
+            "SECRET-AC",
+            ("--allow-widen",),
+        ),
+        (
+            "blank line before front matter",
+            lambda: _write(docs / "plan4.md", "\n---\naccess: [hr]\n---\n" + secret.format("BL")),
+            "SECRET-BL",
+            ("--allow-widen",),
+        ),
+        (
+            "TOML front matter",
+            lambda: _write(docs / "plan5.md", "+++\naccess = ['hr']\n+++\n" + secret.format("TO")),
+            "SECRET-TO",
+            ("--allow-widen",),
+        ),
+        (
+            "rule file named .ragkit-access.yml",
+            lambda: (
+                _write(docs / "sub" / ".ragkit-access.yml", "groups: [hr]\n"),
+                _write(docs / "sub" / "x.md", secret.format("YML")),
+            ),
+            "SECRET-YML",
+            ("--allow-widen",),
+        ),
+        (
+            "duplicate keys in a rule file",
+            lambda: (
+                _write(docs / "dup" / ".ragkit-access.yaml", "groups: [hr]\ngroups: []\n"),
+                _write(docs / "dup" / "y.md", secret.format("DUP")),
+            ),
+            "SECRET-DUP",
+            ("--allow-widen",),
+        ),
+        (
+            "access added together with a YAML mistake",
+            lambda: _write(docs / "public.md", "---\ntitle: [x\naccess: [hr]\n---\nSECRET-YAML\n"),
+            "SECRET-YAML",
+            ("--allow-widen",),
+        ),
+    ]:
+        tried += 1
+        setup()
+        run = ragkit(*ingest, *extra)
+        if "Traceback" in run.stderr or marker in public_texts(work / "index"):
+            leaked.append(name)
+    # A restricted text file whose new version fails to load keeps no public copy.
+    tried += 1
+    _write(docs / "open" / "memo.txt", "SECRET-MEMO old public text\n")
+    ragkit(*ingest, "--allow-widen")
+    _write(docs / "open" / ".ragkit-access.yaml", "groups: [hr]\n")
+    (docs / "open" / "memo.txt").write_bytes(b"\x00\x01" * 200)
+    ragkit(*ingest)
+    if "SECRET-MEMO" in public_texts(work / "index"):
+        leaked.append("restricted file whose new version fails to load")
+    return {"attacks": tried, "leaks": len(leaked), "leaked": "; ".join(leaked) or "none"}
+
+
 _MEASURED_CLI = (
     "import json, resource, sys\n"
     "from ragkit.cli import main\n"
@@ -173,7 +257,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--section", action="append", choices=sorted(SECTIONS))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        help="run the `ragkit` processes from this checkout instead (e.g. a worktree of the "
+        "commit before issue 13, as the baseline)",
+    )
     args = parser.parse_args()
+    if args.root:
+        global ROOT
+        ROOT = args.root.resolve()
     names = args.section or list(SECTIONS)
     results: dict[str, Figures] = {}
     for name in names:
