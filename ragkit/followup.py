@@ -29,7 +29,8 @@ Three rules, tried in order; a question that none applies to is already standalo
 Words are told apart by structure, with a language's function words taken from the Snowball
 stopword lists that BM25 uses (the conversation's language is the list its words hit most):
 a content word is any other word; a name is a capitalised content word not opening the
-previous question, or any word holding a digit. Only the connectives and the pronouns are
+previous question; a code is any word holding a digit ("L4", "2025"). A name stands in for a
+name and a code for a code, never one for the other. Only the connectives and the pronouns are
 small per-language tables (English, Portuguese, Spanish, German, French); everything else is
 the alignment. A follow-up is read against the previous *standalone* question, so a chain of
 follow-ups ("And in the UK?", "And France?") keeps its subject.
@@ -70,15 +71,15 @@ _PUNCTUATION = string.punctuation + "¿¡«»“”‘’…—–"
 # are cheap either way, so "in the" / "do" / "da" line up without deciding anything.
 MATCH_CONTENT, MATCH_FUNCTION = 3.0, 1.0
 SWAP_NAME, SWAP_FUNCTION, SWAP_OTHER = 1.5, 0.25, -1.0
-SKIP_PREVIOUS = {"name": -0.5, "content": -1.0, "function": -0.25}
-SKIP_FRAGMENT = {"name": 0.0, "content": -0.5, "function": 0.0}
+SKIP_PREVIOUS = {"name": -0.5, "code": -0.5, "content": -1.0, "function": -0.25}
+SKIP_FRAGMENT = {"name": 0.0, "code": 0.0, "content": -0.5, "function": 0.0}
 
 
 @dataclass(frozen=True)
 class Token:
     text: str  # as written, punctuation attached
     key: str  # lower-cased, punctuation stripped
-    kind: str  # "name", "content" or "function"
+    kind: str  # "name", "code" (holds a digit), "content" or "function"
 
 
 def standalone(question: str, history: Sequence[str]) -> str:
@@ -104,7 +105,7 @@ def rewrite(question: str, previous: str) -> str:
         return question
     result = None
     names = [t for t in fragment if t.kind != "function"]
-    bare_name = lead == 0 and len(raw) <= 2 and names and all(t.kind == "name" for t in names)
+    bare_name = lead == 0 and len(raw) <= 2 and names and all(t.kind != "content" for t in names)
     if lead or bare_name:
         result = _replace_slot(before, fragment, question)
     if result is None:
@@ -135,7 +136,7 @@ def tokens(raw: Sequence[str], language: str, *, initial_is_name: bool) -> list[
             continue
         stripped = text.lstrip(_PUNCTUATION)
         if any(c.isdigit() for c in key):
-            kind = "name"
+            kind = "code"
         elif key in _stopwords(language):
             kind = "function"
         elif stripped[:1].isupper() and (position > 0 or initial_is_name):
@@ -154,9 +155,9 @@ def _replace_slot(before: list[Token], fragment: list[Token], question: str) -> 
     if span is None:
         return None
     start, end = span
-    while start > 0 and before[start].kind == "name" and before[start - 1].kind == "name":
+    while start > 0 and before[start].kind == "name" == before[start - 1].kind:
         start -= 1  # a name is replaced whole: "United Kingdom", not "United"
-    while end < len(before) and before[end - 1].kind == "name" and before[end].kind == "name":
+    while end < len(before) and before[end - 1].kind == "name" == before[end].kind:
         end += 1
     new = [t.text for t in fragment]
     new[-1] = new[-1].rstrip(_PUNCTUATION) or new[-1]
@@ -199,7 +200,7 @@ def align(before: Sequence[Token], fragment: Sequence[Token]) -> tuple[int, int]
 def _pair(p: Token, f: Token) -> tuple[float, int]:
     if p.key == f.key:
         return (MATCH_FUNCTION, 0) if p.kind == "function" else (MATCH_CONTENT, 1)
-    if p.kind == f.kind == "name":
+    if p.kind == f.kind and p.kind in ("name", "code"):
         return SWAP_NAME, 1
     if p.kind == f.kind == "function":
         return SWAP_FUNCTION, 0
