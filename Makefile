@@ -40,3 +40,4 @@ bench:
 	$(PYTHON) tests/bench/bench_eval_scifact.py
 	$(PYTHON) tests/bench/bench_serve.py --quick
 	$(PYTHON) tests/bench/bench_tune.py --quick
+	$(PYTHON) tests/bench/bench_follow_up.py
