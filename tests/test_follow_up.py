@@ -172,6 +172,27 @@ def test_chat_completions_read_earlier_user_messages(index):
     assert short["standalone_question"] == "And in the United Kingdom office?"  # too long
 
 
+def test_ask_endpoint_reads_the_history_the_web_page_sends(index):
+    from fastapi.testclient import TestClient
+
+    from ragkit.assistant import Assistant
+    from ragkit.serve.app import create_app
+
+    client = TestClient(create_app(Assistant.from_index(index), index, no_auth=True))
+    follow_up = {"question": "And in the United Kingdom office?", "history": [GERMANY]}
+    body = client.post("/v1/ask", json=follow_up).json()
+    assert body["standalone_question"] == UK and "25 days" in body["answer"]
+    stream = client.post("/v1/ask", json={**follow_up, "stream": True})
+    events = [
+        json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: {")
+    ]
+    assert events[-1]["type"] == "answer" and events[-1]["standalone_question"] == UK
+    plain = client.post("/v1/ask", json={"question": GERMANY}).json()
+    assert "standalone_question" not in plain
+    bad = client.post("/v1/ask", json={"question": "And in the UK?", "history": [" "]})
+    assert bad.status_code == 400  # an empty earlier question is refused, as a question is
+
+
 @pytest.mark.slow
 def test_case_17_follow_ups_are_answered_as_their_standalone_forms(tmp_path):
     """The real embedding model: each follow-up gets the answer its standalone form gets."""

@@ -194,3 +194,48 @@ def test_without_auth_the_page_shows_no_key_box(index_dir: Path, browser) -> Non
         browser.get(url + "/")
         wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#sources summary"), "(2)"))
         assert not browser.find_element(By.ID, "key-box").is_displayed()
+
+
+def test_a_conversation_on_the_page(browser, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A follow-up is answered as its standalone form; the turns show; a new one forgets."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    docs = Path(__file__).parent / "fixtures" / "chat-follow-up" / "docs"
+    root = tmp_path_factory.mktemp("web-conversation")
+    report = ingest([docs], root / "index", IngestOptions(model="hash:256", progress=False))
+    assert report.ok
+    talk = create_app(Assistant.from_index(root / "index"), root / "index", no_auth=True)
+    wait = WebDriverWait(browser, 30)
+
+    def ask(question: str) -> str:
+        box = browser.find_element(By.ID, "question")
+        box.clear()
+        box.send_keys(question)
+        browser.find_element(By.ID, "ask").click()
+        wait.until(lambda _: browser.find_element(By.ID, "ask").is_enabled())
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#citations button.citation")))
+        return browser.find_element(By.ID, "answer").text
+
+    with running_server(talk) as url:
+        browser.get(url + "/")
+        germany = ask("How many days of annual leave do employees in the Germany office get?")
+        assert "30" in germany
+        uk = ask("And in the United Kingdom office?")
+        assert "25" in uk and "United Kingdom" in uk
+        searched = browser.find_element(By.ID, "searched-as").text
+        assert searched == (
+            "Searched as: How many days of annual leave do employees in the United Kingdom "
+            "office get?"
+        )
+        turns = browser.find_elements(By.CSS_SELECTOR, "#turns li")
+        assert len(turns) == 1 and "Germany office" in turns[0].text
+
+        browser.find_element(By.ID, "new-conversation").click()
+        assert not browser.find_elements(By.CSS_SELECTOR, "#turns li")
+        box = browser.find_element(By.ID, "question")
+        box.send_keys("And in the United Kingdom office?")
+        browser.find_element(By.ID, "ask").click()
+        wait.until(lambda _: browser.find_element(By.ID, "ask").is_enabled())
+        assert not browser.find_element(By.ID, "searched-as").is_displayed()  # asked as is

@@ -189,13 +189,18 @@ def create_app(
     async def ask(request: Request, who: Who) -> Any:
         req = parse_request(AskRequest, await read_json(request, limits))
         question, k = checked(req.question, req.k)
+        extra: dict[str, Any] = {}
+        if req.history:
+            earlier = [checked(q, None)[0] for q in req.history]
+            question = standalone_within_limits(question, earlier)
+            extra["standalone_question"] = question
         if not req.stream:
             answer = await gate.run(lambda: assistant.ask(question, k=k, groups=who.groups))
-            return ask_json(answer)
+            return {**ask_json(answer), **extra}
 
         def render(item: Any) -> list[bytes]:
             if isinstance(item, Answer):
-                return [sse({"type": "answer", **ask_json(item)})]
+                return [sse({"type": "answer", **ask_json(item), **extra})]
             return [sse({"type": "delta", "text": item})] if isinstance(item, str) else []
 
         return await event_stream(

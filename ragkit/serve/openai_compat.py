@@ -85,6 +85,9 @@ class AskRequest(BaseModel):
     question: str
     k: int | None = None
     stream: bool = False
+    # The conversation's earlier questions, oldest first, as asked: a follow-up ("And in the
+    # UK office?") is made standalone from them (ragkit.followup) before it is searched.
+    history: list[str] = Field(default_factory=list, max_length=50)
 
 
 def parse_request(model: type[M], data: dict[str, Any]) -> M:

@@ -6,6 +6,10 @@ const $ = (id) => document.getElementById(id);
 const KEY_STORE = "ragkit-api-key";
 let authRequired = false;
 let citationsByNumber = new Map();
+// The conversation: each turn's question as asked and the answer text shown. Earlier questions
+// go to the server, which makes a follow-up ("And in the UK office?") standalone.
+let turns = [];
+let pending = null; // the turn being answered
 
 function apiKey() {
   return sessionStorage.getItem(KEY_STORE) || "";
@@ -253,7 +257,42 @@ function renderAnswerText(text) {
   answer.append(document.createTextNode(text.slice(last)));
 }
 
+function renderTurns() {
+  const list = $("turns");
+  list.replaceChildren(
+    ...turns.map((turn) => {
+      const item = document.createElement("li");
+      const q = document.createElement("div");
+      q.className = "turn-question";
+      q.textContent = turn.question;
+      const a = document.createElement("div");
+      a.className = "turn-answer";
+      a.textContent = turn.answer;
+      item.append(q, a);
+      return item;
+    }),
+  );
+  $("new-conversation").hidden = turns.length === 0 && !pending;
+}
+
+function newConversation() {
+  turns = [];
+  pending = null;
+  renderTurns();
+  $("result").hidden = true;
+  $("searched-as").hidden = true;
+  $("doc-view").hidden = true;
+  $("quote-panel").hidden = true;
+  setStatus("New conversation: the next question stands on its own.");
+  $("question").focus();
+}
+
 function renderAnswer(answer) {
+  const searched = $("searched-as");
+  const standalone = answer.standalone_question;
+  searched.hidden = !(standalone && pending && standalone !== pending.question);
+  searched.textContent = searched.hidden ? "" : "Searched as: " + standalone;
+  if (pending) pending.answer = answer.answer;
   renderCitations(answer.citations);
   renderAnswerText(answer.answer);
   $("answer").classList.toggle("abstained", answer.abstained);
@@ -263,6 +302,13 @@ function renderAnswer(answer) {
 // --- asking: POST v1/ask with stream: true; events are `data: {json}` lines ----------------
 
 async function ask(question) {
+  if (pending && pending.answer !== null) {
+    turns.push(pending); // the answer on screen becomes an earlier turn
+    renderTurns();
+  }
+  pending = { question, answer: null };
+  const history = turns.map((turn) => turn.question);
+  $("searched-as").hidden = true;
   $("result").hidden = false;
   $("quote-panel").hidden = true;
   $("citations-box").hidden = true;
@@ -276,7 +322,7 @@ async function ask(question) {
     const response = await fetch("v1/ask", {
       method: "POST",
       headers: headers(),
-      body: JSON.stringify({ question, stream: true }),
+      body: JSON.stringify({ question, stream: true, history }),
     });
     if (!response.ok) {
       if (response.status === 401) {
@@ -309,6 +355,8 @@ async function ask(question) {
   } finally {
     answer.classList.remove("streaming");
     $("ask").disabled = false;
+    if (pending && pending.answer === null) pending = null; // failed: not part of the talk
+    $("new-conversation").hidden = turns.length === 0 && !pending;
   }
 }
 
@@ -384,8 +432,12 @@ async function init() {
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const question = $("question").value.trim();
-    if (question) ask(question);
+    if (question) {
+      ask(question);
+      $("question").value = "";
+    }
   });
+  $("new-conversation").addEventListener("click", newConversation);
   $("quote-close").addEventListener("click", () => {
     $("quote-panel").hidden = true;
   });
