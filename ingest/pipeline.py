@@ -526,12 +526,12 @@ def _load_and_chunk(
     first = documents[0]
     entry = {
         "hash": digest,
-        # Where the original lives, so a citation can open it (GET /v1/documents/{source}).
-        "path": str(candidate.path.resolve()),
         "size": len(data),
         "title": first.title if len(documents) == 1 else candidate.path.name,
         "documents": len(documents),
         "pages": first.pages if len(documents) == 1 else None,
+        # Where the original lives: the scope of later runs, and what a citation opens
+        # (GET /v1/documents/{source} serves it while its sha256 still matches).
         "path": os.path.realpath(candidate.path),
         "rule_groups": list(groups),
         "groups": sorted({g for c in chunks for g in c.groups}),
