@@ -358,10 +358,11 @@ def _sync(
     report.widened = widened
     report.duplicates = _duplicates(files)
 
+    dropped = [s for s in plan.previous if s not in files]  # removed, or failed closed
     if (
         plan.previous
         and not new_chunks
-        and not plan.removed
+        and not dropped
         and not report.rebuild_reason
         and not roots_changed
     ):

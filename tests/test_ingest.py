@@ -346,3 +346,16 @@ def test_identical_texts_are_stored_once_and_returned_once_with_every_source(cor
     (corpus / "sick-copy.txt").unlink()
     run(corpus, index, embedder=counter)
     assert counter.embedded == []
+
+
+def test_a_failing_restriction_alone_still_drops_the_public_copy(corpus, tmp_path):
+    """The only change of the run is a Markdown file restricted with a YAML mistake: the run
+    must still write, or the old public copy stays live."""
+    index = tmp_path / "idx"
+    run(corpus, index)
+    (corpus / "leave" / "annual.md").write_text(
+        "---\ntitle: [Annual leave\naccess: [managers]\n---\nStaff get 25 days a year.\n"
+    )
+    report = run(corpus, index)
+    assert not report.ok and report.written
+    assert not any("25 days" in text for text in public_texts(index))

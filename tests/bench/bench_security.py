@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = _HERE = Path(__file__).resolve().parents[2]
 Figures = dict[str, Any]
 SECTIONS: dict[str, Callable[[Path], Figures]] = {}
 _CLI = "import sys; from ragkit.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -41,13 +41,16 @@ def ragkit(
 ) -> subprocess.CompletedProcess:
     """Run the CLI in a fresh process with this checkout first on the path."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    if ROOT != _HERE and "--allow-widen" in args:
+        # A baseline checkout predates the option (and never refuses to widen): drop it.
+        args = tuple(arg for arg in args if arg != "--allow-widen")
     return subprocess.run(
         [sys.executable, "-c", _CLI, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=env,
-        cwd=cwd,
+        cwd=cwd or ROOT,  # `python -c` imports from its cwd first
     )
 
 
@@ -109,84 +112,57 @@ def ingest_links_and_special_files(work: Path) -> Figures:
 @section
 def ingest_access_rules(work: Path) -> Figures:
     """Careless-admin mistakes around access rules; a leak is restricted text readable by an
-    asker with no groups after the run (or a run that crashed)."""
-    docs = work / "docs"
-    index = str(work / "index")
+    asker with no groups after the run (or a run that crashed). Run-level groups are tested
+    in one folder (case 15); every other mistake in a second folder ingested without them,
+    so nothing but the mistake decides the outcome."""
     secret = "SECRET-{}: the board approved twelve redundancies.\n"
-    _write(docs / "public.md", "# Welcome\n\nThe canteen opens at noon.\n")
-    _write(docs / "plan.md", secret.format("PLAN"))
-    _write(docs / "notes.txt", secret.format("NOTES"))
-    ingest = ("ingest", str(docs), "--index", index, "--model", "hash:64", "--no-progress")
     leaked: list[str] = []
     tried = 0
-    # 1. First run with --groups hr, then the same command without it (case 15).
-    ragkit(*ingest, "--groups", "hr")
-    for name, setup, marker, extra in [
-        ("rerun without --groups", lambda: None, "SECRET-PLAN", ()),
-        ("rerun with --groups ''", lambda: None, "SECRET-PLAN", ("--groups", "")),
-        (
-            "near-miss front matter key Access:",
-            lambda: _write(docs / "plan2.md", "---\nAccess: [hr]\n---\n" + secret.format("AK")),
-            "SECRET-AK",
-            ("--allow-widen",),
-        ),
-        (
-            "near-miss key acces:",
-            lambda: _write(docs / "plan3.md", "---\nacces: [hr]\n---\n" + secret.format("AC")),
-            "SECRET-AC",
-            ("--allow-widen",),
-        ),
-        (
-            "blank line before front matter",
-            lambda: _write(docs / "plan4.md", "\n---\naccess: [hr]\n---\n" + secret.format("BL")),
-            "SECRET-BL",
-            ("--allow-widen",),
-        ),
-        (
-            "TOML front matter",
-            lambda: _write(docs / "plan5.md", "+++\naccess = ['hr']\n+++\n" + secret.format("TO")),
-            "SECRET-TO",
-            ("--allow-widen",),
-        ),
-        (
-            "rule file named .ragkit-access.yml",
-            lambda: (
-                _write(docs / "sub" / ".ragkit-access.yml", "groups: [hr]\n"),
-                _write(docs / "sub" / "x.md", secret.format("YML")),
-            ),
-            "SECRET-YML",
-            ("--allow-widen",),
-        ),
-        (
-            "duplicate keys in a rule file",
-            lambda: (
-                _write(docs / "dup" / ".ragkit-access.yaml", "groups: [hr]\ngroups: []\n"),
-                _write(docs / "dup" / "y.md", secret.format("DUP")),
-            ),
-            "SECRET-DUP",
-            ("--allow-widen",),
-        ),
-        (
-            "access added together with a YAML mistake",
-            lambda: _write(docs / "public.md", "---\ntitle: [x\naccess: [hr]\n---\nSECRET-YAML\n"),
-            "SECRET-YAML",
-            ("--allow-widen",),
-        ),
-    ]:
+
+    def check(name: str, index: Path, marker: str, run: Any) -> None:
+        nonlocal tried
         tried += 1
-        setup()
-        run = ragkit(*ingest, *extra)
-        if "Traceback" in run.stderr or marker in public_texts(work / "index"):
+        if "Traceback" in run.stderr or marker in public_texts(index):
             leaked.append(name)
-    # A restricted text file whose new version fails to load keeps no public copy.
-    tried += 1
-    _write(docs / "open" / "memo.txt", "SECRET-MEMO old public text\n")
-    ragkit(*ingest, "--allow-widen")
-    _write(docs / "open" / ".ragkit-access.yaml", "groups: [hr]\n")
-    (docs / "open" / "memo.txt").write_bytes(b"\x00\x01" * 200)
-    ragkit(*ingest)
-    if "SECRET-MEMO" in public_texts(work / "index"):
-        leaked.append("restricted file whose new version fails to load")
+
+    # Case 15: first run with --groups hr, then the same command without it / with ''.
+    docs, index = work / "docs", work / "index"
+    _write(docs / "plan.md", secret.format("PLAN"))
+    case15 = ("ingest", str(docs), "--index", str(index), "--model", "hash:64", "--no-progress")
+    ragkit(*case15, "--groups", "hr")
+    check("rerun without --groups", index, "SECRET-PLAN", ragkit(*case15))
+    check("rerun with --groups ''", index, "SECRET-PLAN", ragkit(*case15, "--groups", ""))
+
+    other, other_index = work / "other", work / "other-index"
+    plain = ("ingest", str(other), "--index", str(other_index), "--model", "hash:64")
+    plain = (*plain, "--no-progress")
+    _write(other / "welcome.md", "# Welcome\n\nThe canteen opens at noon.\n")
+    _write(other / "later.md", secret.format("LATE"))  # public until restricted, below
+    _write(other / "open" / "memo.txt", secret.format("MEMO"))
+    ragkit(*plain)
+    mistakes = {
+        "near-miss front matter key Access:": ("a.md", "---\nAccess: [hr]\n---\n", "AK"),
+        "near-miss key acces:": ("b.md", "---\nacces: [hr]\n---\n", "AC"),
+        "blank line before front matter": ("c.md", "\n---\naccess: [hr]\n---\n", "BL"),
+        "TOML front matter": ("d.md", "+++\naccess = ['hr']\n+++\n", "TO"),
+        "duplicate front matter key": ("e.md", "---\naccess: [hr]\naccess: []\n---\n", "DK"),
+    }
+    for name, (file, head, tag) in mistakes.items():
+        _write(other / file, head + secret.format(tag))
+        check(name, other_index, f"SECRET-{tag}", ragkit(*plain))
+    _write(other / "sub" / ".ragkit-access.yml", "groups: [hr]\n")
+    _write(other / "sub" / "x.md", secret.format("YML"))
+    check("rule file named .ragkit-access.yml", other_index, "SECRET-YML", ragkit(*plain))
+    _write(other / "dup" / ".ragkit-access.yaml", "groups: [hr]\ngroups: []\n")
+    _write(other / "dup" / "y.md", secret.format("DUP"))
+    check("duplicate keys in a rule file", other_index, "SECRET-DUP", ragkit(*plain))
+    # Fail closed: a public file restricted together with a YAML mistake; a text file whose
+    # folder is restricted while its new version fails to load.
+    _write(other / "later.md", "---\ntitle: [x\naccess: [hr]\n---\n" + secret.format("LATE"))
+    check("access added together with a YAML mistake", other_index, "SECRET-LATE", ragkit(*plain))
+    _write(other / "open" / ".ragkit-access.yaml", "groups: [hr]\n")
+    (other / "open" / "memo.txt").write_bytes(b"\x00\x01" * 200)
+    check("restricted file whose new version fails", other_index, "SECRET-MEMO", ragkit(*plain))
     return {"attacks": tried, "leaks": len(leaked), "leaked": "; ".join(leaked) or "none"}
 
 
@@ -225,6 +201,7 @@ def ingest_large_files(work: Path) -> Figures:
             capture_output=True,
             text=True,
             env=env,
+            cwd=ROOT,  # `python -c` imports from its cwd first
             timeout=3600,
         )
         seconds = time.perf_counter() - started
