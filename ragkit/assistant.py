@@ -6,11 +6,13 @@ project's own types. `ragkit.chain.load_chain` wraps it as a LangChain Runnable 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ragkit.access import check_groups
 from ragkit.errors import UsageError
 from ragkit.protocols import Generator, Retriever
 from ragkit.types import Answer, Hit
@@ -33,10 +35,18 @@ def check_question(question: Any) -> str:
     return text
 
 
-def check_k(k: int) -> int:
-    if not 1 <= int(k) <= MAX_K:
+def check_k(k: Any) -> int:
+    try:
+        if isinstance(k, bool):
+            raise TypeError
+        k = operator.index(k)  # int, numpy integers; not 2.5, "5" or None
+    except TypeError:
+        raise UsageError(
+            f"k must be a whole number from 1 to {MAX_K}, not {type(k).__name__}"
+        ) from None
+    if not 1 <= k <= MAX_K:
         raise UsageError(f"-k {k} is out of range: use 1 to {MAX_K}")
-    return int(k)
+    return k
 
 
 @dataclass
@@ -45,6 +55,9 @@ class Assistant:
     generator: Generator
     k: int = 5
     groups: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.groups = check_groups(self.groups)
 
     @classmethod
     def from_index(
@@ -58,13 +71,14 @@ class Assistant:
         system_prompt: Path | str | None = None,
     ) -> Assistant:
         from ragkit.generators.registry import load_generator
-        from ragkit.retrieval import HybridRetriever
+        from ragkit.retrieval.live import LiveRetriever
 
-        retriever = HybridRetriever.from_index(Path(index_dir))
+        # Live: a long-lived assistant (server, chat, an app's chain) follows re-ingests.
+        retriever = LiveRetriever(Path(index_dir))
         generator = load_generator(
             llm, embedder=retriever.embedder, adapter=adapter, system_prompt=system_prompt
         )
-        return cls(retriever, generator, check_k(k), frozenset(groups))
+        return cls(retriever, generator, check_k(k), check_groups(groups))
 
     def warm_up(self) -> None:
         """Load every model now, for a long-lived process (server, chat, batch, evaluation).
@@ -86,7 +100,7 @@ class Assistant:
         return self.retriever.retrieve(
             question,
             k=check_k(k if k is not None else self.k),
-            groups=self.groups if groups is None else frozenset(groups),
+            groups=self.groups if groups is None else check_groups(groups),
         )
 
     def ask(

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ragkit.access import check_groups
 from ragkit.assistant import Assistant
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,7 +84,7 @@ def build_chain(
     from ragkit.retrieval.langchain import RagkitRetriever
 
     if not isinstance(retriever, BaseRetriever):
-        retriever = RagkitRetriever(retriever=retriever, k=k, groups=frozenset(groups))
+        retriever = RagkitRetriever(retriever=retriever, k=k, groups=check_groups(groups))
     if prompt is None:
         prompt = chat_prompt()
     if llm is None:

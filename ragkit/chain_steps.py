@@ -23,6 +23,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables.utils import AddableDict
 
+from ragkit.access import check_groups
 from ragkit.assistant import check_k, check_question
 from ragkit.errors import UsageError
 from ragkit.followup import standalone
@@ -52,13 +53,11 @@ def read_request(request: Any) -> dict[str, Any]:
         # the follow-up is searched and answered as a standalone question, shown in the output
         state["question"] = standalone(state["question"], user_turns(request["history"]))
         state["standalone_question"] = state["question"]
-    if request.get("k") is not None:
+    # Given explicitly, None is an error, not "the default": groups decide what may be read.
+    if "k" in request:
         state["k"] = check_k(request["k"])
-    if request.get("groups") is not None:
-        groups = request["groups"]
-        if isinstance(groups, str) or not all(isinstance(g, str) for g in groups):
-            raise UsageError(f"'groups' must be a list of group names, not {groups!r}")
-        state["groups"] = sorted(set(groups))
+    if "groups" in request:
+        state["groups"] = sorted(check_groups(request["groups"], what="the chain's 'groups' input"))
     return state
 
 

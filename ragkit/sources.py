@@ -30,6 +30,11 @@ def list_sources(index_dir: Path, groups: frozenset[str] = frozenset()) -> list[
     if manifest is None:
         load_index(Path(index_dir))  # raises the right "no index" message
         raise IndexStoreError(f"{index_dir} holds no index")
+    return sources_in(manifest, groups)
+
+
+def sources_in(manifest: dict[str, Any], groups: frozenset[str] = frozenset()) -> list[SourceInfo]:
+    """The documents of one generation's manifest readable with `groups`."""
     rows = []
     for source, entry in sorted(manifest["files"].items()):
         doc_groups = tuple(entry.get("groups", ()))

@@ -29,13 +29,9 @@ def index_dir(args: argparse.Namespace) -> Path:
 
 
 def parse_groups(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    groups = tuple(sorted({g.strip() for g in value.split(",") if g.strip()}))
-    for group in groups:
-        if not group.replace("-", "").replace("_", "").isalnum():
-            raise UsageError(f"bad group name '{group}': use letters, digits, '-' and '_'")
-    return groups
+    from ragkit.access import check_groups
+
+    return tuple(sorted(check_groups(value or "", what="--groups")))
 
 
 def print_json(record: Any) -> None:

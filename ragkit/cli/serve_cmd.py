@@ -18,8 +18,6 @@ from ragkit.cli.common import (
 )
 from ragkit.errors import MissingDependencyError, UsageError
 
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -73,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from ragkit.serve import ServeLimits, create_app, load_keys
+        from ragkit.serve.app import server_config
+        from ragkit.serve.guards import is_loopback_host
     except ImportError as exc:
         raise MissingDependencyError(exc.name or "fastapi", "ragkit serve") from exc
     if args.groups and not args.no_auth:
@@ -114,12 +114,12 @@ def run(args: argparse.Namespace) -> int:
         if args.no_auth:
             auth += ", requests without a key accepted (--no-auth)"
         print(f"ragkit: serving {index_dir(args)} at {url} ({auth})", file=sys.stderr)
-    if args.no_auth and args.host not in _LOOPBACK:
+    if args.no_auth and not is_loopback_host(args.host):
         print(
             f"ragkit: warning: --no-auth on {args.host} serves anyone who can reach it",
             file=sys.stderr,
         )
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)
+    config = server_config(app, args.host, limits, port=args.port, log_level=args.log_level)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 

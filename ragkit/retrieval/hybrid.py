@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from ragkit.access import check_groups
 from ragkit.cache import LRUCache
 from ragkit.errors import ConfigError, IndexStoreError, UsageError
 from ragkit.index.embedding import Embedder, load_embedder
@@ -148,7 +149,7 @@ class HybridRetriever:
         """The k best chunks readable by `groups`, best first, ranks 1..k."""
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
-        allowed = self._allowed(frozenset(groups))
+        allowed = self._allowed(check_groups(groups))
         if not question.strip() or not self.chunks or (allowed is not None and not allowed.any()):
             return []
         depth = max(self.settings.candidates, k)

@@ -24,8 +24,9 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
+from ragkit.access import check_groups
 from ragkit.errors import IndexStoreError
 from ragkit.index.protocols import Embedder
 from ragkit.index.records import Chunk, chunk_id_for
@@ -42,6 +43,11 @@ class RagkitRetriever(BaseRetriever):
     k: int = Field(default=5, ge=1)
     groups: frozenset[str] = frozenset()
 
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _groups(cls, value: Any) -> frozenset[str]:
+        return check_groups(value)  # "managers" is one group, not eight letters
+
     def _get_relevant_documents(
         self,
         query: str,
@@ -53,7 +59,7 @@ class RagkitRetriever(BaseRetriever):
         hits = self.retriever.retrieve(
             query,
             k=self.k if k is None else k,
-            groups=self.groups if groups is None else frozenset(groups),
+            groups=self.groups if groups is None else check_groups(groups),
         )
         return [hit_to_document(hit) for hit in hits]
 

@@ -40,11 +40,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from ragkit import __version__
+from ragkit.access import check_groups
 from ragkit.assistant import check_question
 from ragkit.errors import ConfigError, RagkitError, UsageError
 from ragkit.followup import standalone
 from ragkit.serve.auth import Authenticator, Caller, KeyRing
 from ragkit.serve.documents import DOCUMENT_HEADERS, DocumentNotFound, document_body
+from ragkit.serve.guards import guard_host, uvicorn_options
 from ragkit.serve.limits import ServeLimits, SlotGate, read_json
 from ragkit.serve.openai_compat import (
     SSE_DONE,
@@ -61,7 +63,7 @@ from ragkit.serve.openai_compat import (
     sse,
 )
 from ragkit.serve.streaming import event_stream
-from ragkit.sources import list_sources
+from ragkit.sources import list_sources, sources_in
 from ragkit.types import Answer
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -132,7 +134,7 @@ def create_app(
         raise ConfigError("no API keys: pass --keys FILE, or --no-auth to serve without keys")
     index_dir = Path(index_dir)
     gate = SlotGate(limits)
-    auth = Authenticator(keyring, no_auth, frozenset(anonymous_groups))
+    auth = Authenticator(keyring, no_auth, check_groups(anonymous_groups, what="anonymous_groups"))
     app = FastAPI(title="ragkit", version=__version__, docs_url=None, redoc_url=None)
     for exc_class in (ApiError, RagkitError, HTTPException, RequestValidationError, Exception):
         app.add_exception_handler(exc_class, _error_response)
@@ -171,7 +173,14 @@ def create_app(
 
     @app.get("/v1/sources")
     async def sources(who: Who) -> dict[str, Any]:
-        rows = await anyio.to_thread.run_sync(list_sources, index_dir, who.groups)
+        def listing() -> list[Any]:
+            # The generation the assistant answers from, when it follows the live index.
+            snapshot = getattr(getattr(assistant, "retriever", None), "snapshot", None)
+            if callable(snapshot):
+                return sources_in(snapshot().manifest, who.groups)
+            return list_sources(index_dir, who.groups)
+
+        rows = await anyio.to_thread.run_sync(listing)
         return {"object": "list", "data": [row.to_json() for row in rows]}
 
     @app.get("/v1/documents/{source:path}", response_model=None)
@@ -252,13 +261,39 @@ def create_app(
     return app
 
 
+def server_config(
+    app: Any,
+    host: str,
+    limits: ServeLimits = ServeLimits(),  # noqa: B008 (frozen: safe to share)
+    **config: Any,
+) -> Any:
+    """The uvicorn.Config ragkit serves with: the Host guard on a loopback bind, timeouts.
+
+    `ragkit serve` and `running_server` both use it; an app embedding `create_app` in its own
+    server should too (see guards.py for what it adds).
+    """
+    import uvicorn
+
+    options = {
+        "log_level": "warning",
+        **uvicorn_options(limits.header_timeout, limits.idle_timeout),
+        **config,
+    }
+    return uvicorn.Config(guard_host(app, host), host=host, **options)
+
+
 @contextmanager
 def running_server(
-    app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    limits: ServeLimits = ServeLimits(),  # noqa: B008 (frozen: safe to share)
+    **config: Any,
 ) -> Iterator[str]:
     """Serve `app` with uvicorn in a background thread; yields the base URL; stops on exit.
 
-    Port 0 picks a free port. For tests, benchmarks and embedding in other programs.
+    Port 0 picks a free port. For tests, benchmarks and embedding in other programs. Runs
+    with `server_config`: on a loopback `host`, requests for other Host names get 421.
     """
     import socket
     import threading
@@ -268,8 +303,8 @@ def running_server(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    config = {"log_level": "warning", "timeout_graceful_shutdown": 2, **config}
-    server = uvicorn.Server(uvicorn.Config(app, **config))
+    config = {"timeout_graceful_shutdown": 2, **config}
+    server = uvicorn.Server(server_config(app, host, limits, **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ragkit.errors import ConfigError
+from ragkit.access import check_groups
+from ragkit.errors import ConfigError, UsageError
 from ragkit.serve.openai_compat import ApiError
+from ragkit.unique_keys import DuplicateKeyError, loads_json, loads_yaml
 
 MIN_KEY_CHARS = 16
-_GROUP = re.compile(r"^[A-Za-z0-9_-]+$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -100,14 +101,19 @@ def load_keys(path: Path | str) -> KeyRing:
 
 
 def _parse(text: str, path: Path) -> Any:
+    # A key given twice is an error, never "the last one wins" (see ragkit.unique_keys).
     try:
-        return json.loads(text)
+        return loads_json(text)
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"keys file {path}: {exc}; give each field once") from None
     except json.JSONDecodeError:
         pass
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return loads_yaml(text)
+    except DuplicateKeyError as exc:
+        raise ConfigError(f"keys file {path}: {exc}; give each field once") from None
     except yaml.YAMLError as exc:
         # The problem mark gives line and column; the offending text itself may be a key.
         mark = getattr(exc, "problem_mark", None)
@@ -169,14 +175,10 @@ def _check_key(key: Any, where: str) -> str:
 
 
 def _check_groups(groups: Any, where: str) -> frozenset[str]:
-    if isinstance(groups, str):
-        groups = [g.strip() for g in groups.split(",") if g.strip()]
-    if not isinstance(groups, (list, tuple, set, frozenset)):
-        raise ConfigError(f"{where}: groups must be a list of group names")
-    for group in groups:
-        if not isinstance(group, str) or not _GROUP.match(group):
-            raise ConfigError(f"{where}: bad group name {group!r}: use letters, digits, - and _")
-    return frozenset(groups)
+    try:
+        return check_groups(groups)
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:

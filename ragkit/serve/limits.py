@@ -33,6 +33,9 @@ class ServeLimits:
     max_waiting: int = 64  # requests queued for a generation slot; more get 503 at once
     queue_timeout: float = 30.0  # seconds a queued request waits before 503
     retry_after: int = 1  # seconds, in the Retry-After header of a 503
+    header_timeout: float = 10.0  # seconds for a request line and headers to arrive (guards.py)
+    body_timeout: float = 15.0  # seconds for a request body to arrive in full, else 408
+    idle_timeout: int = 5  # seconds a keep-alive connection may sit idle between requests
 
     def __post_init__(self) -> None:
         checks = {
@@ -43,13 +46,17 @@ class ServeLimits:
             "max_waiting": self.max_waiting >= 0,
             "queue_timeout": self.queue_timeout >= 0,
             "retry_after": self.retry_after >= 0,
+            "header_timeout": self.header_timeout > 0,
+            "body_timeout": self.body_timeout > 0,
+            "idle_timeout": self.idle_timeout >= 1,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(
                     f"serve limit {name}={getattr(self, name)} is out of range "
                     f"(max_body_bytes >= 1024, 1 <= max_question_chars <= {MAX_QUESTION_CHARS}, "
-                    "max_k and max_concurrent >= 1, the others >= 0)"
+                    "max_k, max_concurrent and idle_timeout >= 1, header_timeout and "
+                    "body_timeout > 0, the others >= 0)"
                 )
 
 
@@ -102,7 +109,29 @@ class SlotGate:
             self.release()
 
 
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 async def read_json(request: Request, limits: ServeLimits) -> dict[str, Any]:
+    """The body as a JSON object: 415 unless it is declared JSON, 413 when too large, 408 when
+    it does not arrive within `body_timeout`, 400 when it does not parse.
+
+    Requiring `Content-Type: application/json` keeps a web page on another origin from
+    posting here without a CORS preflight (a "simple" request may only send text/plain or
+    form types), which a preflight this server never approves then stops.
+    """
+    content_type = request.headers.get("content-type", "")
+    if not _is_json(content_type):
+        raise ApiError(
+            415,
+            f"the request body must be JSON with 'Content-Type: application/json', not "
+            f"{content_type[:60]!r}",
+            code="unsupported_media_type",
+        )
     too_large = ApiError(
         413,
         f"the request body is larger than {limits.max_body_bytes:,} bytes: send a shorter "
@@ -113,8 +142,16 @@ async def read_json(request: Request, limits: ServeLimits) -> dict[str, Any]:
     if declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise too_large
     body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limits.max_body_bytes:
-            raise too_large
+    try:
+        with anyio.fail_after(limits.body_timeout):
+            async for part in request.stream():
+                body += part
+                if len(body) > limits.max_body_bytes:
+                    raise too_large
+    except TimeoutError:
+        raise ApiError(
+            408,
+            f"the request body did not arrive within {limits.body_timeout:g} s: send it at once",
+            code="request_timeout",
+        ) from None
     return parse_json_object(bytes(body))
