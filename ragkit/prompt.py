@@ -32,7 +32,13 @@ from ragkit.types import Hit
 PROMPT_VERSION = "v2"
 USER_TEMPLATE = "Passages:\n\n{passages}\n\nQuestion: {question}"
 NO_PASSAGES = "(no passages were found)"
-_OPEN, _CLOSE = "<passage", "</passage>"
+_CLOSE = "</passage>"
+_INVISIBLE = "[\u00ad\u200b-\u200f\u2060\ufeff]*"  # soft hyphen, zero-width characters
+# A less-than sign (also full-width or small), then "/" and spaces, then p-a-s-s-a-g-e with
+# invisible characters allowed between the letters; any case.
+_DELIMITER = re.compile(
+    "[<\uff1c\ufe64][\\s/" + _INVISIBLE[1:] + _INVISIBLE.join("passage"), re.IGNORECASE
+)
 _BLOCK = re.compile(
     r'<passage id="(?P<id>\d+)" source="(?P<source>[^"]*)"(?: page="(?P<page>\d+)")?'
     r'(?: title="(?P<title>[^"]*)")? section="(?P<section>[^"]*)">\n(?P<body>.*?)\n</passage>',
@@ -68,7 +74,7 @@ def format_passages(hits: Sequence[Hit]) -> str:
         where = f'source="{_attr(chunk.source)}"{page}'
         if _title_adds(chunk):
             where += f' title="{_attr(chunk.title)}"'
-        body = chunk.text.replace(_CLOSE, "</ passage>").replace(_OPEN, "< passage")
+        body = neutralise_delimiters(chunk.text)
         blocks.append(
             f'<passage id="{number}" {where} section="{_attr(chunk.section)}">\n{body}\n{_CLOSE}'
         )
@@ -133,5 +139,15 @@ def _title_adds(chunk: Chunk) -> bool:
     return bool(chunk.title) and chunk.title not in (chunk.source, first)
 
 
+def neutralise_delimiters(text: str) -> str:
+    """`text` with every passage tag made inert: "</PASSAGE >", "< passage", "＜/passage" ...
+
+    Matched case-insensitively, across spaces, zero-width characters and the full-width and
+    small less-than signs; the "<" becomes "‹" (U+2039), so the tag reads as text to a model
+    as well as to `parse_passages`.
+    """
+    return _DELIMITER.sub(lambda m: "‹" + m.group(0)[1:], text)
+
+
 def _attr(value: str) -> str:
-    return value.replace('"', "'").replace("\n", " ")
+    return neutralise_delimiters(value.replace('"', "'").replace("\n", " "))

@@ -65,6 +65,17 @@ class Answer:
     passages: tuple[Hit, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)  # generator name, timings, support
 
+    @property
+    def quoted(self) -> bool:
+        """Whether the answer text is the documents' own words (shown as a quote, not as ours).
+
+        The extractive reader only ever quotes; another generator says so with
+        `metadata["quoted"] = True`. A refusal is never a quote.
+        """
+        if self.abstained:
+            return False
+        return bool(self.metadata.get("quoted", self.metadata.get("generator") == "extractive"))
+
     def numbered_citations(self) -> list[tuple[int, Citation]]:
         """Each citation with its number `n`: the 1-based position of its passage.
 

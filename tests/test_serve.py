@@ -312,7 +312,7 @@ def test_ask_returns_a_cited_answer(client: TestClient) -> None:
     )
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"answer", "abstained", "citations", "passages"}
+    assert set(body) == {"answer", "abstained", "citations", "passages", "quoted"}
     assert "25 days" in body["answer"] and not body["abstained"]
     citation = body["citations"][0]
     assert citation["source"] == "leave/annual-leave.md"

@@ -116,6 +116,8 @@ def test_ask_in_the_browser_and_open_a_citation(app, browser, tmp_path: Path) ->
         )
         answer = browser.find_element(By.ID, "answer").text
         assert "Taxi fares are refunded only for journeys after 22:00" in answer
+        # the documents' own words are shown as a quote, not as the assistant speaking
+        assert "quoted" in browser.find_element(By.ID, "answer").get_attribute("class")
         assert "money/expenses.pdf" in citation.text and "p. 2" in citation.text
 
         citation.click()

@@ -43,9 +43,12 @@ def run(args: argparse.Namespace) -> int:
     from ragkit.cli.render import render_answer
     from ragkit.types import Answer
 
+    # The extractive reader's pieces arrive together, and its answer is shown as a quote:
+    # streaming only helps a generator that writes as it goes.
+    live = sys.stdout.isatty() and getattr(assistant.generator, "name", "") != "extractive"
     streamed = False
     for item in assistant.stream(args.question):
-        if isinstance(item, str) and sys.stdout.isatty():
+        if isinstance(item, str) and live:
             sys.stdout.write(item)
             sys.stdout.flush()
             streamed = True

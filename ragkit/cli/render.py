@@ -37,12 +37,24 @@ def citation_lines(number: int, citation: Citation) -> list[str]:
 
 
 def render_answer(answer: Answer, *, show_text: bool = True) -> str:
-    lines = textwrap.wrap(answer.text, WIDTH) if show_text else []
+    """The answer, then its numbered sources. An answer in the documents' own words is shown
+    as a quote ("> " lines under "From the documents:"), never as if ragkit said it."""
+    lines = answer_lines(answer) if show_text else []
     if answer.citations:
         lines += ["", "Sources:"]
         for number, citation in answer.numbered_citations():
             lines += citation_lines(number, citation)
     return "\n".join(lines)
+
+
+def answer_lines(answer: Answer) -> list[str]:
+    if not answer.quoted:
+        return textwrap.wrap(answer.text, WIDTH)
+    lines = ["From the documents:"]
+    for paragraph in answer.text.splitlines():
+        wrapped = textwrap.wrap(paragraph, WIDTH, initial_indent="> ", subsequent_indent="> ")
+        lines += wrapped or [">"]
+    return lines
 
 
 def render_hits(hits: Sequence[Hit]) -> str:

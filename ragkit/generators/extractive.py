@@ -24,8 +24,9 @@ table rows) of the retrieved chunks, each cited. The algorithm, per question:
 Measured by tests/bench/bench_extractive.py: on XQuAD (gold paragraph) the answer contains a
 gold span for 0.89 of the questions answered; the weights below were tuned on SQuAD 2.0.
 
-Passages are only ever quoted: text inside them ("ignore previous instructions...") is data,
-scored like any other sentence.
+Passages are only ever quoted: text inside them is data. A sentence that instructs the reader
+(send a password, click a link, ignore the rules) is never the answer to a question that did
+not ask about it (`ragkit.generators.planted`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Any
 
 from ragkit.generators.abstention import default_threshold, support_score
 from ragkit.generators.cues import cue_match, question_cue
+from ragkit.generators.planted import is_planted
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.vector_cache import VectorCache
 from ragkit.retrieval.sparse import lucene_idf
@@ -176,6 +178,7 @@ class ExtractiveGenerator:
         order = sorted(range(len(hits)), key=lambda i: (-hits[i].score, hits[i].rank, i))
         order = order[: self.max_passages]
         units = [u for i in order for u in segment(hits[i].chunk.text, i)]
+        units = [u for u in units if not is_planted(question, self._unit_text(u, hits))]
         if not units:
             return []
         q_terms = analyser().content_terms(question)

@@ -105,8 +105,9 @@ def citations_json(answer: Answer) -> list[dict[str, Any]]:
 
 
 def ask_json(answer: Answer) -> dict[str, Any]:
-    """`/v1/ask`'s body: `Answer.to_json()` (each citation carries its passage number `n`)."""
-    return answer.to_json()
+    """`/v1/ask`'s body: `Answer.to_json()` (each citation carries its passage number `n`),
+    plus `quoted`: the answer is the documents' own words, which the web page shows as a quote."""
+    return {**answer.to_json(), "quoted": answer.quoted}
 
 
 def sources_text(answer: Answer) -> str:

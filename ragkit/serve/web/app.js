@@ -296,6 +296,7 @@ function renderAnswer(answer) {
   renderCitations(answer.citations);
   renderAnswerText(answer.answer);
   $("answer").classList.toggle("abstained", answer.abstained);
+  $("answer").classList.toggle("quoted", Boolean(answer.quoted)); // the documents' own words
   setStatus(answer.abstained ? "No answer in the documents you can search." : "");
 }
 
@@ -314,7 +315,7 @@ async function ask(question) {
   $("citations-box").hidden = true;
   const answer = $("answer");
   answer.replaceChildren();
-  answer.classList.remove("abstained");
+  answer.classList.remove("abstained", "quoted");
   answer.classList.add("streaming");
   setStatus("Searching\u2026", "busy");
   $("ask").disabled = true;
