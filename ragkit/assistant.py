@@ -14,6 +14,7 @@ from typing import Any
 
 from ragkit.access import check_groups
 from ragkit.errors import UsageError
+from ragkit.index.vector_cache import cache_view
 from ragkit.protocols import Generator, Retriever
 from ragkit.types import Answer, Hit
 
@@ -97,21 +98,23 @@ class Assistant:
         self, question: str, *, k: int | None = None, groups: Sequence[str] | None = None
     ) -> list[Hit]:
         question = check_question(question)
-        return self.retriever.retrieve(
-            question,
-            k=check_k(k if k is not None else self.k),
-            groups=self.groups if groups is None else check_groups(groups),
-        )
+        asker = self.groups if groups is None else check_groups(groups)
+        with cache_view(asker):
+            return self.retriever.retrieve(
+                question, k=check_k(k if k is not None else self.k), groups=asker
+            )
 
     def ask(
         self, question: str, *, k: int | None = None, groups: Sequence[str] | None = None
     ) -> Answer:
         hits = self.retrieve(question, k=k, groups=groups)
-        return self.generator.generate(question.strip(), hits)
+        with cache_view(self.groups if groups is None else check_groups(groups)):
+            return self.generator.generate(question.strip(), hits)
 
     def ungrounded(self, question: str) -> Answer:
         """The generator with no passages: what it says from its own knowledge, if any."""
-        return self.generator.generate(check_question(question), [])
+        with cache_view(self.groups):
+            return self.generator.generate(check_question(question), [])
 
     def stream(
         self, question: str, *, k: int | None = None, groups: Sequence[str] | None = None
@@ -119,4 +122,16 @@ class Assistant:
         """Yields the hits, then answer text pieces as they are generated, then the Answer."""
         hits = self.retrieve(question, k=k, groups=groups)
         yield hits
-        yield from self.generator.stream_answer(question.strip(), hits)
+        asker = self.groups if groups is None else check_groups(groups)
+        pieces = self.generator.stream_answer(question.strip(), hits)
+        try:
+            while True:  # the view is entered per step: each may run in another worker thread
+                with cache_view(asker):
+                    piece = next(pieces, None)
+                if piece is None:
+                    return
+                yield piece
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:  # a client that hung up stops the generation too
+                close()

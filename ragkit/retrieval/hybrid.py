@@ -21,10 +21,9 @@ from typing import Literal
 import numpy as np
 
 from ragkit.access import check_groups
-from ragkit.cache import LRUCache
 from ragkit.errors import ConfigError, IndexStoreError, UsageError
 from ragkit.index.embedding import Embedder, load_embedder
-from ragkit.index.records import Chunk, readable_by
+from ragkit.index.records import Chunk
 from ragkit.index.store import IndexSnapshot, load_index
 from ragkit.retrieval.dense import DenseIndex
 from ragkit.retrieval.fusion import (
@@ -36,8 +35,6 @@ from ragkit.retrieval.fusion import (
 )
 from ragkit.retrieval.sparse import BM25Index, top_rows
 from ragkit.types import Hit
-
-_MASKS_KEPT = 64  # distinct group sets whose readable-row masks are kept
 
 Mode = Literal["hybrid", "dense", "sparse"]
 Fusion = Literal["rrf", "weighted"]
@@ -92,7 +89,12 @@ class HybridRetriever:
             self.sparse = BM25Index(
                 [c.embedding_text for c in chunks], k1=settings.bm25_k1, b=settings.bm25_b
             )
-        self._masks: LRUCache[frozenset[str], np.ndarray | None] = LRUCache(_MASKS_KEPT)
+        # readable_by, precomputed: public rows, and each group's rows
+        self._public = np.fromiter((not c.groups for c in chunks), bool, len(chunks))
+        self._group_masks: dict[str, np.ndarray] = {}
+        for row, chunk in enumerate(chunks):
+            for group in chunk.groups:
+                self._group_masks.setdefault(group, np.zeros(len(chunks), bool))[row] = True
 
     @classmethod
     def from_index(
@@ -190,15 +192,17 @@ class HybridRetriever:
         return weighted_fusion(dense, sparse, settings.alpha, settings.normalisation)
 
     def _allowed(self, groups: frozenset[str]) -> np.ndarray | None:
-        """Readable rows for these groups, (n_chunks,) bool; None when every chunk is readable."""
+        """Readable rows for these groups, (n_chunks,) bool; None when every chunk is readable.
 
-        def build() -> np.ndarray | None:
-            mask = np.fromiter(
-                (readable_by(c.groups, groups) for c in self.chunks), bool, len(self.chunks)
-            )
-            return None if mask.all() else mask
-
-        return self._masks.get_or_set(groups, build)
+        Public rows OR the rows of each of the asker's groups, from masks built at load: the
+        same few vector operations for every asker, and no cache whose hits could be timed.
+        """
+        mask = self._public.copy()
+        for group in groups:
+            rows = self._group_masks.get(group)
+            if rows is not None:
+                mask |= rows
+        return None if mask.all() else mask
 
 
 def _as_run(rows: np.ndarray, scores: np.ndarray) -> dict[int, float]:

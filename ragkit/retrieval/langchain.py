@@ -30,6 +30,7 @@ from ragkit.access import check_groups
 from ragkit.errors import IndexStoreError
 from ragkit.index.protocols import Embedder
 from ragkit.index.records import Chunk, chunk_id_for
+from ragkit.index.vector_cache import cache_view
 from ragkit.protocols import Retriever
 from ragkit.types import Hit
 
@@ -56,11 +57,9 @@ class RagkitRetriever(BaseRetriever):
         k: int | None = None,
         groups: Iterable[str] | None = None,
     ) -> list[Document]:
-        hits = self.retriever.retrieve(
-            query,
-            k=self.k if k is None else k,
-            groups=self.groups if groups is None else check_groups(groups),
-        )
+        asker = self.groups if groups is None else check_groups(groups)
+        with cache_view(asker):  # embedding caches are kept apart per asker's groups
+            hits = self.retriever.retrieve(query, k=self.k if k is None else k, groups=asker)
         return [hit_to_document(hit) for hit in hits]
 
 

@@ -86,24 +86,42 @@ class BM25Index:
             (np.ones(int(keep.sum()), np.float32), (rows[keep], term_ids[keep])),
             shape=(len(texts), max(len(self.vocabulary.term_ids), 1)),
         )
-        self._views: LRUCache[bytes, tuple[np.ndarray, Any]] = LRUCache(_VIEWS_KEPT)
+        self._views: LRUCache[bytes, tuple[np.ndarray, Any, np.ndarray]] = LRUCache(_VIEWS_KEPT)
 
     def __len__(self) -> int:
         return self.counts.shape[0]
 
     def scores(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
-        """BM25 score of every chunk, shape (len(self),); 0 for unreadable or unmatched ones."""
+        """BM25 score of every chunk, shape (len(self),); 0 for unreadable or unmatched ones.
+
+        A query word found only in chunks the asker cannot read is dropped exactly like a
+        word the index never saw, by the same steps (see `_query_terms`), so neither the
+        scores nor the time taken say that a hidden chunk holds it.
+        """
         out = np.zeros(len(self), dtype=np.float32)
-        term_ids = self.vocabulary.lookup(words(query), grow=False)
-        term_ids = term_ids[term_ids >= 0].tolist()
-        if not term_ids or not len(self):
+        if not len(self):
             return out
-        rows, matrix = self._view(allowed)
-        if len(rows):
+        rows, matrix, present = self._view(allowed)
+        term_ids = self._query_terms(query, present)
+        if len(term_ids) and len(rows):
             unique, repeats = np.unique(term_ids, return_counts=True)
             # (view chunks, query terms) @ (query terms,): a term asked twice counts twice
             out[rows] = matrix[:, unique] @ repeats.astype(np.float32)
         return out
+
+    def _query_terms(self, query: str, present: np.ndarray) -> np.ndarray:
+        """Term ids of the query's words that occur in the view, shape (<= words,).
+
+        `present`: (terms + 1,) bool, True where the view holds the term; its last entry is
+        False and stands for "no such term" (unknown words and stopwords).
+        """
+        analyser, known = self.vocabulary.analyser, self.vocabulary.term_ids
+        missing = len(present) - 1
+        terms = [analyser.fresh_term(word) for word in words(query)]  # no per-word cache
+        ids = np.fromiter(
+            (missing if t is None else known.get(t, missing) for t in terms), np.int64, len(terms)
+        )
+        return ids[present[ids]]
 
     def search(
         self, query: str, k: int, allowed: np.ndarray | None = None
@@ -111,12 +129,15 @@ class BM25Index:
         """Rows and scores of the k best readable chunks that share a term with the query."""
         return top_rows(self.scores(query, allowed), k)
 
-    def _view(self, allowed: np.ndarray | None) -> tuple[np.ndarray, Any]:
+    def _view(self, allowed: np.ndarray | None) -> tuple[np.ndarray, Any, np.ndarray]:
+        """(readable rows, their score matrix, which terms they hold + a final False)."""
         key = b"" if allowed is None else np.packbits(allowed).tobytes()
 
-        def build() -> tuple[np.ndarray, Any]:
+        def build() -> tuple[np.ndarray, Any, np.ndarray]:
             rows = np.arange(len(self)) if allowed is None else np.flatnonzero(allowed)
-            return rows, self._bm25(rows)
+            matrix = self._bm25(rows)
+            present = np.append(np.diff(matrix.indptr) > 0, False)  # CSC: entries per term
+            return rows, matrix, present
 
         return self._views.get_or_set(key, build)
 

@@ -76,6 +76,15 @@ class Analyser:
             self._terms[word] = term
         return term
 
+    def fresh_term(self, word: str) -> str | None:
+        """`term` without the word cache, neither read nor grown: the same work for a word the
+        index holds (even only in chunks the asker cannot read) as for one it never saw, and
+        no memory kept per distinct word an asker sends (BM25 queries use it)."""
+        if word in self.stopwords:
+            return None
+        with self._lock:
+            return self._stem(word)
+
     def terms(self, text: str) -> list[str]:
         """Index terms of `text` in order, repeats kept (BM25 counts them)."""
         return [t for t in map(self.term, words(text)) if t is not None]
