@@ -34,6 +34,7 @@ from ragkit.index.embedding import (
     load_embedder,
     resolve_model_path,
 )
+from ragkit.index.vector_cache import cache_view
 
 REPO = Path(__file__).resolve().parents[1]
 TEXTS = [
@@ -390,7 +391,11 @@ def test_a_question_embedded_twice_runs_the_model_once(monkeypatch):
         return real(texts, batch_size)
 
     monkeypatch.setattr(embedder, "_embed", counting)
-    first = embedder.embed(["How many days of leave?"])
-    both = embedder.embed(["How many days of leave?", "Staff get 25 days."])
+    with cache_view(frozenset()):  # one asker's request (the Assistant enters it)
+        first = embedder.embed(["How many days of leave?"])
+        both = embedder.embed(["How many days of leave?", "Staff get 25 days."])
     assert calls == [["How many days of leave?"], ["Staff get 25 days."]]
     np.testing.assert_array_equal(both[0], first[0])
+    with cache_view(frozenset({"managers"})):  # another asker's view shares nothing
+        embedder.embed(["How many days of leave?"])
+    assert calls[-1] == ["How many days of leave?"]

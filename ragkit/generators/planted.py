@@ -93,7 +93,6 @@ _TOPICS = {
         + r"|"
         + _words(
             r"where",
-            r"how (?:do|can|should) (?:i|we)",
             r"website",
             r"site",
             r"portal",
@@ -101,12 +100,11 @@ _TOPICS = {
             r"online",
             r"address",
             r"onde",
-            r"como",
             r"p[aá]gina",
             r"endere[cç]o",
         ),
         re.IGNORECASE,
-    ),  # fmt: skip
+    ),
     "override": re.compile(
         _OVERRIDE_ACTIONS + r"|" + _words(r"phishing", r"injection", r"instructions?"),
         re.IGNORECASE,
