@@ -303,6 +303,7 @@ def serve_reads_during_ingest(work: Path, asks: int = 500, cli_asks: int = 30) -
             keep,
         )
         scratch = work / f"baseline-{reader_attempts}"
+        scratch.mkdir()
         snapshot = store.load_index(index)
         done = threading.Event()
 
