@@ -32,7 +32,9 @@ def build(root: Path, index: Path, bonus: str | None) -> None:
         (root / "bonus.md").unlink(missing_ok=True)
     else:
         (root / "bonus.md").write_text(bonus)
-    report = ingest([root], index, IngestOptions(model="hash:256", progress=False))
+    # the loop makes bonus.md public again on purpose: --allow-widen
+    options = IngestOptions(model="hash:256", progress=False, allow_widen=True)
+    report = ingest([root], index, options)
     assert report.ok
 
 
