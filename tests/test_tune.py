@@ -368,7 +368,7 @@ def test_training_refuses_gradient_checkpointing_and_a_missing_retriever(workdir
     base.gradient_checkpointing_enable()
     with pytest.raises(ConfigError, match="gradient checkpointing"):
         adapters.new_prefix_model(base, 4, init="zero")
-    with pytest.raises(ConfigError, match="needs a retriever"):
+    with pytest.raises(ConfigError, match="need a retriever"):
         train_adapter(tune_config(workdir, "llama", "x"))
 
 

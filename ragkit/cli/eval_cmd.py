@@ -42,6 +42,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="SQuAD only: write the paragraphs as a BEIR corpus.jsonl to ingest, then exit",
     )
+    parser.add_argument(
+        "--ladder",
+        type=Path,
+        metavar="DIR",
+        help="the adaptation ladder: answer DATASET (records with passages and oracle, as "
+        "ragkit.tune.public writes them) with the base --llm and every adapter folder in DIR, "
+        "grounded, ungrounded and oracle; writes ladder.md/.html/.json to --out",
+    )
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=32, help="answer length cap for --ladder"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -57,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.out is None:
         raise UsageError("no output folder: pass --out DIR")
+    if args.ladder is not None:
+        return run_ladder_command(args)
     options = EvalOptions(
         conditions=args.compare,
         llm=args.llm,
@@ -76,6 +89,28 @@ def run(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         print_summary(summary, args.out)
+    return 0
+
+
+def run_ladder_command(args: argparse.Namespace) -> int:
+    from ragkit.eval.ladder import discover_rungs, render_markdown, run_ladder
+
+    summary = run_ladder(
+        args.dataset,
+        discover_rungs(args.ladder),
+        args.out,
+        llm="smollm2" if args.llm == "extractive" else args.llm.removeprefix("hf:"),
+        system_prompt=args.system_prompt,
+        max_new_tokens=args.max_new_tokens,
+        limit=args.limit,
+        progress=not args.no_progress and not args.json,
+        resamples=args.resamples,
+    )
+    if args.json:
+        print_json(summary)
+    else:
+        print(render_markdown(summary))
+        print(f"report: {args.out / 'ladder.html'} (also ladder.md, ladder.json)")
     return 0
 
 

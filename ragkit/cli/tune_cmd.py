@@ -1,4 +1,4 @@
-"""`ragkit tune`: train a prefix-tuning adapter for a local causal LM on a QA set."""
+"""`ragkit tune`: train an adapter (prompt, P-tuning, prefix, LoRA or full) for a local LM."""
 
 from __future__ import annotations
 
@@ -14,18 +14,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     helps = TuneConfig.help()
     parser = subparsers.add_parser(
         "tune",
-        help="train a prefix-tuning adapter for --llm hf:BASE",
-        description="Train a prefix-tuning adapter (peft) so a local model answers briefly from "
-        "the passages, cites them and refuses when they lack the answer.",
+        help="train an adapter (prompt, p-tuning, prefix, lora, full) for a local model",
+        description="Train an adapter (peft, or full fine-tuning) so a local model answers "
+        "briefly from the passages, cites them and refuses when they lack the answer. Records "
+        "with their own 'passages' (see ragkit.tune.public) need no index.",
     )
-    parser.add_argument("--base", required=True, help=helps["base"])
+    parser.add_argument("--base", required=True, help=helps["base"] + " Also smollm2 or gguf:PATH.")
+    parser.add_argument(
+        "--method",
+        choices=("prompt", "p-tuning", "prefix", "lora", "full"),
+        default="prefix",
+        help=helps["method"],
+    )
     parser.add_argument("--data", required=True, type=Path, help=helps["data"])
     add_index_option(parser)
     parser.add_argument("--out", required=True, type=Path, help=helps["out"])
     parser.add_argument("--dev", type=Path, help=helps["dev"])
     parser.add_argument("--virtual-tokens", type=int, default=16, help=helps["virtual_tokens"])
     parser.add_argument("--epochs", type=int, default=5, help=helps["epochs"])
-    parser.add_argument("--lr", type=float, default=1e-2, help=helps["lr"])
+    parser.add_argument("--lr", type=float, help=helps["lr"])
+    parser.add_argument("--batch-size", type=int, default=4, help=helps["batch_size"])
+    parser.add_argument("--max-steps", type=int, help=helps["max_steps"])
+    parser.add_argument("--max-length", type=int, default=2048, help=helps["max_length"])
+    parser.add_argument("--refusal-share", type=float, default=0.25, help=helps["refusal_share"])
     parser.add_argument("--resume", type=Path, help=helps["resume"])
     parser.add_argument("--json", action="store_true", help="print the training result as JSON")
     parser.set_defaults(run=run)
@@ -35,24 +46,32 @@ def run(args: argparse.Namespace) -> int:
     from ragkit.retrieval import HybridRetriever
     from ragkit.tune import TuneConfig, train_adapter
 
-    index = index_dir(args)
+    index = Path(args.index) if args.index else None
     config = TuneConfig(
         base=args.base,
         data=str(args.data),
         out=str(args.out),
         dev=_str(args.dev),
-        index=str(index),
+        index=None if index is None else str(index),
+        method=args.method,
         virtual_tokens=args.virtual_tokens,
         epochs=args.epochs,
         lr=args.lr,
+        batch_size=args.batch_size,
+        max_steps=args.max_steps,
+        max_length=args.max_length,
+        refusal_share=args.refusal_share,
         resume=_str(args.resume),
     )
-    retriever = HybridRetriever.from_index(index)
+    retrievers: list = []
 
     def retrieve(question: str):
+        # Loaded on first use: records that carry their own passages need no index.
+        if not retrievers:
+            retrievers.append(HybridRetriever.from_index(index_dir(args)))
         # No access groups: an adapter can memorise its training passages, so restricted
         # text must never be among them.
-        return retriever.retrieve(question, k=config.top_k, groups=frozenset())
+        return retrievers[0].retrieve(question, k=config.top_k, groups=frozenset())
 
     result = train_adapter(config, retrieve=retrieve, progress=not args.json)
     if args.json:
@@ -63,7 +82,12 @@ def run(args: argparse.Namespace) -> int:
             f"  best epoch {result.best_epoch}; dev loss {result.initial_dev_loss} -> "
             f"{min(result.dev_losses) if result.dev_losses else 'n/a'}"
         )
-        print(f"  use it: ragkit ask QUESTION --llm hf:{args.base} --adapter {result.adapter_dir}")
+        llm = (
+            args.base
+            if args.base == "smollm2" or args.base.startswith("gguf:")
+            else (f"hf:{args.base}")
+        )
+        print(f"  use it: ragkit ask QUESTION --llm {llm} --adapter {result.adapter_dir}")
     return 0
 
 

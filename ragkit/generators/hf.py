@@ -48,9 +48,16 @@ def load_base(name_or_path: str, device: str | None = None) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise MissingDependencyError("transformers", "the hf generator") from exc
+    from ragkit.generators import gguf
+
+    if gguf.is_gguf_spec(name_or_path):
+        name_or_path = str(gguf.resolve(name_or_path))
     path = Path(name_or_path).expanduser()
     if path.exists() and not path.is_dir():
-        raise ConfigError(f"model path {name_or_path} is a file: pass the model's directory")
+        raise ConfigError(
+            f"model path {name_or_path} is a file: pass the model's directory "
+            "(or gguf:PATH for a GGUF file)"
+        )
     is_path = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
     if not path.is_dir() and (is_path or "\\" in name_or_path):
         raise ConfigError(
@@ -193,6 +200,12 @@ def _cap(lengths: list[int], remove: int) -> int | None:
     return low
 
 
+def virtual_tokens(model: Any) -> int:
+    """Positions a prompt-learning adapter (prompt, P-tuning, prefix) puts before the prompt."""
+    config = getattr(model, "active_peft_config", None)
+    return int(getattr(config, "num_virtual_tokens", None) or 0)
+
+
 class HFGenerator:
     """Greedy generation with a local causal LM; `adapter`: a prefix trained by `ragkit tune`."""
 
@@ -208,7 +221,8 @@ class HFGenerator:
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
         self.model_name = str(model_name_or_path)
-        self.name = f"hf:{self.model_name}"
+        gguf = self.model_name == "smollm2" or self.model_name.startswith("gguf:")
+        self.name = self.model_name if gguf else f"hf:{self.model_name}"
         self.adapter = Path(adapter) if adapter is not None else None
         self.system_prompt = system_prompt
         self.max_new_tokens = max_new_tokens
@@ -228,7 +242,7 @@ class HFGenerator:
                 from ragkit.tune.adapter import load_adapter
 
                 model = load_adapter(model, self.adapter, base_id=self.model_name)
-                self.virtual_tokens = model.active_peft_config.num_virtual_tokens
+                self.virtual_tokens = virtual_tokens(model)
             self.tokenizer, self.model = tokenizer, model
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:

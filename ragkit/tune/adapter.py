@@ -42,6 +42,8 @@ from ragkit.prompt import PROMPT_VERSION
 METADATA_FILE = "ragkit_adapter.json"
 CONFIG_FILE = "adapter_config.json"
 WEIGHTS_FILE = "adapter_model.safetensors"
+FULL_CONFIG_FILE = "config.json"  # method "full": a whole model, saved by save_pretrained
+FULL_WEIGHTS_FILE = "model.safetensors"
 _VOLATILE = {"transformers_version", "dtype", "torch_dtype", "use_cache", "return_dict"}
 _VOLATILE |= {"output_attentions", "output_hidden_states", "pad_token_id", "architectures"}
 
@@ -103,6 +105,7 @@ def training_metadata(
         "prompt_version": PROMPT_VERSION,
         "prompt_format": "chat_template" if getattr(tokenizer, "chat_template", None) else "plain",
         "system_prompt_sha256": hashlib.sha256(system_prompt.encode()).hexdigest(),
+        "method": config.method,
         "virtual_tokens": config.virtual_tokens,
         "init": "resume" if config.resume else config.init,
         "data_sha256": file_sha256(config.data),
@@ -159,8 +162,10 @@ def text_prefix(base: Any, tokenizer: Any, text: str, virtual_tokens: int) -> An
 
 
 def save_adapter(model: Any, out_dir: Path | str, metadata: dict[str, Any]) -> Path:
+    """peft's files (or a whole model for method "full") plus the metadata, written last."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    (out / METADATA_FILE).unlink(missing_ok=True)  # a half-written folder must not pass as whole
     model.save_pretrained(str(out))
     tmp = out / f".{METADATA_FILE}.tmp"
     tmp.write_text(json.dumps(metadata, sort_keys=True, indent=2) + "\n", encoding="utf-8")
@@ -168,23 +173,57 @@ def save_adapter(model: Any, out_dir: Path | str, metadata: dict[str, Any]) -> P
     return out
 
 
+def adapter_method(metadata: dict[str, Any]) -> str:
+    """The tuning method that made an adapter (folders from before the ladder are prefixes)."""
+    return str(metadata.get("method", "prefix"))
+
+
 def read_metadata(adapter_dir: Path | str) -> dict[str, Any]:
-    """The adapter's metadata, after checking its three files exist and parse."""
+    """The adapter's metadata, after checking its files exist and parse."""
+    from ragkit.tune.methods import METHODS, PEFT_TYPES, PROMPT_LEARNING
+
     root = Path(adapter_dir)
     if not root.is_dir():
         raise ConfigError(f"adapter directory {root} does not exist: train one with `ragkit tune`")
-    for name in (METADATA_FILE, CONFIG_FILE, WEIGHTS_FILE):
+    if not (root / METADATA_FILE).is_file():
+        raise ConfigError(f"adapter {root} is incomplete: {METADATA_FILE} is missing; retrain it")
+    metadata = _read_json(root / METADATA_FILE)
+    method = adapter_method(metadata)
+    if method not in METHODS:
+        raise ConfigError(f"adapter file {root / METADATA_FILE} names unknown method {method!r}")
+    names = (
+        (FULL_CONFIG_FILE, FULL_WEIGHTS_FILE) if method == "full" else (CONFIG_FILE, WEIGHTS_FILE)
+    )
+    for name in names:
         if not (root / name).is_file():
             raise ConfigError(f"adapter {root} is incomplete: {name} is missing; retrain it")
-    metadata, config = _read_json(root / METADATA_FILE), _read_json(root / CONFIG_FILE)
-    if config.get("peft_type") != "PREFIX_TUNING":
-        raise ConfigError(
-            f"{root / CONFIG_FILE} is not a prefix-tuning adapter: {config.get('peft_type')}"
-        )
-    if "base_config_sha256" not in metadata or "virtual_tokens" not in metadata:
+    if "base_config_sha256" not in metadata or (
+        method in PROMPT_LEARNING and "virtual_tokens" not in metadata
+    ):
         raise ConfigError(f"adapter file {root / METADATA_FILE} is corrupt (fields missing)")
-    prompt_embeddings(root)  # the weights file must be readable too
+    if method == "full":
+        _tensor_names(root / FULL_WEIGHTS_FILE)
+        return metadata
+    config = _read_json(root / CONFIG_FILE)
+    if config.get("peft_type") != PEFT_TYPES[method]:
+        raise ConfigError(
+            f"{root / CONFIG_FILE} is not a {method} adapter: {config.get('peft_type')}"
+        )
+    if method in PROMPT_LEARNING:
+        prompt_embeddings(root)  # the weights file must be readable too
+    else:
+        _tensor_names(root / WEIGHTS_FILE)
     return metadata
+
+
+def _tensor_names(path: Path) -> list[str]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return list(handle.keys())
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ConfigError(f"adapter file {path} is corrupt ({exc}); retrain the adapter") from exc
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -231,12 +270,26 @@ def check_base(metadata: dict[str, Any], base: Any, adapter_dir: Path, base_id: 
 def load_adapter(
     base: Any, adapter_dir: Path | str, *, base_id: str | None = None, trainable: bool = False
 ) -> Any:
-    """`base` wrapped with the saved prefix after checking files and base; eval mode by default."""
+    """`base` wrapped with the saved adapter after checking files and base; eval mode by default.
+
+    For method "full" the saved model replaces `base` (which is still checked first, so a
+    fine-tuned model is only used where its base was asked for).
+    """
     root = Path(adapter_dir)
     metadata = read_metadata(root)
     check_base(metadata, base, root, base_id)
-    weights = prompt_embeddings(root)
-    if trainable:
+    method = adapter_method(metadata)
+    if method == "full":
+        from transformers import AutoModelForCausalLM
+
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(root), dtype=base.dtype)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load fine-tuned model {root}: {exc}") from exc
+        model = model.to(base.device)
+        return model.train() if trainable else model.eval()
+    if trainable and method == "prefix":
+        weights = prompt_embeddings(root)
         model = new_prefix_model(base, int(metadata["virtual_tokens"]), init="zero")
         try:
             model.prompt_encoder["default"].load_prompt_embeddings(weights)
@@ -248,7 +301,7 @@ def load_adapter(
     from peft import PeftModel
 
     try:
-        model = PeftModel.from_pretrained(base, str(root), is_trainable=False)
+        model = PeftModel.from_pretrained(base, str(root), is_trainable=trainable)
     except (ValueError, RuntimeError, KeyError) as exc:
         raise ConfigError(f"cannot load adapter {root}: {exc}") from exc
-    return model.eval()
+    return model if trainable else model.eval()

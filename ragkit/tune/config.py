@@ -25,9 +25,16 @@ class TuneConfig:
     index: str | None = field(
         default=None, metadata={"help": "Index directory the retriever reads (recorded only)."}
     )
+    method: str = field(
+        default="prefix",
+        metadata={"help": "prompt, p-tuning, prefix, lora or full (see ragkit.tune.methods)."},
+    )
     virtual_tokens: int = field(default=16, metadata={"help": "Prefix length P in virtual tokens."})
     epochs: int = field(default=5, metadata={"help": "Maximum passes over the training examples."})
-    lr: float = field(default=1e-2, metadata={"help": "AdamW learning rate for the prefix."})
+    lr: float | None = field(
+        default=None,
+        metadata={"help": "AdamW learning rate; default: the method's (methods.DEFAULT_LR)."},
+    )
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     batch_size: int = field(default=4, metadata={"help": "Examples per optimiser step."})
     max_steps: int | None = field(
@@ -66,6 +73,11 @@ class TuneConfig:
     seed: int = field(default=0, metadata={"help": "Seed for shuffling and refusal selection."})
 
     def __post_init__(self) -> None:
+        from ragkit.tune.methods import DEFAULT_LR, check_method
+
+        check_method(self.method)
+        if self.lr is None:
+            self.lr = DEFAULT_LR[self.method]
         positive = {
             "virtual_tokens": self.virtual_tokens,
             "epochs": self.epochs,

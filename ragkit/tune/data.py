@@ -2,7 +2,8 @@
 
 Each record of the eval-format JSONL (`id`, `question`, `answer`, `sources`, `answerable`)
 becomes one or two examples, the prompt always from `ragkit.prompt.build_messages` over the
-passages the retriever returns for the question:
+passages the retriever returns for the question (or the record's own `passages`, which
+`ragkit.tune.public` writes: gold plus retrieved distractors):
 
 - answerable, gold retrieved: target = the reference answer with "[n]" markers pointing at the
   gold passages' numbers in the prompt, so the model learns to cite;
@@ -97,6 +98,29 @@ def cite(answer: str, numbers: Sequence[int]) -> str:
     return cited if cited != text else f"{text} {markers}"
 
 
+def record_hits(record: dict[str, Any], key: str = "passages") -> list[Hit]:
+    """A record's own contexts (`ragkit.tune.public` writes them) as hits, in their order."""
+    from ragkit.index.records import Chunk, chunk_id_for, sha256_hex
+
+    hits = []
+    for rank, passage in enumerate(record.get(key) or [], start=1):
+        source, text = str(passage["source"]), str(passage["text"])
+        title = str(passage.get("title", ""))
+        chunk = Chunk(
+            chunk_id_for(source, text),
+            source,
+            title,
+            text,
+            0,
+            len(text),
+            None,
+            (title,) if title else (),
+            sha256_hex(text),
+        )
+        hits.append(Hit(chunk, 1.0 / rank, rank))
+    return hits
+
+
 def build_examples(
     records: Sequence[dict[str, Any]],
     retrieve: Retrieve,
@@ -111,7 +135,7 @@ def build_examples(
     counts: Counter = Counter()
     for record in records:
         qid, question = str(record["id"]), str(record["question"])
-        retrieved = list(retrieve(question))
+        retrieved = record_hits(record) if "passages" in record else list(retrieve(question))
         if not record["answerable"]:
             examples.append(
                 TrainExample(qid, "unanswerable", question, tuple(retrieved[:top_k]), REFUSAL)

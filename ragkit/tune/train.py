@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.errors import ConfigError
-from ragkit.generators.hf import context_budget, load_base
+from ragkit.generators.hf import context_budget, load_base, virtual_tokens
 from ragkit.prompt import load_system_prompt
 from ragkit.tune import adapter as adapters
+from ragkit.tune import methods
 from ragkit.tune.config import TuneConfig
 from ragkit.tune.data import Encoded, examples_sha256, load_examples
 from ragkit.types import Hit
@@ -36,6 +37,8 @@ class TuneResult:
     examples: dict[str, int] = field(default_factory=dict)  # by kind, plus "skipped", "cut"
     tokens_per_second: float = 0.0
     seconds: float = 0.0
+    trainable_parameters: int = 0
+    peak_rss_mb: float = 0.0  # the process's peak resident memory (model load included)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "adapter_dir": str(self.adapter_dir)}
@@ -91,7 +94,8 @@ def batch_loss(model: Any, batch: dict[str, Any]) -> tuple[Any, int]:
 
     device = model.device
     ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
-    logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V)
+    logits = model(input_ids=ids, attention_mask=mask).logits  # (B, T, V); (B, P+T, V) for
+    logits = logits[:, logits.shape[1] - ids.shape[1] :]  # soft prompts: keep the real tokens
     labels = batch["labels"].to(device)[:, 1:]  # position t predicts token t+1
     loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels.flatten(), reduction="sum")
     return loss, int((labels != -100).sum())
@@ -110,6 +114,15 @@ def mean_loss(model: Any, items: Sequence[Encoded], batch_size: int, pad: int) -
     return total / max(count, 1)
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MiB (Linux reports ru_maxrss in KiB)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
+
+
 def train_adapter(
     config: TuneConfig,
     *,
@@ -126,12 +139,18 @@ def train_adapter(
     import torch
 
     if retrieve is None:
-        raise ConfigError("train_adapter needs a retriever: pass retrieve= (the CLI uses --index)")
+
+        def retrieve(question: str) -> list[Hit]:
+            raise ConfigError(
+                f"{config.data}: records without 'passages' need a retriever (the CLI: --index)"
+            )
+
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     base, tokenizer = load_base(config.base, config.device)
     system_prompt = load_system_prompt(config.system_prompt)
-    limit = context_budget(base.config, config.virtual_tokens)
+    prefix_tokens = config.virtual_tokens if config.method in methods.PROMPT_LEARNING else 0
+    limit = context_budget(base.config, prefix_tokens)
     budget = min(config.max_length, limit) if limit is not None else config.max_length
     if budget < 64:
         raise ConfigError(
@@ -159,20 +178,30 @@ def train_adapter(
         )
 
     if config.resume:
+        resumed = adapters.adapter_method(adapters.read_metadata(config.resume))
+        if resumed != config.method:
+            raise ConfigError(
+                f"--resume {config.resume} is a {resumed} adapter, not {config.method}"
+            )
         model = adapters.load_adapter(base, config.resume, base_id=config.base, trainable=True)
-        found = model.active_peft_config.num_virtual_tokens
-        if found != config.virtual_tokens:
+        found = virtual_tokens(model)
+        if found and found != config.virtual_tokens:
             raise ConfigError(
                 f"--resume {config.resume} has {found} virtual tokens, not {config.virtual_tokens}"
             )
     else:
-        model = adapters.new_prefix_model(
+        model = methods.new_trainable(
             base,
-            config.virtual_tokens,
-            init=config.init,
+            config.method,
+            virtual_tokens=config.virtual_tokens,
             tokenizer=tokenizer,
+            system_prompt=system_prompt,
+            init=config.init,
             init_text=config.init_text,
+            source=getattr(base.config, "_name_or_path", None),
         )
+    identity = adapters.base_identity(base, config.base)  # before full tuning changes the weights
+    trainable = methods.trainable_parameters(model)
     log = _fit(model, train_set, dev_set, config, tokenizer.pad_token_id, progress)
     seconds = time.perf_counter() - started
     result = TuneResult(
@@ -185,11 +214,14 @@ def train_adapter(
         examples=counts,
         tokens_per_second=log["tokens"] / max(log["seconds"], 1e-9),
         seconds=seconds,
+        trainable_parameters=trainable,
+        peak_rss_mb=peak_rss_mb(),
     )
     metrics = {k: v for k, v in result.to_json().items() if k != "adapter_dir"}
     metadata = adapters.training_metadata(
         base, tokenizer, config, system_prompt, examples_sha256(train_set), metrics
     )
+    metadata.update(identity)
     adapters.save_adapter(model, config.out, metadata)
     return result
 
@@ -206,14 +238,13 @@ def _fit(
     import torch
     from tqdm.auto import tqdm
 
-    encoder = model.prompt_encoder["default"]
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     initial_dev = mean_loss(model, dev_set, config.batch_size, pad) if dev_set else None
     stopper = EarlyStop(config.patience)
     if initial_dev is not None:
         stopper.update(0, initial_dev)  # epoch 0: the initial prefix, kept if training only hurts
-    best = encoder.embedding.weight.detach().clone()
+    best = methods.snapshot(model)
     log: dict[str, Any] = {"train": [], "dev": [], "initial_dev": initial_dev, "tokens": 0}
     shuffle = torch.Generator().manual_seed(config.seed)
     steps = config.epochs * math.ceil(len(train_set) / config.batch_size)
@@ -243,14 +274,14 @@ def _fit(
         if dev_set:
             log["dev"].append(mean_loss(model, dev_set, config.batch_size, pad))
         if stopper.update(epoch, (log["dev"] or log["train"])[-1]):
-            best = encoder.embedding.weight.detach().clone()
+            best = methods.snapshot(model)
         if step >= total:
             break
         if dev_set and stopper.stop:
             stopped_early = epoch < config.epochs
             break
     bar.close()
-    encoder.load_prompt_embeddings(best)
+    methods.restore(model, best)
     model.eval()
     return {
         **log,
