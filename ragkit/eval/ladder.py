@@ -117,6 +117,7 @@ def run_ladder(
     limit: int | None = None,
     progress: bool = True,
     resamples: int = 5000,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     """Answer, grade and report every (rung, condition, question); resumable."""
     from ragkit.generators.hf import HFGenerator
@@ -133,7 +134,11 @@ def run_ladder(
         if not todo:
             continue
         generator = HFGenerator(
-            llm, adapter=rung.adapter, system_prompt=prompt, max_new_tokens=max_new_tokens
+            llm,
+            adapter=rung.adapter,
+            system_prompt=prompt,
+            max_new_tokens=max_new_tokens,
+            precision=precision,
         )
         started = time.perf_counter()
         generator.warm_up()

@@ -200,6 +200,13 @@ def _cap(lengths: list[int], remove: int) -> int | None:
     return low
 
 
+def autocast(device_type: str, precision: str) -> Any:
+    """A torch autocast context: bfloat16 compute for "bf16", a no-op for "fp32"."""
+    import torch
+
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def virtual_tokens(model: Any) -> int:
     """Positions a prompt-learning adapter (prompt, P-tuning, prefix) puts before the prompt."""
     config = getattr(model, "active_peft_config", None)
@@ -217,6 +224,7 @@ class HFGenerator:
         system_prompt: str | None = None,
         max_new_tokens: int = 200,
         device: str | None = None,
+        precision: str = "fp32",
     ) -> None:
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
@@ -227,6 +235,9 @@ class HFGenerator:
         self.system_prompt = system_prompt
         self.max_new_tokens = max_new_tokens
         self.device = device
+        if precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        self.precision = precision
         self.model: Any = None
         self.tokenizer: Any = None
         self.virtual_tokens = 0
@@ -266,7 +277,7 @@ class HFGenerator:
         input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])  # (B, T)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         device = self.model.device
-        with self._generate_lock, torch.inference_mode():
+        with self._generate_lock, torch.inference_mode(), self._autocast():
             out = self.model.generate(
                 input_ids=input_ids.to(device),
                 attention_mask=mask.to(device),
@@ -291,7 +302,7 @@ class HFGenerator:
 
         def run() -> None:
             try:
-                with self._generate_lock, torch.inference_mode():
+                with self._generate_lock, torch.inference_mode(), self._autocast():
                     self.model.generate(
                         input_ids=torch.tensor([ids], device=self.model.device),
                         attention_mask=torch.ones(
@@ -344,6 +355,10 @@ class HFGenerator:
                 stacklevel=3,
             )
         return fitted
+
+    def _autocast(self) -> Any:
+        """bf16 matmuls when asked (4-5x faster on CPUs with AMX/AVX512-BF16); weights stay."""
+        return autocast(self.model.device.type, self.precision)
 
     def _generation_config(self) -> Any:
         from transformers import GenerationConfig

@@ -70,12 +70,18 @@ class TuneConfig:
     device: str | None = field(
         default=None, metadata={"help": "'cpu', 'cuda'; default: a GPU if present."}
     )
+    precision: str = field(
+        default="fp32",
+        metadata={"help": "'bf16': bfloat16 autocast compute (fp32 master weights); 'fp32'."},
+    )
     seed: int = field(default=0, metadata={"help": "Seed for shuffling and refusal selection."})
 
     def __post_init__(self) -> None:
         from ragkit.tune.methods import DEFAULT_LR, check_method
 
         check_method(self.method)
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.lr is None:
             self.lr = DEFAULT_LR[self.method]
         positive = {

@@ -40,7 +40,7 @@ from typing import Any
 
 from ragkit.errors import ConfigError
 
-CHUNK_CHARS = 360
+CHUNK_CHARS = 300
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+[\"')\]]*|$)\s*")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.errors import ConfigError
-from ragkit.generators.hf import context_budget, load_base, virtual_tokens
+from ragkit.generators.hf import autocast, context_budget, load_base, virtual_tokens
 from ragkit.prompt import load_system_prompt
 from ragkit.tune import adapter as adapters
 from ragkit.tune import methods
@@ -257,7 +257,8 @@ def _fit(
         loss_total, loss_tokens = 0.0, 0
         for batch in batches([train_set[i] for i in order], config.batch_size, pad):
             tick = time.perf_counter()
-            loss_sum, n = batch_loss(model, batch)
+            with autocast(model.device.type, config.precision):
+                loss_sum, n = batch_loss(model, batch)
             optimiser.zero_grad(set_to_none=True)
             (loss_sum / max(n, 1)).backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,9 +44,9 @@ ORDER = ("prefix", "lora", "prompt", "p-tuning", "full")  # the target rung firs
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/ragkit-ladder"))
-    parser.add_argument("--train", type=int, default=260, help="training records")
-    parser.add_argument("--test", type=int, default=100, help="held-out records")
-    parser.add_argument("--steps", type=int, default=60, help="optimiser steps per rung")
+    parser.add_argument("--train", type=int, default=200, help="training records")
+    parser.add_argument("--test", type=int, default=50, help="held-out records")
+    parser.add_argument("--steps", type=int, default=30, help="optimiser steps per rung")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--virtual-tokens", type=int, default=16)
     parser.add_argument("--methods", default=",".join(ORDER))
@@ -63,7 +64,13 @@ def main() -> int:
     if not test.is_file():
         started = time.perf_counter()
         train_records, test_records = build(
-            DATA, ROOT / "sample_corpus", train_size=args.train, test_size=args.test
+            DATA,
+            ROOT / "sample_corpus",
+            train_size=args.train,
+            test_size=args.test,
+            distractors=1,
+            k=2,
+            quotas={"squad2": 0.6, "xquad": 0.1, "sample": 0.3},
         )
         write_jsonl(train_records, train)
         write_jsonl(test_records, test)
@@ -73,47 +80,69 @@ def main() -> int:
         )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
     adapters = args.out / "adapters"
-    for method in args.methods.split(","):
-        folder = adapters / method
-        if not (folder / "ragkit_adapter.json").is_file():
-            command = [
-                *CLI,
-                "tune",
-                "--base",
-                "smollm2",
-                "--method",
-                method,
-                "--data",
-                str(train),
-                "--out",
-                str(folder),
-                "--epochs",
-                "1",
-                "--max-steps",
-                str(args.steps),
-                "--batch-size",
-                str(args.batch_size),
-                "--virtual-tokens",
-                str(args.virtual_tokens),
-                "--max-length",
-                "768",
-                "--refusal-share",
-                "0.1",
-                "--json",
-            ]
-            started = time.perf_counter()
-            run = subprocess.run(command, env=env, capture_output=True, text=True)
-            if run.returncode:
-                print(f"tune {method} failed:\n{run.stderr[-2000:]}")
-                continue
-            result = json.loads(run.stdout)
-            print(
-                f"tune {method}: {time.perf_counter() - started:.0f} s, trainable "
-                f"{result['trainable_parameters']:,}, losses {result['train_losses']}"
-            )
-        evaluate(test, adapters, args, env)
+    # Training runs in one background thread (a fresh process per rung, so peak memory is that
+    # rung's) while the held-out evaluation catches up with whichever rungs are finished.
+    trainer = threading.Thread(target=train_all, args=(train, adapters, args, env))
+    trainer.start()
+    evaluated: set[str] = set()
+    while True:
+        done = not trainer.is_alive()
+        ready = {p.name for p in adapters.glob("*") if (p / "ragkit_adapter.json").is_file()}
+        if ready - evaluated or not evaluated:
+            evaluate(test, adapters, args, env)
+            evaluated |= ready | {"base"}
+        elif done:
+            break
+        else:
+            time.sleep(20)
     print((args.out / "report" / "ladder.md").read_text(encoding="utf-8"))
     return 0
+
+
+def train_all(train: Path, adapters: Path, args: argparse.Namespace, env: dict) -> None:
+    for method in args.methods.split(","):
+        folder = adapters / method
+        if (folder / "ragkit_adapter.json").is_file():
+            continue
+        command = [
+            *CLI,
+            "tune",
+            "--base",
+            "smollm2",
+            "--method",
+            method,
+            "--data",
+            str(train),
+            "--out",
+            str(folder),
+            "--epochs",
+            "1",
+            "--max-steps",
+            str(args.steps),
+            "--batch-size",
+            str(args.batch_size),
+            "--virtual-tokens",
+            str(args.virtual_tokens),
+            "--max-length",
+            "768",
+            "--refusal-share",
+            "0.1",
+            "--precision",
+            "bf16",
+            "--json",
+        ]
+        started = time.perf_counter()
+        run = subprocess.run(command, env=env, capture_output=True, text=True)
+        if run.returncode:
+            print(f"tune {method} failed:\n{run.stderr[-2000:]}", flush=True)
+            continue
+        result = json.loads(run.stdout)
+        print(
+            f"tune {method}: {time.perf_counter() - started:.0f} s, trainable "
+            f"{result['trainable_parameters']:,}, peak {result['peak_rss_mb']} MiB, "
+            f"losses {result['train_losses']}",
+            flush=True,
+        )
 
 
 def evaluate(test: Path, adapters: Path, args: argparse.Namespace, env: dict) -> None:
