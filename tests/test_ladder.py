@@ -284,7 +284,8 @@ def test_public_data_is_split_by_article_and_teaches_refusal():
     for record in train:
         if record["answerable"]:
             assert record["sources"][0] in [p["source"] for p in record["passages"]]
-            assert any(a in record["oracle"][0]["text"] for a in record["answers"])
+            if record["origin"] != "sample":  # sample answers are sentences, not spans
+                assert any(a in record["oracle"][0]["text"] for a in record["answers"])
     unanswerable = [r for r in train if not r["answerable"]]
     assert unanswerable and all(r["answer"] == "" for r in unanswerable)
     from ragkit.tune.data import build_examples

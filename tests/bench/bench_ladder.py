@@ -80,6 +80,7 @@ def main() -> int:
         )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
     adapters = args.out / "adapters"
+    adapters.mkdir(parents=True, exist_ok=True)
     # Training runs in one background thread (a fresh process per rung, so peak memory is that
     # rung's) while the held-out evaluation catches up with whichever rungs are finished.
     trainer = threading.Thread(target=train_all, args=(train, adapters, args, env))
