@@ -195,7 +195,9 @@ class _Walker:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.result = DiscoveryResult()
-        self.by_real: dict[str, list[Candidate]] = {}  # real path -> every path reaching it
+        # (device, inode) -> every path reaching that file: symlinks and hard links alike
+        self.by_file: dict[tuple[int, int], list[Candidate]] = {}
+        self.link_counts: dict[tuple[int, int], int] = {}
         self.seen_sources: dict[str, Path] = {}  # source -> root, to catch clashes
         self.rules = _AccessRules()
         self.linked_folders: list[tuple[Path, frozenset[str], _Ignores]] = []
@@ -212,24 +214,35 @@ class _Walker:
 
     def finish(self) -> DiscoveryResult:
         """One candidate per real file, with the most restrictive groups of all its paths."""
-        for real, reaching in self.by_real.items():
-            own = [c for c in reaching if os.path.abspath(c.path) == real]
+        for key, reaching in self.by_file.items():
+            reals = list(dict.fromkeys(os.path.realpath(c.path) for c in reaching))
+            own = [c for c in reaching if os.path.abspath(c.path) == reals[0]]
             keep = own[0] if own else reaching[0]
-            # The real location's rules count even when that location was not walked (a
-            # hidden or ignored folder, or a folder above the root).
+            if self.link_counts[key] > len(reals):
+                self.result.skipped.append(
+                    (
+                        keep.source,
+                        f"has {self.link_counts[key]} hard links but only {len(reals)} inside "
+                        "what was given: the others' access rules are unknown; ingest a copy",
+                    )
+                )
+                continue
+            # Each real location's rules count even when it was not walked (a hidden or
+            # ignored folder, or a folder above the root).
             try:
-                at_real = self.rules.groups(Path(real))
+                at_real = [self.rules.groups(Path(real)) for real in reals]
             except ConfigError as exc:
                 self.result.failed.append((keep.source, f"access rules cannot be read: {exc}"))
                 continue
-            groups = most_restrictive(at_real, *(c.groups for c in reaching))
+            groups = most_restrictive(*at_real, *(c.groups for c in reaching))
+            at_real_text = " and ".join(str(list(g)) for g in at_real)
             if groups is None:
                 paths = ", ".join(f"'{c.source}' {list(c.groups)}" for c in reaching)
                 self.result.skipped.append(
                     (
                         keep.source,
                         f"reached through paths whose access groups share no group ({paths}; "
-                        f"its own folder gives {list(at_real)}): fix the link or the rules",
+                        f"its own folder gives {at_real_text}): fix the link or the rules",
                     )
                 )
                 continue
@@ -238,8 +251,10 @@ class _Walker:
             )
             for other in reaching:
                 if other is not keep:
+                    linked = os.path.realpath(other.path) != os.path.abspath(other.path)
+                    kind = "a symlink" if linked else "a hard link"
                     self.result.skipped.append(
-                        (other.source, f"same file as '{keep.source}' (a symlink)")
+                        (other.source, f"same file as '{keep.source}' ({kind})")
                     )
         return self.result
 
@@ -345,7 +360,9 @@ class _Walker:
             self.result.failed.append((source, f"access rules cannot be read: {exc}"))
             return
         candidate = Candidate(path, source, root, groups, self.run_groups)
-        self.by_real.setdefault(real, []).append(candidate)
+        key = (info.st_dev, info.st_ino)
+        self.by_file.setdefault(key, []).append(candidate)
+        self.link_counts[key] = info.st_nlink
 
 
 def read_ignore_file(ignore_file: Path) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ from ingest.chunking import ChunkSettings, chunk_document
 from ingest.discover import Candidate, Scope, discover, most_restrictive, read_regular_file
 from ingest.loaders import load_file
 from ingest.roots import covers, plan_scopes
-from ragkit.errors import LoadError, UsageError
+from ragkit.errors import ConfigError, LoadError, UsageError
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.records import Chunk, sha256_hex
 from ragkit.index.store import (
@@ -71,6 +71,16 @@ class IngestOptions:
     dry_run: bool = False
     progress: bool = True
     batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        # A string would be read letter by letter as groups ("hr" -> h, r): refuse it.
+        groups = self.groups
+        if groups is not None and (
+            isinstance(groups, str) or not all(isinstance(g, str) and g.strip() for g in groups)
+        ):
+            raise ConfigError(
+                f"IngestOptions.groups must be None or a tuple of group names, not {groups!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -249,3 +249,20 @@ def test_near_miss_rule_file_names_fail_the_files_below(tmp_path: Path, name: st
     result = discover([tmp_path])
     assert result.candidates == [] and [s for s, _ in result.failed] == ["hr/salary.md"]
     assert f"{name}: access rules must be in a file named exactly" in result.failed[0][1]
+
+
+def test_hard_links_count_as_paths_too(tmp_path: Path) -> None:
+    write(tmp_path / "restricted" / ACCESS_FILE, "groups: [managers]\n")
+    salaries = write(tmp_path / "restricted" / "salaries.md")
+    write(tmp_path / "public" / "x.md")
+    os.link(salaries, tmp_path / "public" / "pay.md")
+    result = discover([tmp_path])
+    groups = {c.source: c.groups for c in result.candidates}
+    assert groups == {"public/pay.md": ("managers",), "public/x.md": ()}
+    assert dict(result.skipped) == {
+        "restricted/salaries.md": "same file as 'public/pay.md' (a hard link)"
+    }
+    # Only the public folder given: the other link's rules are unknown, so it is refused.
+    only_public = discover([tmp_path / "public"])
+    assert [c.source for c in only_public.candidates] == ["x.md"]
+    assert "has 2 hard links but only 1" in dict(only_public.skipped)["pay.md"]

@@ -359,3 +359,11 @@ def test_a_failing_restriction_alone_still_drops_the_public_copy(corpus, tmp_pat
     report = run(corpus, index)
     assert not report.ok and report.written
     assert not any("25 days" in text for text in public_texts(index))
+
+
+@pytest.mark.parametrize("groups", ["hr", ("hr", ""), ("hr", 3)])
+def test_groups_option_refuses_a_string_or_non_names(groups):
+    from ragkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="tuple of group names"):
+        IngestOptions(groups=groups)
