@@ -88,10 +88,12 @@ def ingest_links_and_special_files(work: Path) -> Figures:
     }
     for link, target in links.values():
         link.symlink_to(target)
+    _write(docs / "restricted" / "bonus.md", "SECRET-BONUS the board gets a bonus\n")
+    os.link(docs / "restricted" / "bonus.md", docs / "public" / "bonus.md")  # a hard link
     (docs / "public" / "zero.txt").symlink_to("/dev/zero")
     os.mkfifo(docs / "public" / "fifo.txt")
     index = work / "index"
-    attacks = len(links) + 2
+    attacks = len(links) + 3
     leaks = 0
     try:
         run = ragkit("ingest", str(docs), "--index", str(index), "--no-progress", timeout=60)
@@ -105,6 +107,7 @@ def ingest_links_and_special_files(work: Path) -> Figures:
         }
     public = public_texts(index)
     leaks += "SECRET-SALARY" in public
+    leaks += "SECRET-BONUS" in public
     leaks += "SECRET-OUTSIDE" in public
     leaks += "root:x:0" in public
     return {"attacks": attacks, "leaks": int(leaks), "exit": run.returncode}
