@@ -41,6 +41,7 @@ from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.records import Chunk, sha256_hex
 from ragkit.index.store import (
     IndexSnapshot,
+    check_index_folder,
     load_index,
     read_manifest,
     write_generation,
@@ -154,6 +155,7 @@ def ingest(
     embedder = embedder or load_embedder(options.model)
     report = IngestReport(index_dir=index_dir, dry_run=options.dry_run)
     if options.dry_run:
+        check_index_folder(index_dir)  # a dry run says what the real run would refuse
         _run(paths, index_dir, embedder, options, report)
     else:
         with writer_lock(index_dir):

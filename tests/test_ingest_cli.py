@@ -98,6 +98,8 @@ def test_index_into_a_folder_that_is_not_an_index_is_refused(capsys, tmp_path, d
     (folder / "gen-reports" / "q3.xlsx").write_text("numbers")
     code, _, err = ingest(capsys, str(docs2), "--index", str(folder))
     assert code == 1 and "not a ragkit index" in err and "gen-reports" in err
+    code, _, err = ingest(capsys, str(docs2), "--index", str(folder), "--dry-run")
+    assert code == 1 and "not a ragkit index" in err
     assert (folder / "gen-reports" / "q3.xlsx").read_text() == "numbers"
 
 
