@@ -87,9 +87,12 @@ def chunk_document(
         context = context_line(title, headings) + "\n"
         budget = limit - _content_tokens(count_tokens, [context])[0]
         splitter = _Splitter(doc.text, count_tokens, budget)
-        pieces = [piece for block in section for piece in splitter.block_pieces(block)]
+        blocks = list(section)
+        pieces = [piece for block in blocks for piece in splitter.block_pieces(block)]
         for group in _pack(pieces, budget, splitter.max_chars):
             text, start, end = _join(doc.text, group)
+            page_end = _page_end(blocks, start, end, page)
+            ocr = [b.ocr_confidence for b in _overlapping(blocks, start, end)]
             chunk_id = chunk_id_for(doc.source, text)
             if chunk_id in seen_ids:  # the same text twice in one document
                 seen_ids[chunk_id] += 1
@@ -108,9 +111,25 @@ def chunk_document(
                     headings=headings,
                     doc_hash=doc_hash,
                     groups=groups,
+                    page_end=page_end,
+                    # The weakest page's: a chunk is as trustworthy as its worst-read text.
+                    ocr_confidence=min((c for c in ocr if c is not None), default=None),
                 )
             )
     return chunks
+
+
+def _overlapping(blocks: Sequence[Block], start: int, end: int) -> list[Block]:
+    return [b for b in blocks if b.start < end and start < b.end]
+
+
+def _page_end(blocks: Sequence[Block], start: int, end: int, page: int | None) -> int | None:
+    """The last page of the blocks overlapping [start, end) when it is past `page`, else None.
+
+    A block a page break cut (PDF) runs from `page` to `page_end`; a piece of it is given the
+    whole span, since where the break falls inside the block is not kept."""
+    last = max((b.page_end for b in _overlapping(blocks, start, end) if b.page_end), default=None)
+    return last if last is not None and page is not None and last > page else None
 
 
 def _content_tokens(count_tokens: CountTokens, texts: Sequence[str]) -> list[int]:

@@ -70,7 +70,8 @@ def format_passages(hits: Sequence[Hit]) -> str:
     blocks = []
     for number, hit in enumerate(hits, start=1):
         chunk = hit.chunk
-        page = f' page="{chunk.page}"' if chunk.page else ""
+        pages = f"{chunk.page}-{chunk.page_end}" if chunk.page_end else f"{chunk.page}"
+        page = f' page="{pages}"' if chunk.page else ""
         where = f'source="{_attr(chunk.source)}"{page}'
         if _title_adds(chunk):
             where += f' title="{_attr(chunk.title)}"'

@@ -1,11 +1,15 @@
 """The small types passed between retrieval, generation and the interfaces.
 
 JSON shapes (the CLI's --json, the HTTP API, the evaluation harness):
-- a hit: {"chunk_id", "source", "sources", "page", "section", "score", "text"}; `sources` lists
-  every document holding this exact text (`source` first), stored and returned once
-- an answer: {"answer", "abstained", "citations": [{"n", "source", "page", "section", "quote"}],
-  "passages": [hit, ...]}; `n` is the cited passage's 1-based position in "passages", the
-  number the answer's inline [n] markers use
+- a hit: {"chunk_id", "source", "sources", "page", "page_end", "ocr_confidence", "section",
+  "score", "text"}; `sources` lists every document holding this exact text (`source` first),
+  stored and returned once
+- an answer: {"answer", "abstained", "citations": [{"n", "source", "page", "page_end",
+  "ocr_confidence", "section", "quote"}], "passages": [hit, ...]}; `n` is the cited passage's
+  1-based position in "passages", the number the answer's inline [n] markers use
+
+`page_end` is set when a chunk runs across pages (else null); `ocr_confidence` (0-1, mean
+Tesseract word confidence) when its text was read by OCR from a scanned page (else null).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class Hit:
             "source": self.chunk.source,
             "sources": list(self.chunk.sources),
             "page": self.chunk.page,
+            "page_end": self.chunk.page_end,
+            "ocr_confidence": self.chunk.ocr_confidence,
             "section": self.chunk.section,
             "score": round(float(self.score), 6),
             "text": self.chunk.text,
@@ -47,14 +53,47 @@ class Citation:
     section: str
     quote: str
     chunk_id: str = ""
+    page_end: int | None = None
+    ocr_confidence: float | None = None
+
+    @classmethod
+    def of(cls, chunk: Chunk, quote: str) -> Citation:
+        """A citation of `quote` in `chunk`, with the chunk's pages and OCR confidence."""
+        return cls(
+            chunk.source,
+            chunk.page,
+            chunk.section,
+            quote,
+            chunk.chunk_id,
+            page_end=chunk.page_end,
+            ocr_confidence=chunk.ocr_confidence,
+        )
+
+    @property
+    def pages(self) -> str:
+        return page_label(self.page, self.page_end, self.ocr_confidence)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "page": self.page,
+            "page_end": self.page_end,
+            "ocr_confidence": self.ocr_confidence,
             "section": self.section,
             "quote": self.quote,
         }
+
+
+def page_label(
+    page: int | None, page_end: int | None = None, ocr_confidence: float | None = None
+) -> str:
+    """'p. 3', 'pages 1-2', 'p. 2, OCR text (confidence 91%)'; '' when there is no page."""
+    if not page:
+        return ""
+    label = f"pages {page}-{page_end}" if page_end and page_end > page else f"p. {page}"
+    if ocr_confidence is not None:
+        label += f", OCR text (confidence {ocr_confidence:.0%})"
+    return label
 
 
 @dataclass(frozen=True)

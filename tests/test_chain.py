@@ -26,6 +26,8 @@ def test_invoke_answers_with_a_verifiable_citation(chain):
         "source",
         "sources",
         "page",
+        "page_end",
+        "ocr_confidence",
         "section",
         "score",
         "text",

@@ -38,7 +38,15 @@ def test_ask_json_shape(capsys, tiny_index):
     )
     record = json.loads(out)
     assert code == 0 and set(record) == {"answer", "abstained", "citations", "passages"}
-    assert set(record["citations"][0]) == {"n", "source", "page", "section", "quote"}
+    assert set(record["citations"][0]) == {
+        "n",
+        "source",
+        "page",
+        "page_end",
+        "ocr_confidence",
+        "section",
+        "quote",
+    }
     cited = record["passages"][record["citations"][0]["n"] - 1]  # n: the passage's position
     assert record["citations"][0]["quote"] in cited["text"]
     assert f"[{record['citations'][0]['n']}]" in record["answer"]  # the inline marker
@@ -66,7 +74,17 @@ def test_search_json_hits(capsys, tiny_index):
     )
     hits = json.loads(out)["hits"]
     assert code == 0 and len(hits) == 2 and hits[0]["source"] == "expenses.md"
-    assert set(hits[0]) == {"chunk_id", "source", "sources", "page", "section", "score", "text"}
+    assert set(hits[0]) == {
+        "chunk_id",
+        "source",
+        "sources",
+        "page",
+        "page_end",
+        "ocr_confidence",
+        "section",
+        "score",
+        "text",
+    }
 
 
 def test_sources_hides_restricted_documents_unless_in_group(capsys, tiny_index):

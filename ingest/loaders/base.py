@@ -43,6 +43,8 @@ class Part:
     level: int = 0
     page: int | None = None
     header: str | None = None
+    page_end: int | None = None  # last page of a part that a page break cut (PDF)
+    ocr_confidence: float | None = None  # 0-1, for text read by OCR from a page image
 
 
 def assemble(
@@ -83,7 +85,19 @@ def assemble(
             offset += len(SEPARATOR)
         chunks.append(text)
         path = tuple(heading for _, heading in stack)
-        blocks.append(Block(part.kind, text, offset, offset + len(text), part.page, path, header))
+        blocks.append(
+            Block(
+                part.kind,
+                text,
+                offset,
+                offset + len(text),
+                part.page,
+                path,
+                header,
+                page_end=part.page_end,
+                ocr_confidence=part.ocr_confidence,
+            )
+        )
         offset += len(text)
     if not blocks:
         raise LoadError(source, "no text found in the file")

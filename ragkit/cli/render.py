@@ -5,15 +5,15 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from ragkit.types import Answer, Citation, Hit
+from ragkit.types import Answer, Citation, Hit, page_label
 
 WIDTH = 80
 
 
-def _where(source: str, page: int | None, section: str) -> str:
+def _where(source: str, pages: str, section: str) -> str:
     parts = [source]
-    if page:
-        parts.append(f"p. {page}")
+    if pages:
+        parts.append(pages)
     if section:
         parts.append(section)
     return ", ".join(parts)
@@ -21,7 +21,7 @@ def _where(source: str, page: int | None, section: str) -> str:
 
 def citation_lines(number: int, citation: Citation) -> list[str]:
     head = textwrap.wrap(
-        f"[{number}] {_where(citation.source, citation.page, citation.section)}",
+        f"[{number}] {_where(citation.source, citation.pages, citation.section)}",
         WIDTH,
         subsequent_indent="    ",
     )
@@ -64,8 +64,9 @@ def render_hits(hits: Sequence[Hit]) -> str:
     for hit in hits:
         chunk = hit.chunk
         also = f" (also in {', '.join(chunk.sources[1:])})" if len(chunk.sources) > 1 else ""
+        pages = page_label(chunk.page, chunk.page_end, chunk.ocr_confidence)
         lines += textwrap.wrap(
-            f"{hit.rank}. {_where(chunk.source, chunk.page, chunk.section)}{also}  "
+            f"{hit.rank}. {_where(chunk.source, pages, chunk.section)}{also}  "
             f"(score {hit.score:.3f})",
             WIDTH,
             subsequent_indent="   ",

@@ -278,9 +278,7 @@ class ExtractiveGenerator:
         for hit, start, end in spans:
             chunk = hits[hit].chunk
             quote = chunk.text[start:end]
-            citations.append(
-                Citation(chunk.source, chunk.page, chunk.section, quote, chunk.chunk_id)
-            )
+            citations.append(Citation.of(chunk, quote))
         return tuple(citations)
 
 

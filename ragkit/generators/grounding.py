@@ -66,22 +66,12 @@ def answer_from_text(
             quote = best_quote(chunk.text, claim)
             if quote and (number, quote) not in seen:
                 seen.add((number, quote))
-                citations.append(
-                    Citation(chunk.source, chunk.page, chunk.section, quote, chunk.chunk_id)
-                )
+                citations.append(Citation.of(chunk, quote))
     if not citations and hits:
         # An uncited answer still gets a checkable pointer: the passage closest to it.
         scored = [(len(set(words(h.chunk.text)) & set(words(text))), i) for i, h in enumerate(hits)]
         _, index = max(scored)
         chunk = hits[index].chunk
-        citations.append(
-            Citation(
-                chunk.source,
-                chunk.page,
-                chunk.section,
-                best_quote(chunk.text, text),
-                chunk.chunk_id,
-            )
-        )
+        citations.append(Citation.of(chunk, best_quote(chunk.text, text)))
         metadata["uncited"] = True
     return Answer(text, False, tuple(citations), tuple(hits), metadata)

@@ -31,6 +31,8 @@ class Block:
     page: int | None = None  # 1-based; None for formats without pages
     headings: tuple[str, ...] = ()  # heading path, outermost first
     header: str | None = None  # tables only
+    page_end: int | None = None  # last page when the block runs on past `page` (PDF)
+    ocr_confidence: float | None = None  # 0-1, when the text was read by OCR (PDF scans)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Chunk:
     doc_hash: str
     groups: tuple[str, ...] = ()  # empty means everyone may read it
     page_end: int | None = None  # last page when the chunk spans pages
+    # Mean Tesseract word confidence (0-1) when the text was read by OCR from a page image.
+    ocr_confidence: float | None = None
     # The same text (with the same groups) elsewhere: stored once, it carries every place it
     # occurs (records with an empty `text`), so one hit lists them all.
     also: tuple[Chunk, ...] = ()

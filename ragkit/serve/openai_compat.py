@@ -116,7 +116,7 @@ def sources_text(answer: Answer) -> str:
         return ""
     lines = []
     for number, citation in answer.numbered_citations():
-        page = f", p. {citation.page}" if citation.page else ""
+        page = f", {citation.pages}" if citation.pages else ""
         lines.append(f"[{number}] {citation.source}{page} — “{citation.quote}”")
     return "\n\nSources:\n" + "\n".join(lines)
 

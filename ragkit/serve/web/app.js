@@ -39,7 +39,13 @@ async function errorMessage(response) {
 }
 
 function pageLabel(citation) {
-  return citation.page ? "p. " + citation.page : "";
+  if (!citation.page) return "";
+  const span = citation.page_end && citation.page_end > citation.page;
+  let label = span ? "pages " + citation.page + "-" + citation.page_end : "p. " + citation.page;
+  if (citation.ocr_confidence != null) {
+    label += ", OCR text (confidence " + Math.round(citation.ocr_confidence * 100) + "%)";
+  }
+  return label;
 }
 
 // --- the quote panel ---------------------------------------------------------------------
