@@ -126,7 +126,7 @@ def print_ingest_report(report: IngestReport) -> None:
                 if outcome.status == status:
                     print(f"  {status[0].upper()} {outcome.source}")
     warned = [o for o in report.outcomes if o.warnings]
-    if warned:
+    if warned:  # non-fatal, but a page left out must not pass silently
         print("warnings:")
         for outcome in warned:
             for warning in outcome.warnings:

@@ -36,6 +36,8 @@ from ingest.loaders.pdf_layout import (
     reading_order,
     running_lines,
 )
+from ingest.loaders.pdf_ocr import INSTALL, OcrText, needs_ocr, page_images, read_images
+from ingest.loaders.pdf_ocr import missing as ocr_missing
 from ingest.loaders.pdf_page import heading_level, join_lines, page_parts
 from ragkit.errors import LoadError
 from ragkit.index.records import Document
@@ -96,9 +98,13 @@ def _load(path: Path, source: str, options: LoadOptions) -> Document:
     if not pages:
         raise LoadError(source, "unreadable PDF (text extraction failed on every page)")
     layouts = [layout for layout, _ in pages]
-    full = " ".join(" ".join(page_text(layout.lines).split()) for layout in layouts).strip()
+    scans = _read_scans(pages, options)
+    full = " ".join(
+        [" ".join(page_text(layout.lines).split()) for layout in layouts]
+        + [" ".join(scan.text.split()) for scan in scans.values() if scan]
+    ).strip()
     if not full:
-        raise LoadError(source, "no text layer (scanned?); run OCR on it first, e.g. ocrmypdf")
+        raise LoadError(source, _no_text(scans))
     if len(full) < 1000 and _PROTECTED.search(full):
         raise LoadError(source, PROTECTED_WRAPPER)
     running = running_lines(layouts)
@@ -110,6 +116,11 @@ def _load(path: Path, source: str, options: LoadOptions) -> Document:
         levels = [_font_level(line, styles) for line in lines] if styles else None
         text = _clean(page_text(lines))
         parts += page_parts(text, layout.number, layout=_layout_reader(page), levels=levels)
+        if scan := scans.get(layout.number):
+            parts += [
+                replace(part, ocr_confidence=scan.confidence)
+                for part in page_parts(_clean(scan.text), layout.number)
+            ]
     # Guessed headings make poor titles ("1 Foo", a scan's OCR noise): metadata or file name.
     title = _metadata_title(reader)
     return assemble(
@@ -119,6 +130,54 @@ def _load(path: Path, source: str, options: LoadOptions) -> Document:
         pages=len(reader.pages),
         title_from_headings=False,
     )
+
+
+def _read_scans(
+    pages: list[tuple[PageLayout, PageObject]], options: LoadOptions
+) -> dict[int, OcrText | None]:
+    """OCR text of each page with no text layer but a scanned image, by page number; None for
+    such a page left unread (OCR unavailable or found nothing), with a warning naming it."""
+    from pypdf.errors import DependencyError
+
+    why_not = ocr_missing()
+    scans: dict[int, OcrText | None] = {}
+    for layout, page in pages:
+        number = layout.number
+        if not needs_ocr(page_text(layout.lines)):
+            continue
+        try:
+            images = page_images(page)
+        except DependencyError as exc:
+            options.warn(f"page {number} has no text layer and its image cannot be decoded: {exc}")
+            scans[number] = None
+            continue
+        except Exception as exc:
+            options.warn(f"page {number} has no text layer and its image is unreadable: {exc}")
+            scans[number] = None
+            continue
+        if not images:
+            continue  # a blank page, or one drawn as vector paths
+        if why_not:
+            options.warn(
+                f"page {number} has no text layer (scanned?) and was not read: {why_not}; "
+                f"for OCR: {INSTALL}"
+            )
+            scans[number] = None
+            continue
+        scan = read_images(images, layout.width)
+        if not scan.text.strip():
+            options.warn(f"page {number} has no text layer and OCR found no text in its image")
+        scans[number] = scan if scan.text.strip() else None
+    return scans
+
+
+def _no_text(scans: dict[int, OcrText | None]) -> str:
+    if not scans:
+        return "no text layer and no scanned page image (blank pages?)"
+    why_not = ocr_missing()
+    if why_not:
+        return f"no text layer (scanned?) and {why_not}; for OCR: {INSTALL}"
+    return "no text layer (scanned?), and OCR found no text in its page images"
 
 
 def _font_level(line: Line, styles: dict[tuple[float, bool], int]) -> int:
@@ -143,12 +202,17 @@ def join_across_pages(parts: list[Part]) -> list[Part]:
             previous is not None
             and previous.kind == part.kind == "paragraph"
             and previous.page is not None
+            and (previous.ocr_confidence is None) == (part.ocr_confidence is None)
             and part.page == (previous.page_end or previous.page) + 1
             and not _TERMINAL.search(previous.text)
             and (part.text[:1].islower() or previous.text.endswith((",", "-")))
         ):
             text = join_lines([previous.text, part.text])
-            joined[-1] = replace(previous, text=text, page_end=part.page)
+            confidence = min(
+                (c for c in (previous.ocr_confidence, part.ocr_confidence) if c is not None),
+                default=None,
+            )
+            joined[-1] = replace(previous, text=text, page_end=part.page, ocr_confidence=confidence)
             continue
         joined.append(part)
     return joined
