@@ -111,7 +111,7 @@ def validated_citations(
             continue
         if 1 <= number <= len(hits) and quote in hits[number - 1].chunk.text:
             chunk = hits[number - 1].chunk
-            citation = Citation(chunk.source, chunk.page, chunk.section, quote, chunk.chunk_id)
+            citation = Citation.of(chunk, quote)
             citations.append(citation)
     return citations
 

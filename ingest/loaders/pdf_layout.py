@@ -223,7 +223,7 @@ def reading_order(layout: PageLayout) -> list[Line]:
             ordered.extend(sorted(side, key=lambda line: -(line.y or 0.0)))
             side.clear()
 
-    rows = sorted((line for line in layout.lines if line.y is not None), key=lambda ln: -ln.y)  # type: ignore[operator]
+    rows = sorted((ln for ln in layout.lines if ln.y is not None), key=lambda ln: -(ln.y or 0.0))
     for line in rows:
         left, right = _split(line, gutter)
         if left is None and right is None:  # reaches across the gutter: a full-width line
