@@ -151,7 +151,15 @@ def test_any_langchain_retriever_can_replace_the_default(retriever):
     assert result["answer"] == "Staff get 3.5 days of study leave per year [1]."
     quote = "Staff get 3.5 days of study leave per year."
     assert result["citations"] == [
-        {"n": 1, "source": "a.md", "page": None, "section": "", "quote": quote}
+        {
+            "n": 1,
+            "source": "a.md",
+            "page": None,
+            "page_end": None,
+            "ocr_confidence": None,
+            "section": "",
+            "quote": quote,
+        }
     ]
 
 
