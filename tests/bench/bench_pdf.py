@@ -14,9 +14,10 @@ header/footer text, for the loader in this checkout beside the loader before the
    last two lines of pypdf's plain text of a page, and, digits aside, on at least half the
    pages (two or more), or a page label such as "Page 2 of 3".
 
-"Before" is the same script run on the commit before the layout work (BEFORE_COMMIT; a
-checkout of it via `git worktree add` and PYTHONPATH); `--before` prints only this checkout's
-figures, which is how the recorded ones were made. Indexes go to a temporary folder.
+"Before" is the loader of the commit before the layout work (BEFORE_COMMIT): the script
+checks that commit out into a temporary `git worktree` and runs itself there (`--json`, with
+that checkout's code first on the path), in the same run, then measures this checkout. Both
+ingest into temporary folders with the same embedding model and retriever settings.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,8 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+# The code measured: this checkout, or the BEFORE_COMMIT worktree the script runs itself in.
+CODE = Path(os.environ.get("BENCH_PDF_CODE", REPO))
+sys.path.insert(0, str(CODE))
 
 from ingest.pipeline import IngestOptions, ingest  # noqa: E402
 from ragkit.index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
@@ -41,9 +44,7 @@ from ragkit.index.records import Chunk  # noqa: E402
 from ragkit.index.store import load_index  # noqa: E402
 from ragkit.retrieval import HybridRetriever  # noqa: E402
 
-BEFORE_COMMIT = "d7ef4ce"
-# Printed by `python tests/bench/bench_pdf.py --before` at BEFORE_COMMIT (2026-11-30).
-BEFORE: dict[str, float] = {}
+BEFORE_COMMIT = "7e562b6^"  # main just before "PDF layout: running headers/footers dropped..."
 _CITATION = re.compile(r"\[([^\]#]+?\.pdf)#page=(\d+)\]")
 _PAGE_LABEL = re.compile(r"(?:page|p\.|pág\.?|página)?\s*\d{1,4}(?:\s*(?:of|/|de)\s*\d{1,4})?")
 
@@ -155,21 +156,51 @@ def measure(data: Path | None, work: Path) -> dict[str, float]:
     return figures
 
 
+def before(commit: str, work: Path) -> dict[str, float]:
+    """This script's figures for the code at `commit`, run in a temporary worktree."""
+    tree = work / "before"
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), commit],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        env = {**os.environ, "BENCH_PDF_CODE": str(tree), "PYTHONPATH": str(tree)}
+        env.setdefault("RAGKIT_SHARED_DATA", str(REPO.parent / "shared" / "data"))
+        done = subprocess.run(
+            [sys.executable, __file__, "--json"], env=env, capture_output=True, text=True
+        )
+        print(done.stdout.rsplit("\n{", 1)[0], file=sys.stderr)
+        if done.returncode:
+            raise SystemExit(f"the run at {commit} failed:\n{done.stderr[-2000:]}")
+        return json.loads("{" + done.stdout.rsplit("\n{", 1)[1])
+    finally:
+        subprocess.run(
+            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+            capture_output=True,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", action="store_true", help="print this checkout's figures")
+    parser.add_argument("--json", action="store_true", help="only this code's figures, as JSON")
+    parser.add_argument("--before", default=BEFORE_COMMIT, help="the commit to compare with")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with tempfile.TemporaryDirectory(prefix="bench_pdf_") as work:
+        if args.json:
+            print(json.dumps(measure(shared_data(), Path(work)), indent=1))
+            return 0
+        print(f"before: the code at {args.before}")
+        then = before(args.before, Path(work))
+        print("now: this checkout")
         now = measure(shared_data(), Path(work))
-    if args.before:
-        print(json.dumps(now, indent=1))
-        return 0
-    print(f"\n{'figure':42s} {'before (' + BEFORE_COMMIT + ')':>18s} {'now':>8s}")
+    print(f"\n{'figure':42s} {'before':>8s} {'now':>8s} {'now/before':>11s}")
     for name, value in now.items():
-        before = BEFORE.get(name)
-        shown = f"{before:.3f}" if before is not None else "-"
-        print(f"{name:42s} {shown:>18s} {value:8.3f}")
+        old = then.get(name)
+        ratio = f"{value / old:.2f}" if old else "-"
+        shown = f"{old:.3f}" if old is not None else "-"
+        print(f"{name:42s} {shown:>8s} {value:8.3f} {ratio:>11s}")
     return 0
 
 
