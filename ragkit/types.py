@@ -5,8 +5,9 @@ JSON shapes (the CLI's --json, the HTTP API, the evaluation harness):
   "score", "text"}; `sources` lists every document holding this exact text (`source` first),
   stored and returned once
 - an answer: {"answer", "abstained", "citations": [{"n", "source", "page", "page_end",
-  "ocr_confidence", "section", "quote"}], "passages": [hit, ...]}; `n` is the cited passage's
-  1-based position in "passages", the number the answer's inline [n] markers use
+  "ocr_confidence", "section", "quote", "also"}], "passages": [hit, ...]}; `n` is the cited
+  passage's 1-based position in "passages", the number the answer's inline [n] markers use;
+  `also` lists the other documents holding the same text, as [{"source", "pages"}]
 
 `page_end` is set when a chunk runs across pages (else null); `ocr_confidence` (0-1, mean
 Tesseract word confidence) when its text was read by OCR from a scanned page (else null).
@@ -55,10 +56,13 @@ class Citation:
     chunk_id: str = ""
     page_end: int | None = None
     ocr_confidence: float | None = None
+    # Other places holding the same text (a stored duplicate's `also`): (source, pages label).
+    also: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, chunk: Chunk, quote: str) -> Citation:
-        """A citation of `quote` in `chunk`, with the chunk's pages and OCR confidence."""
+        """A citation of `quote` in `chunk`, with the chunk's pages, OCR confidence and the
+        other places its text is stored for."""
         return cls(
             chunk.source,
             chunk.page,
@@ -67,6 +71,11 @@ class Citation:
             chunk.chunk_id,
             page_end=chunk.page_end,
             ocr_confidence=chunk.ocr_confidence,
+            also=tuple(
+                (other.source, page_label(other.page, other.page_end, other.ocr_confidence))
+                for other in chunk.also
+                if other.source != chunk.source
+            ),
         )
 
     @property
@@ -81,6 +90,7 @@ class Citation:
             "ocr_confidence": self.ocr_confidence,
             "section": self.section,
             "quote": self.quote,
+            "also": [{"source": source, "pages": pages} for source, pages in self.also],
         }
 
 

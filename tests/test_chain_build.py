@@ -159,6 +159,7 @@ def test_any_langchain_retriever_can_replace_the_default(retriever):
             "ocr_confidence": None,
             "section": "",
             "quote": quote,
+            "also": [],
         }
     ]
 

@@ -46,6 +46,7 @@ def test_ask_json_shape(capsys, tiny_index):
         "ocr_confidence",
         "section",
         "quote",
+        "also",
     }
     cited = record["passages"][record["citations"][0]["n"] - 1]  # n: the passage's position
     assert record["citations"][0]["quote"] in cited["text"]

@@ -20,8 +20,9 @@ def _where(source: str, pages: str, section: str) -> str:
 
 
 def citation_lines(number: int, citation: Citation) -> list[str]:
+    also = "".join(f"; also {', '.join(filter(None, place))}" for place in citation.also)
     head = textwrap.wrap(
-        f"[{number}] {_where(citation.source, citation.pages, citation.section)}",
+        f"[{number}] {_where(citation.source, citation.pages, citation.section)}{also}",
         WIDTH,
         subsequent_indent="    ",
     )

@@ -117,7 +117,8 @@ def sources_text(answer: Answer) -> str:
     lines = []
     for number, citation in answer.numbered_citations():
         page = f", {citation.pages}" if citation.pages else ""
-        lines.append(f"[{number}] {citation.source}{page} — “{citation.quote}”")
+        also = "".join(f"; also {', '.join(filter(None, place))}" for place in citation.also)
+        lines.append(f"[{number}] {citation.source}{page}{also} — “{citation.quote}”")
     return "\n\nSources:\n" + "\n".join(lines)
 
 
