@@ -14,7 +14,8 @@ header/footer text, for the loader in this checkout beside the loader before the
    last two lines of pypdf's plain text of a page, and, digits aside, on at least half the
    pages (two or more), or a page label such as "Page 2 of 3".
 
-"Before" is the loader of the commit before the layout work (BEFORE_COMMIT): the script
+"Before" is the loader of the commit before the layout work (the parent of the commit whose
+message starts with LAYOUT_COMMIT, or `--before REV`): the script
 checks that commit out into a temporary `git worktree` and runs itself there (`--json`, with
 that checkout's code first on the path), in the same run, then measures this checkout. Both
 ingest into temporary folders with the same embedding model and retriever settings.
@@ -44,7 +45,8 @@ from ragkit.index.records import Chunk  # noqa: E402
 from ragkit.index.store import load_index  # noqa: E402
 from ragkit.retrieval import HybridRetriever  # noqa: E402
 
-BEFORE_COMMIT = "7e562b6^"  # main just before "PDF layout: running headers/footers dropped..."
+# The parent of the layout commit, found by its message (rebases change its hash).
+LAYOUT_COMMIT = "PDF layout: running headers/footers dropped"
 _CITATION = re.compile(r"\[([^\]#]+?\.pdf)#page=(\d+)\]")
 _PAGE_LABEL = re.compile(r"(?:page|p\.|pág\.?|página)?\s*\d{1,4}(?:\s*(?:of|/|de)\s*\d{1,4})?")
 
@@ -156,6 +158,18 @@ def measure(data: Path | None, work: Path) -> dict[str, float]:
     return figures
 
 
+def before_layout() -> str:
+    found = subprocess.run(
+        ["git", "-C", str(REPO), "log", "-1", "--format=%H", f"--grep=^{LAYOUT_COMMIT}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    if not found:
+        raise SystemExit(f"no commit '{LAYOUT_COMMIT}...' in this history: pass --before REV")
+    return f"{found[:12]}^"
+
+
 def before(commit: str, work: Path) -> dict[str, float]:
     """This script's figures for the code at `commit`, run in a temporary worktree."""
     tree = work / "before"
@@ -184,15 +198,16 @@ def before(commit: str, work: Path) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="only this code's figures, as JSON")
-    parser.add_argument("--before", default=BEFORE_COMMIT, help="the commit to compare with")
+    parser.add_argument("--before", help="the commit to compare with (default: see module)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with tempfile.TemporaryDirectory(prefix="bench_pdf_") as work:
         if args.json:
             print(json.dumps(measure(shared_data(), Path(work)), indent=1))
             return 0
-        print(f"before: the code at {args.before}")
-        then = before(args.before, Path(work))
+        commit = args.before or before_layout()
+        print(f"before: the code at {commit}")
+        then = before(commit, Path(work))
         print("now: this checkout")
         now = measure(shared_data(), Path(work))
     print(f"\n{'figure':42s} {'before':>8s} {'now':>8s} {'now/before':>11s}")
