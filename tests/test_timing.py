@@ -4,9 +4,10 @@ Two channels were measured: a vector cache shared by all askers (a guessed restr
 sentence that a manager's question put in the cache came back in 3 ms instead of 11), and
 BM25 taking a shortcut for words the index does not hold but not for words only hidden
 chunks hold. Each test times the attacker's two cases interleaved in random order over many
-trials and bounds the difference of the medians loosely (a real signal here was 2x or more);
-the deterministic tests below them pin the mechanism. tests/bench/bench_security.py reports
-the differences with their bootstrap intervals.
+trials and bounds the difference of the medians loosely (30%). Against the old code the BM25
+test fails every time (a 10x difference); the cache test only sometimes (about 35% on this
+shared 2-core machine, close to the bound), so the deterministic tests below pin both
+mechanisms. tests/bench/bench_security.py reports the differences with bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def medians(trials: int, cases: dict[str, Callable[[], Any]]) -> dict[str, float
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def assert_no_signal(found: dict[str, float], bound: float = 0.25) -> None:
+def assert_no_signal(found: dict[str, float], bound: float = 0.3) -> None:
     low, high = min(found.values()), max(found.values())
     assert (high - low) / high < bound, found
 
@@ -78,7 +79,7 @@ def test_a_managers_question_does_not_make_a_guessed_secret_faster(tiny_index: P
 
     times: dict[str, list[float]] = {"right": [], "wrong": []}
     guesses = {"right": SECRET_UNIT, "wrong": WRONG_GUESS}
-    order = [name for name in guesses for _ in range(40)]
+    order = [name for name in guesses for _ in range(60)]
     random.Random(13).shuffle(order)
     for name in order:
         # fresh caches each trial, as the attacker's first try of a guess would meet them
