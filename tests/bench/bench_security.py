@@ -299,26 +299,27 @@ def serve_reads_during_ingest(work: Path, asks: int = 500, cli_asks: int = 30) -
     reloads = assistant.retriever.reloads
 
     def loads_failing(reader_attempts: int, grace: float, keep: int) -> int:
-        saved = store._READ_ATTEMPTS, store.GRACE_SECONDS, store.KEEP_SUPERSEDED
-        store._READ_ATTEMPTS, store.GRACE_SECONDS, store.KEEP_SUPERSEDED = (
-            reader_attempts,
-            grace,
-            keep,
-        )
+        """Loads of `asks` generations failing while another process rewrites the index."""
         scratch = work / f"baseline-{reader_attempts}"
-        scratch.mkdir()
-        snapshot = store.load_index(index)
-        done = threading.Event()
-
-        def writer() -> None:
-            while not done.is_set():
-                store.write_generation(
-                    scratch, snapshot.manifest, snapshot.chunks, _vectors(snapshot)
-                )
-
-        store.write_generation(scratch, snapshot.manifest, snapshot.chunks, _vectors(snapshot))
-        writing = threading.Thread(target=writer)
-        writing.start()
+        ready = work / f"ready-{reader_attempts}"
+        code = (
+            "import sys, time\nfrom pathlib import Path\nfrom ragkit.index import store\n"
+            f"store.GRACE_SECONDS, store.KEEP_SUPERSEDED = {grace}, {keep}\n"
+            "snap = store.load_index(Path(sys.argv[1]))\n"
+            "vectors = snap.vectors_index.reconstruct_n(0, snap.vectors_index.ntotal)\n"
+            "out = Path(sys.argv[2])\nout.mkdir()\n"
+            "store.write_generation(out, snap.manifest, snap.chunks, vectors)\n"
+            "Path(sys.argv[3]).touch()\nend = time.time() + 600\n"
+            "while time.time() < end:\n"
+            "    store.write_generation(out, snap.manifest, snap.chunks, vectors)\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        argv = [sys.executable, "-c", code, str(index), str(scratch), str(ready)]
+        writer = subprocess.Popen(argv, env=env)
+        while not ready.exists():
+            time.sleep(0.05)
+        saved = store._READ_ATTEMPTS
+        store._READ_ATTEMPTS = reader_attempts
         failed = 0
         try:
             for _ in range(asks):
@@ -327,9 +328,9 @@ def serve_reads_during_ingest(work: Path, asks: int = 500, cli_asks: int = 30) -
                 except Exception:  # noqa: BLE001
                     failed += 1
         finally:
-            done.set()
-            writing.join()
-            store._READ_ATTEMPTS, store.GRACE_SECONDS, store.KEEP_SUPERSEDED = saved
+            store._READ_ATTEMPTS = saved
+            writer.kill()
+            writer.wait()
         return failed
 
     baseline = loads_failing(1, 0.0, 0)
@@ -451,8 +452,10 @@ def serve_http_attacks(work: Path) -> Figures:
     return {"attacks": tried, "leaks": leaks, "got_through": notes}
 
 
-def _interval(a: list[float], b: list[float], draws: int = 2000) -> tuple[float, float, float]:
-    """Difference of medians (a - b) in ms with a 95% bootstrap interval."""
+def _interval(
+    a: list[float], b: list[float], draws: int = 2000, unit: float = 1000
+) -> tuple[float, float, float]:
+    """Difference of medians (a - b) with a 95% bootstrap interval, in ms (unit=1e6: us)."""
     import random
     import statistics
 
@@ -463,7 +466,7 @@ def _interval(a: list[float], b: list[float], draws: int = 2000) -> tuple[float,
         for _ in range(draws)
     )
     low, high = diffs[int(0.025 * draws)], diffs[int(0.975 * draws)]
-    return round(point * 1000, 3), round(low * 1000, 3), round(high * 1000, 3)
+    return round(point * unit, 3), round(low * unit, 3), round(high * unit, 3)
 
 
 @section
@@ -530,7 +533,7 @@ def timing_side_channels(work: Path, trials: int = 60) -> Figures:
         bm25_times[name].append(time.perf_counter() - started)
     cache_now = cache_attack(shared=False)
     cache_before = cache_attack(shared=True)
-    bm25 = _interval(bm25_times["hidden"], bm25_times["unknown"])
+    bm25 = _interval(bm25_times["hidden"], bm25_times["unknown"], unit=1e6)
     return {
         "attacks": 2 * trials + len(order),
         "leaks": int(not cache_now[1] <= 0 <= cache_now[2]) + int(not bm25[1] <= 0 <= bm25[2]),
@@ -538,7 +541,7 @@ def timing_side_channels(work: Path, trials: int = 60) -> Figures:
         "cache_guess_ms_one_shared_cache": (
             f"{cache_before[0]} [{cache_before[1]}, {cache_before[2]}]"
         ),
-        "bm25_ms_hidden_minus_unknown": f"{bm25[0]} [{bm25[1]}, {bm25[2]}]",
+        "bm25_us_hidden_minus_unknown": f"{bm25[0]} [{bm25[1]}, {bm25[2]}]",
     }
 
 
