@@ -30,7 +30,7 @@ from typing import Any
 from ragkit.access import check_groups
 from ragkit.errors import ConfigError, UsageError
 from ragkit.serve.openai_compat import ApiError
-from ragkit.unique_keys import DuplicateKeyError, loads_json, loads_yaml
+from ragkit.strict import DuplicateKeyError, load_yaml, loads_json
 
 MIN_KEY_CHARS = 16
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -101,7 +101,7 @@ def load_keys(path: Path | str) -> KeyRing:
 
 
 def _parse(text: str, path: Path) -> Any:
-    # A key given twice is an error, never "the last one wins" (see ragkit.unique_keys).
+    # A key given twice is an error, never "the last one wins" (see ragkit.strict).
     try:
         return loads_json(text)
     except DuplicateKeyError as exc:
@@ -111,13 +111,14 @@ def _parse(text: str, path: Path) -> Any:
     import yaml
 
     try:
-        return loads_yaml(text)
-    except DuplicateKeyError as exc:
-        raise ConfigError(f"keys file {path}: {exc}; give each field once") from None
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         # The problem mark gives line and column; the offending text itself may be a key.
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = str(getattr(exc, "problem", "") or "")
+        if problem.startswith("duplicate key"):
+            raise ConfigError(f"keys file {path}: {problem}{where}; give each field once") from None
         raise ConfigError(f"keys file {path} is neither valid JSON nor YAML{where}") from None
 
 
