@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from ragkit.eval.metrics import citation_valid
 from ragkit.generators import extractive
 from ragkit.generators.abstention import choose_threshold, refusal_rates
 from ragkit.generators.cues import question_cue
@@ -17,6 +18,7 @@ from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.index.embedding import HashingEmbedder
 from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.index.vector_cache import cache_view
+from ragkit.reader.plain import plain
 from ragkit.text.analyse import analyser
 from ragkit.text.segment import segment, split_sentences
 from ragkit.types import REFUSAL, Hit
@@ -180,9 +182,8 @@ def test_a_table_row_answer_keeps_its_header():
     # about layout, not abstention: a bag of words scores a table row low (pipes, numbers)
     generator = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
     answer = generator.generate("What is the Dublin band for L4?", hits(ANNUAL, BANDS))
-    assert unmarked(answer.text) == (
+    assert unmarked(answer.text) == (  # the header line, never the |---| line
         "| Level | Typical titles | Dublin band (EUR) |\n"
-        "|---|---|---|\n"
         "| L4 | Lead Consultant | 68,000–82,000 EUR |"
     )
     [citation] = answer.citations
@@ -235,11 +236,59 @@ def test_a_sentence_ending_in_a_colon_brings_its_list(generator):
     answer = generator.generate("What limits apply to off-cycle raises?", hits(limits))
     assert unmarked(answer.text) == (
         "Off-cycle raises are exceptional and must meet the following limits:\n"
-        "at most 10% of base salary;\n"
-        "never above the band maximum."
+        "- at most 10% of base salary;\n"
+        "- never above the band maximum."
     )
     [citation] = answer.citations  # adjacent units merge into one verbatim quote
     assert citation.quote in limits.text and citation.quote.endswith("band maximum.")
+
+
+GROUNDS = [
+    "theft or fraud;",
+    "violence or threats of violence at work;",
+    "serious breach of **health and safety** rules;",
+    "being unfit for work through alcohol or illegal drugs;",
+    "deliberate disclosure of _Restricted_ information;",
+    "falsifying expense claims or timesheets.",
+]
+
+
+def test_a_list_question_gets_every_item_one_per_line_without_markdown(generator):
+    dismissal = chunk(
+        "The following are grounds for summary dismissal:\n"
+        + "".join(f"- {g}\n" for g in GROUNDS)
+        + "\nA dismissal can be appealed within 10 days.",
+        "people/disciplinary.md",
+    )
+    answer = generator.generate("What are the grounds for summary dismissal?", hits(dismissal))
+    lines = unmarked(answer.text).splitlines()
+    assert lines[0] == "The following are grounds for summary dismissal:"
+    assert lines[1:] == [
+        "- " + g.replace("**", "").replace("_Restricted_", "Restricted") for g in GROUNDS
+    ]  # all six, in order, no emphasis markers; the appeal sentence is not part of the list
+    assert "*" not in answer.text and "_" not in answer.text
+    for citation in answer.citations:
+        assert "*" not in citation.quote and "_" not in citation.quote
+        assert citation_valid(citation.quote, dismissal.text)
+
+
+def test_a_truly_long_list_says_how_many_more_and_where():
+    items = [f"Office number {n} in building {n + 40} is on floor {n % 7}." for n in range(1, 21)]
+    offices = chunk("Our offices are the following:\n" + "".join(f"- {i}\n" for i in items))
+    lenient = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
+    answer = lenient.generate("Which offices are there?", hits(offices))
+    lines = unmarked(answer.text).splitlines()
+    shown = [line for line in lines if line.startswith("- ")]
+    assert len(shown) == extractive.SHOWN_ITEMS
+    assert lines[-1] == f"+{20 - extractive.SHOWN_ITEMS} more in {offices.source}"
+
+
+def test_plain_removes_markdown_noise_and_keeps_substrings():
+    text = "**Gross misconduct** may lead to _dismissal_ [see the code](code.md) `now`."
+    assert plain(text) == "Gross misconduct may lead to dismissal see the code now."
+    assert plain("snake_case_name stays") == "snake_case_name stays"
+    quote = text[2:40]
+    assert plain(quote) in plain(text)
 
 
 # --- segmentation -------------------------------------------------------------------------

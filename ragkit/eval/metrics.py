@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ragkit.eval.items import Gold, MatchMode, chunk_matches, doc_matches
+from ragkit.reader.plain import plain
 from ragkit.text.analyse import stopwords
 from ragkit.types import Hit
 
@@ -297,8 +298,11 @@ def groundedness(answer: str, cited_passages: Sequence[str]) -> float | None:
 
 
 def citation_valid(quote: str, chunk_text: str | None) -> bool:
-    """A citation is valid when its quote is a non-empty verbatim substring of the cited chunk."""
-    return bool(quote) and chunk_text is not None and quote in chunk_text
+    """A citation is valid when its quote is a non-empty verbatim substring of the cited chunk,
+    Markdown emphasis aside (quotes are shown without it: `ragkit.reader.plain`)."""
+    if not quote or chunk_text is None:
+        return False
+    return quote in chunk_text or plain(quote) in plain(chunk_text)
 
 
 def mean(values: Iterable[float | int | bool | None]) -> float | None:

@@ -42,6 +42,7 @@ from ragkit.generators.cues import cue_match, question_cue
 from ragkit.generators.planted import is_planted
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.vector_cache import VectorCache
+from ragkit.reader.plain import plain
 from ragkit.retrieval.sparse import lucene_idf
 from ragkit.text.analyse import analyser, words
 from ragkit.text.segment import BULLET, Unit, segment
@@ -50,7 +51,9 @@ from ragkit.types import REFUSAL, Answer, Citation, Hit
 # Weights of the unit score, tuned for answer-sentence selection on the calibration half of
 # squad2-cs224n-dev (tests/bench/bench_extractive.py); the rank prior is set by hand.
 W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
-MAX_LIST_ITEMS = 5  # list items or rows quoted after a unit that ends with ":"
+# A list longer than LONG_LIST items is shown as its first SHOWN_ITEMS and a "+N more" line
+# that cites where the rest is; a shorter list is always shown whole, never silently cut.
+LONG_LIST, SHOWN_ITEMS = 15, 12
 SECOND_UNIT_RATIO = 0.9  # a second unit joins the answer when it scores >= this x the best
 
 
@@ -165,8 +168,8 @@ class ExtractiveGenerator:
         if best is None or support < self.threshold:
             metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
             return Answer(REFUSAL, True, (), hits, metadata), [REFUSAL]
-        chosen = self._choose(ranked, hits)
-        pieces = self._pieces(chosen, hits)
+        chosen, more = self._choose(ranked, hits)
+        pieces = self._pieces(chosen, hits, more)
         citations = self._citations(chosen, hits)
         metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
         return Answer("".join(pieces), False, citations, hits, metadata), pieces
@@ -215,22 +218,44 @@ class ExtractiveGenerator:
         body = hits[unit.hit].chunk.text[unit.start : unit.end]
         return f"{unit.header.splitlines()[0]}\n{body}" if unit.header else body
 
-    def _choose(self, ranked: list[Scored], hits: Sequence[Hit]) -> list[Unit]:
+    def _choose(self, ranked: list[Scored], hits: Sequence[Hit]) -> tuple[list[Unit], int]:
+        """The units of the answer in reading order, and how many list items were left out."""
         best = ranked[0]
         chosen = [best.unit]
         text = hits[best.unit.hit].chunk.text
-        following = [u for u in segment(text, best.unit.hit) if u.start >= best.unit.end]
+        units = segment(text, best.unit.hit)
+        position = units.index(best.unit) if best.unit in units else -1
         body = text[best.unit.start : best.unit.end].rstrip("*_ ")
+        items: list[Unit] = []
         if body.endswith(":"):
             # "...must meet the following rules:" is answered by the list that follows it
-            for unit in following[:MAX_LIST_ITEMS]:
-                if unit.kind == "sentence":
-                    break
-                chosen.append(unit)
-        elif best.unit.kind == "sentence" and len(body.split()) < 6 and following:
-            chosen.append(following[0])  # a fragment ("Band L4") reads with what follows it
-        seen = {_normalise(text[best.unit.start : best.unit.end])}
-        for other in ranked[1:]:
+            items = _run_of_items(units, position + 1)
+        elif best.unit.kind == "item" and _second_in_same_list(ranked, units, position):
+            # two items of one list answer best: the question asks for the list, so give all
+            # of it, under the sentence that introduces it
+            first = position
+            while first > 0 and units[first - 1].kind == "item":
+                first -= 1
+            lead = units[first - 1] if first > 0 else None
+            if lead is not None and text[lead.start : lead.end].rstrip("*_ ").endswith(":"):
+                chosen = [lead]
+            else:
+                chosen = []
+            items = _run_of_items(units, first)
+        elif (
+            best.unit.kind == "sentence"
+            and len(body.split()) < 6
+            and 0 <= position < len(units) - 1
+        ):
+            chosen.append(units[position + 1])  # a fragment ("Band L4") reads with what follows
+        more = 0
+        if items:
+            if len(items) > LONG_LIST:
+                more = len(items) - SHOWN_ITEMS
+                items = items[:SHOWN_ITEMS]
+            chosen.extend(u for u in items if u not in chosen)
+        seen = {_normalise(text[u.start : u.end]) for u in chosen}
+        for other in [] if items else ranked[1:]:  # a list answer is the list alone
             if len(chosen) >= self.max_units or other.score < SECOND_UNIT_RATIO * best.score:
                 break
             quote = _normalise(hits[other.unit.hit].chunk.text[other.unit.start : other.unit.end])
@@ -239,29 +264,41 @@ class ExtractiveGenerator:
                 chosen.append(other.unit)
         # reading order inside a passage; passages in the order of their best unit
         first_seen = {u.hit: n for n, u in reversed(list(enumerate(chosen)))}
-        return sorted(chosen, key=lambda u: (first_seen[u.hit], u.start))
+        return sorted(chosen, key=lambda u: (first_seen[u.hit], u.start)), more
 
-    def _pieces(self, chosen: list[Unit], hits: Sequence[Hit]) -> list[str]:
+    def _pieces(self, chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
+        """The answer's text, unit by unit: sentences of one passage run on, list items and
+        table rows one per line (items as "- item" when there are several), a row under its
+        table's header line (never the `|---|` line), Markdown emphasis removed."""
         pieces: list[str] = []
         previous: Unit | None = None
+        n_items = sum(u.kind == "item" for u in chosen)
         for unit in chosen:
             body = hits[unit.hit].chunk.text[unit.start : unit.end]
+            body = re.sub(r"[ \t]*\n[ \t]*(?=\S)", _rejoin(unit), body)
+            if unit.kind == "item" and n_items > 1:
+                body = f"- {body}"
             shown_header = previous is not None and previous.header == unit.header
             if unit.header and not shown_header:
-                body = f"{unit.header}\n{body}"
+                body = f"{unit.header.splitlines()[0]}\n{body}"
             if previous is None:
                 separator = ""
             elif previous.hit == unit.hit and previous.kind == unit.kind == "sentence":
                 separator = " "
             else:
                 separator = "\n"
-            pieces.append(separator + re.sub(r"[ \t]*\n[ \t]*(?=\S)", _rejoin(unit), body))
+            pieces.append(separator + plain(body))
             previous = unit
         # Inline markers: "[n]" (n = the passage's 1-based position, the citations' number)
         # closes each run of units quoted from one passage: "...25 days of leave [1]."
         for index, unit in enumerate(chosen):
             if index + 1 == len(chosen) or chosen[index + 1].hit != unit.hit:
                 pieces[index] = with_marker(pieces[index], unit.hit + 1)
+        if more and chosen:
+            last = hits[chosen[-1].hit].chunk
+            where = f"{last.source}" + (f", page {last.page}" if last.page else "")
+            where += f", {last.section}" if last.section else ""
+            pieces.append(f"\n+{more} more in {where}")
         return pieces
 
     @staticmethod
@@ -277,7 +314,7 @@ class ExtractiveGenerator:
                 spans.append((unit.hit, unit.start, unit.end))
         for hit, start, end in spans:
             chunk = hits[hit].chunk
-            quote = chunk.text[start:end]
+            quote = plain(chunk.text[start:end])
             citations.append(Citation.of(chunk, quote))
         return tuple(citations)
 
@@ -287,6 +324,27 @@ def with_marker(text: str, number: int) -> str:
     body = text.rstrip()
     stop = len(body.rstrip(".!?;:"))
     return f"{body[:stop]} [{number}]{body[stop:]}{text[len(body) :]}"
+
+
+def _run_of_items(units: Sequence[Unit], first: int) -> list[Unit]:
+    """The list items (or table rows) from `units[first]` up to the next sentence."""
+    run: list[Unit] = []
+    for unit in units[max(0, first) :]:
+        if unit.kind == "sentence":
+            break
+        run.append(unit)
+    return run
+
+
+def _second_in_same_list(ranked: Sequence[Scored], units: Sequence[Unit], position: int) -> bool:
+    """Whether the runner-up unit is another item of the list the best unit is in."""
+    if position < 0 or len(ranked) < 2 or ranked[1].unit.kind != "item":
+        return False
+    runner = ranked[1].unit
+    if runner.hit != ranked[0].unit.hit or runner not in units:
+        return False
+    lo, hi = sorted((position, units.index(runner)))
+    return all(u.kind == "item" for u in units[lo : hi + 1])
 
 
 def _rejoin(unit: Unit) -> str:
