@@ -37,12 +37,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ragkit.generators.abstention import default_threshold, support_score
 from ragkit.generators.cues import cue_match, question_cue
 from ragkit.generators.planted import is_planted
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.vector_cache import VectorCache
+from ragkit.reader.candidates import build_candidates, passages_text
+from ragkit.reader.coverage import uncovered
+from ragkit.reader.features import cheap_features, dense_features
 from ragkit.reader.plain import plain
+from ragkit.reader.selector import load_selector
 from ragkit.retrieval.sparse import lucene_idf
 from ragkit.text.analyse import analyser, words
 from ragkit.text.segment import BULLET, Unit, segment
@@ -116,7 +122,14 @@ class ExtractiveGenerator:
         max_units: int = 2,
         cache_size: int = 4096,
         embed_context: bool = True,
+        reader: str = "trained",
     ) -> None:
+        """`reader`: "trained" scores units with the trained selector (`ragkit.reader`);
+        "heuristic" with the hand-set weights and English cue lists it replaced (kept as the
+        benchmark's baseline)."""
+        if reader not in ("trained", "heuristic"):
+            raise ValueError(f"reader {reader!r} is not one of 'trained', 'heuristic'")
+        self.reader = reader
         assert max_passages >= 1 and max_candidates >= 1 and 1 <= max_units <= 3
         self._embedder = embedder
         self.model = model
@@ -131,7 +144,10 @@ class ExtractiveGenerator:
     def threshold(self) -> float:
         """The support below which it abstains: given, or calibrated for the embedding model."""
         if self._threshold is None:
-            self._threshold = default_threshold(self.embedder.model_id)
+            if self.reader == "trained":
+                self._threshold = load_selector().threshold(self.embedder.model_id)
+            else:
+                self._threshold = default_threshold(self.embedder.model_id)
         return self._threshold
 
     @property
@@ -159,17 +175,31 @@ class ExtractiveGenerator:
         hits = tuple(hits)
         ranked = self.rank(question, hits)
         best = ranked[0] if ranked else None
-        support = support_score(best.dense, best.share) if best else 0.0
+        if best is None:
+            support = 0.0
+        elif self.reader == "trained":
+            cos1 = max(s.dense for s in ranked)
+            support = load_selector().support(best.score, cos1, question, hits)
+        else:
+            support = support_score(best.dense, best.share)
         metadata: dict[str, Any] = {
             "generator": self.name,
+            "reader": self.reader,
             "support": round(support, 4),
             "threshold": self.threshold,
         }
+        missing = uncovered(question, hits) if self.reader == "trained" and best else []
+        if missing:
+            metadata["uncovered"] = missing
         if best is None or support < self.threshold:
+            # a refusal says which asked name the documents do not mention, when one is
+            text = f"{REFUSAL[:-1]}: they don't mention {_join(missing)}." if missing else REFUSAL
             metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
-            return Answer(REFUSAL, True, (), hits, metadata), [REFUSAL]
+            return Answer(text, True, (), hits, metadata), [text]
         chosen, more = self._choose(ranked, hits)
         pieces = self._pieces(chosen, hits, more)
+        if missing:  # the fact first, then which part of the question it does not cover
+            pieces.append(f"\nThe documents don't mention {_join(missing)}.")
         citations = self._citations(chosen, hits)
         metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
         return Answer("".join(pieces), False, citations, hits, metadata), pieces
@@ -178,6 +208,8 @@ class ExtractiveGenerator:
 
     def rank(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
         """The candidate units, embedded and scored, best first."""
+        if self.reader == "trained":
+            return self._rank_trained(question, hits)
         order = sorted(range(len(hits)), key=lambda i: (-hits[i].score, hits[i].rank, i))
         order = order[: self.max_passages]
         units = [u for i in order for u in segment(hits[i].chunk.text, i)]
@@ -212,6 +244,40 @@ class ExtractiveGenerator:
             s.score += W_DENSE * s.dense
         candidates.sort(key=lambda s: -s.score)
         return candidates
+
+    def _rank_trained(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
+        """Stage 1 (cheap features) over every unit, stage 2 (with the cosine) over the best
+        `max_candidates`; a unit's score is the selector's P(it answers)."""
+        selector = load_selector()
+        units, candidates = build_candidates(hits, self.max_passages)
+        if not units:
+            return []
+        cheap, crosses = cheap_features(question, candidates, passages_text(hits))
+        first = selector.cheap_scores(cheap, crosses)
+        keep = np.argsort(-first, kind="stable")[: self.max_candidates]
+        if self.embed_context:  # as the index embeds chunks: under their title and headings
+            embedded = [f"{candidates[i].context}\n{candidates[i].text}" for i in keep]
+        else:
+            embedded = [candidates[i].text for i in keep]
+        vectors = self._cache.embed(self.embedder.embed, [question, *embedded])
+        cosine = vectors[1:] @ vectors[0]  # (n_keep,) cosines of unit-length vectors
+        kept = cheap[keep]
+        p = selector.probabilities(kept, dense_features(cosine, kept), [crosses[i] for i in keep])
+        scored = [
+            Scored(
+                units[i],
+                candidates[i].text,
+                float(cheap[i, 0]),
+                float(cheap[i, 2]),
+                0.0,
+                float(cheap[i, 12]),
+                float(cos),
+                float(prob),
+            )
+            for i, cos, prob in zip(keep, cosine, p, strict=True)
+        ]
+        scored.sort(key=lambda s: -s.score)
+        return scored
 
     @staticmethod
     def _unit_text(unit: Unit, hits: Sequence[Hit]) -> str:
@@ -345,6 +411,10 @@ def _second_in_same_list(ranked: Sequence[Scored], units: Sequence[Unit], positi
         return False
     lo, hi = sorted((position, units.index(runner)))
     return all(u.kind == "item" for u in units[lo : hi + 1])
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _rejoin(unit: Unit) -> str:

@@ -1,0 +1,54 @@
+"""Asked-about names, codes and numbers that none of the retrieved passages mention.
+
+"What is the home office allowance in the Singapore office?" over passages about Dublin and
+Manchester must not be answered with Dublin's figure. A name or code the question asks about
+(a capitalised word past the sentence start, or a word with a digit: "Singapore", "MR07",
+"L9", "2019") that appears in none of the retrieved passages, their titles, headings or file
+names means the documents do not cover the question as asked, whatever the best sentence is.
+
+Capitalisation only marks a name where it is rare: in German every noun is capitalised, so
+when more than `MAX_CAPITALISED_SHARE` of a question's non-initial words are capitalised only
+words with digits count. Measured on held-out answerable questions with their gold passage
+(`tests/bench/bench_reader.py`): see the README's asking section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ragkit.reader.features import _SENTENCE_END, _WORD, stem, tokens
+from ragkit.types import Hit
+
+MAX_CAPITALISED_SHARE = 0.3
+
+
+def asked_names(question: str) -> list[str]:
+    """The question's names and codes, as written, in order, without repeats."""
+    names: list[str] = []
+    capitalised: list[str] = []
+    later = 0
+    for sentence in _SENTENCE_END.split(question):
+        raw = _WORD.findall(sentence)
+        later += max(0, len(raw) - 1)
+        for n, word in enumerate(raw):
+            if any(c.isdigit() for c in word):
+                names.append(word)
+            elif n > 0 and word[:1].isupper() and len(word) > 1:
+                capitalised.append(word)
+    if later and len(capitalised) / later <= MAX_CAPITALISED_SHARE:
+        names.extend(capitalised)
+    return list(dict.fromkeys(names))
+
+
+def uncovered(question: str, hits: Sequence[Hit]) -> list[str]:
+    """The asked names and codes found in none of the hits (text, title, headings, source)."""
+    seen: set[str] = set()
+    for h in hits:
+        seen.update(tokens(f"{h.chunk.source} {h.chunk.context} {h.chunk.text}"))
+    stems = {stem(w) for w in seen}
+    missing = []
+    for name in asked_names(question):
+        word = name.lower().removesuffix("'s").removesuffix("’s")
+        if word not in seen and (any(c.isdigit() for c in word) or stem(word) not in stems):
+            missing.append(name.removesuffix("'s").removesuffix("’s"))
+    return missing

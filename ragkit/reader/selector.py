@@ -1,0 +1,147 @@
+"""The trained answer selector: two logistic models over `ragkit.reader.features`.
+
+Stage 1 scores every candidate unit of the top passages from cheap features (word overlap,
+numbers and names, position, hashed question openings crossed with what the unit holds);
+the best few are embedded, and stage 2 adds their cosine with the question. Stage 2's output
+is P(this unit answers the question) and picks the answer. Whether to answer at all is a third,
+question-level logistic model (`Answerability`) over the best unit's probability and cosine
+and whether an asked name is missing from every passage;
+below the threshold calibrated for the embedding model the generator refuses.
+
+The weights live in `selector.json` next to this module (a few hundred kB), written by
+`scripts/train_reader.py`, which records its version and the SHA-256 of its training data in
+the file. Inference is numpy only: no scikit-learn at run time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragkit.reader.coverage import uncovered
+from ragkit.reader.features import N_CHEAP, N_CROSS, N_DENSE
+from ragkit.types import Hit
+
+ARTEFACT = Path(__file__).with_name("selector.json")
+
+
+@dataclass(frozen=True)
+class LogisticStage:
+    """sigmoid(((x - mean) / scale) @ weights + sum of active cross weights + bias)."""
+
+    weights: np.ndarray  # (d,)
+    mean: np.ndarray  # (d,)
+    scale: np.ndarray  # (d,)
+    cross: np.ndarray  # (N_CROSS,)
+    bias: float
+
+    def logits(self, x: np.ndarray, crosses: Sequence[Sequence[int]]) -> np.ndarray:
+        assert x.shape[1] == self.weights.shape[0], "feature width differs from the model's"
+        z = ((x - self.mean) / self.scale) @ self.weights + self.bias
+        return z + np.array([self.cross[list(c)].sum() if c else 0.0 for c in crosses])
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], width: int) -> LogisticStage:
+        cross = np.zeros(N_CROSS, dtype=np.float64)
+        for index, weight in data["cross"]:
+            cross[int(index)] = weight
+        stage = cls(
+            np.asarray(data["weights"], dtype=np.float64),
+            np.asarray(data["mean"], dtype=np.float64),
+            np.asarray(data["scale"], dtype=np.float64),
+            cross,
+            float(data["bias"]),
+        )
+        assert stage.weights.shape == (width,), f"expected {width} weights"
+        return stage
+
+
+ANSWERABILITY_NAMES = ("best_probability", "best_cosine", "names_missing")
+
+
+def answerability_features(
+    p1: float, cos1: float, question: str, hits: Sequence[Hit]
+) -> list[float]:
+    """Question-level evidence that the passages answer it: the best unit's stage-2
+    probability and cosine, and whether an asked name or code is missing from every passage
+    (`ragkit.reader.coverage`). Retrieval scores are left out: they are relative to the
+    other candidates of one query, and public QA sets have a single gold passage."""
+    return [p1, cos1, float(bool(uncovered(question, hits)))]
+
+
+@dataclass(frozen=True)
+class Answerability:
+    """P(the passages answer the question) = sigmoid(((x - mean) / scale) @ weights + bias)."""
+
+    weights: np.ndarray  # (3,)
+    mean: np.ndarray
+    scale: np.ndarray
+    bias: float
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answerability:
+        made = cls(
+            np.asarray(data["weights"], dtype=np.float64),
+            np.asarray(data["mean"], dtype=np.float64),
+            np.asarray(data["scale"], dtype=np.float64),
+            float(data["bias"]),
+        )
+        assert made.weights.shape == (len(ANSWERABILITY_NAMES),), "answerability width"
+        return made
+
+
+@dataclass(frozen=True)
+class Selector:
+    stage1: LogisticStage
+    stage2: LogisticStage
+    answerability: Answerability
+    thresholds: dict[str, float]
+    provenance: dict[str, Any]
+
+    def cheap_scores(self, cheap: np.ndarray, crosses: Sequence[Sequence[int]]) -> np.ndarray:
+        """(n,) stage-1 logits: the order in which units are worth embedding."""
+        return self.stage1.logits(cheap, crosses)
+
+    def probabilities(
+        self, cheap: np.ndarray, dense: np.ndarray, crosses: Sequence[Sequence[int]]
+    ) -> np.ndarray:
+        """(n,) P(the unit answers the question), from all features."""
+        z = self.stage2.logits(np.hstack([cheap, dense]), crosses)
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def support(self, p1: float, cos1: float, question: str, hits: Sequence[Hit]) -> float:
+        """P(the passages answer the question): compared with `threshold` to refuse."""
+        x = np.asarray(answerability_features(p1, cos1, question, hits), dtype=np.float64)
+        return float(self.answerability.probability(x)[0])
+
+    def threshold(self, model_id: str) -> float:
+        """The support threshold calibrated for an embedding model (`hash` for HashingEmbedder);
+        the bundled MiniLM's for a model that was not calibrated."""
+        key = "hash" if model_id.startswith("hash:") else model_id
+        return self.thresholds.get(key, self.thresholds["default"])
+
+
+def selector_from_json(data: dict[str, Any]) -> Selector:
+    return Selector(
+        LogisticStage.from_json(data["stage1"], N_CHEAP),
+        LogisticStage.from_json(data["stage2"], N_CHEAP + N_DENSE),
+        Answerability.from_json(data["answerability"]),
+        {k: float(v) for k, v in data["thresholds"].items()},
+        data["provenance"],
+    )
+
+
+@cache
+def load_selector(path: Path | None = None) -> Selector:
+    """The shipped selector (or one at `path`). Raises FileNotFoundError when it is absent."""
+    return selector_from_json(json.loads((path or ARTEFACT).read_text(encoding="utf-8")))

@@ -1,0 +1,669 @@
+"""Train the answer selector shipped as ragkit/reader/selector.json (CPU, deterministic).
+
+    nice -n 10 python scripts/train_reader.py [--out ragkit/reader/selector.json]
+
+Data (../shared/data or $RAGKIT_SHARED_DATA, plus files in this repository), each split so
+that what the README and tests/bench/bench_reader.py report is never trained or tuned on:
+
+- squad2-cs224n-dev: articles sorted by title, even positions train (the bench's
+  "calibration half"), odd positions held out. Train keeps whole paragraphs with all their
+  questions, answerable and unanswerable, up to SQUAD_QUESTIONS.
+- xquad-multi es/de: articles whose title is a held-out squad2 article, or whose crc32 is
+  odd, are held out; the others train (XQUAD_QUESTIONS per language).
+- faquad (Portuguese): data/train.json trains, data/dev.json is held out.
+- HR-style pairs, split by document (`HR_HELD_OUT`): training/reader/hr_pairs.jsonl (written
+  for this model: indirect questions and near misses), sample_corpus/eval.jsonl (its
+  unanswerable questions, which have no document, split by id), and contoso's published
+  questions (Northwind Standard trains, Northwind Health Plus is held out). These are asked
+  against real indexes of sample_corpus and the contoso PDFs (`ragkit ingest`, k=5), so the
+  candidates and their ranks are what `ragkit ask` sees.
+
+A unit is a positive when it contains a gold answer (SQuAD-normalised), or for contoso, when
+it is on the cited page and most of its words are in the published answer.
+
+Model: stage 1, logistic regression on the cheap features of every unit; stage 2, logistic
+regression on cheap + dense features of the units stage 1 ranks in its top MAX_CANDIDATES.
+The support threshold per embedding model maximises balanced accuracy (answer rate on
+answerable, refusal rate on unanswerable) over out-of-fold stage-2 scores of the HR training
+questions (grouped 4-fold by document), as the generator computes them end to end.
+Embeddings are cached in .cache/reader/ (by text), so a rerun only trains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import string
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from ragkit.index.records import Chunk, chunk_id_for  # noqa: E402
+from ragkit.reader.candidates import build_candidates, passages_text  # noqa: E402
+from ragkit.reader.features import (  # noqa: E402
+    N_CHEAP,
+    N_CROSS,
+    cheap_features,
+    dense_features,
+    stem,
+    tokens,
+)
+from ragkit.types import Hit  # noqa: E402
+
+SCRIPT_VERSION = "4"
+CACHE = REPO / ".cache" / "reader"
+SQUAD_QUESTIONS = 1500
+XQUAD_QUESTIONS = 300
+FAQUAD_QUESTIONS = 400
+MAX_PASSAGES = 3
+MAX_CANDIDATES = 3
+RETRIEVE_K = 5
+C_STAGE = 0.5  # inverse L2 strength of both stages
+HR_HELD_OUT = frozenset(
+    {
+        "sample_corpus/people/remote-work.md",
+        "sample_corpus/it/equipment-faq.txt",
+        "sample_corpus/leave/annual-leave.md",
+        "sample_corpus/leave/public-holidays.md",
+        "sample_corpus/managers/salary-bands.md",
+        "sample_corpus/money/travel.pdf",
+        "sample_corpus/leave/parental-leave.docx",
+        "contoso/Northwind_Health_Plus_Benefits_Details.pdf",
+    }
+)
+
+
+def shared_data() -> Path:
+    import os
+
+    env = os.environ.get("RAGKIT_SHARED_DATA")
+    for path in (
+        Path(env) if env else None,
+        REPO.parent / "shared" / "data",
+        Path("/work/shared/data"),
+    ):
+        if path is not None and path.is_dir():
+            return path
+    raise SystemExit("no shared data: set RAGKIT_SHARED_DATA to the shared/data folder")
+
+
+# --- examples ---------------------------------------------------------------------------
+
+
+@dataclass
+class Example:
+    question: str
+    hits: list[Hit]
+    golds: list[str]  # answer strings; empty for unanswerable
+    answerable: bool
+    source: str  # dataset name
+    group: str  # document / article: the unit of splitting
+    held_out: bool
+    lang: str = "en"
+    truth: str = ""  # contoso: the published answer
+    gold_page: tuple[str, int] | None = None
+    kind: str = ""  # hr: answerable / near-miss / off-topic
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def normalise(text: str) -> str:
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def contains(text: str, golds: Sequence[str]) -> bool:
+    t = f" {normalise(text)} "
+    return any(f" {normalise(g)} " in t for g in golds if normalise(g))
+
+
+def paragraph_hit(title: str, text: str) -> Hit:
+    chunk = Chunk(
+        chunk_id_for(title, text), title, title.replace("_", " "), text, 0, len(text), None, (), ""
+    )
+    return Hit(chunk, 1.0, 1)
+
+
+def squad_examples(path: Path, source: str, lang: str, held: set[str] | None) -> list[Example]:
+    """Examples of a SQuAD-format file; `held` = titles held out (None: split by crc32)."""
+    out = []
+    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        title = article["title"]
+        is_held = zlib.crc32(title.encode()) % 2 == 1 if held is None else title in held
+        for p in article["paragraphs"]:
+            hit = paragraph_hit(title, p["context"])
+            for qa in p["qas"]:
+                golds = [a["text"] for a in qa.get("answers", [])]
+                answerable = not qa.get("is_impossible", False) and bool(golds)
+                out.append(
+                    Example(
+                        qa["question"],
+                        [hit],
+                        golds,
+                        answerable,
+                        source,
+                        f"{source}:{title}",
+                        is_held,
+                        lang,
+                    )
+                )
+    return out
+
+
+def squad_split(data: Path) -> tuple[list[Example], set[str]]:
+    path = data / "squad2-cs224n-dev" / "data" / "dev-v2.0.json"
+    titles = sorted(a["title"] for a in json.loads(path.read_text(encoding="utf-8"))["data"])
+    held = {t for n, t in enumerate(titles) if n % 2 == 1}
+    return squad_examples(path, "squad2", "en", held), held
+
+
+def sample_by_paragraph(examples: list[Example], n: int, seed: int = 0) -> list[Example]:
+    """Whole paragraphs (all their questions) in a seeded order until n questions."""
+    by_paragraph: dict[str, list[Example]] = {}
+    for e in examples:
+        by_paragraph.setdefault(e.hits[0].chunk.chunk_id, []).append(e)
+    keys = sorted(by_paragraph)
+    random.Random(seed).shuffle(keys)
+    kept: list[Example] = []
+    for key in keys:
+        if len(kept) >= n:
+            break
+        kept.extend(by_paragraph[key])
+    return kept
+
+
+def ingest(corpus: Path, name: str) -> Path:
+    index = CACHE / f"index-{name}"
+    if not index.exists():
+        code = "from ragkit.cli import main; raise SystemExit(main())"
+        subprocess.run(
+            [sys.executable, "-c", code, "ingest", str(corpus), "--index", str(index)],
+            check=True,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+        )
+    return index
+
+
+def hr_examples(data: Path) -> list[Example]:
+    from ragkit.assistant import Assistant
+
+    out: list[Example] = []
+    sample = Assistant.from_index(ingest(REPO / "sample_corpus", "sample"))
+    contoso_dir = data / "contoso-hr-pdfs"
+    contoso = Assistant.from_index(ingest(contoso_dir / "data", "contoso"))
+    for line in (REPO / "training" / "reader" / "hr_pairs.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        kind = "answerable" if r["answerable"] else "near-miss"
+        out.append(
+            Example(
+                r["question"],
+                sample.retrieve(r["question"], k=RETRIEVE_K),
+                r["must_contain"],
+                r["answerable"],
+                "hr_pairs",
+                r["doc"],
+                r["doc"] in HR_HELD_OUT,
+                kind=kind,
+            )
+        )
+    for line in (REPO / "sample_corpus" / "eval.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["sources"]:
+            doc = "sample_corpus/" + r["sources"][0].split("#")[0]
+            held = doc in HR_HELD_OUT
+        else:
+            doc, held = f"sample_corpus/unanswerable/{r['id']}", int(r["id"][1:]) % 2 == 1
+        out.append(
+            Example(
+                r["question"],
+                sample.retrieve(r["question"], k=RETRIEVE_K),
+                r.get("must_contain") or [],
+                r["answerable"],
+                "sample_eval",
+                doc,
+                held,
+                kind="answerable" if r["answerable"] else "off-topic",
+            )
+        )
+    for line in (contoso_dir / "evals" / "ground_truth.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        cite = re.search(r"\[([^#\]]+)#page=(\d+)\]", r["truth"])
+        if not cite:
+            continue
+        doc = f"contoso/{cite.group(1)}"
+        out.append(
+            Example(
+                r["question"],
+                contoso.retrieve(r["question"], k=RETRIEVE_K),
+                [],
+                True,
+                "contoso",
+                doc,
+                doc in HR_HELD_OUT,
+                truth=r["truth"][: cite.start()],
+                gold_page=(cite.group(1), int(cite.group(2))),
+                kind="answerable",
+            )
+        )
+    return out
+
+
+def cross_corpus_negatives(answerable: Sequence[Example]) -> list[Example]:
+    """Off-topic questions for free: each answerable question asked of the other corpus
+    (sample_corpus questions against the contoso PDFs and the reverse)."""
+    from ragkit.assistant import Assistant
+
+    sample = Assistant.from_index(CACHE / "index-sample")
+    contoso = Assistant.from_index(CACHE / "index-contoso")
+    out = []
+    for e in answerable:
+        other = sample if e.source == "contoso" else contoso
+        hits = other.retrieve(e.question, k=RETRIEVE_K)
+        out.append(Example(e.question, hits, [], False, "cross", e.group, e.held_out, kind="cross"))
+    return out
+
+
+def off_corpus_negatives(public: Sequence[Example], every: int = 3) -> list[Example]:
+    """Every `every`-th answerable public question against the paragraph of another article
+    (same dataset) that shares the most word stems with it: a near-topic passage that does
+    not hold the answer, as when the corpus lacks it."""
+    paragraphs: dict[str, list[tuple[str, Hit, set[str]]]] = {}
+    for e in public:
+        options = paragraphs.setdefault(e.source, [])
+        if not options or options[-1][1].chunk.chunk_id != e.hits[0].chunk.chunk_id:
+            words = {stem(w) for w in tokens(e.hits[0].chunk.text)}
+            options.append((e.group, e.hits[0], words))
+    out = []
+    answerable = [e for e in public if e.answerable]
+    for e in answerable[::every]:
+        q = {stem(w) for w in tokens(e.question)}
+        _, hit, _ = max(
+            (o for o in paragraphs[e.source] if o[0] != e.group), key=lambda o: len(q & o[2])
+        )
+        out.append(
+            Example(
+                e.question,
+                [hit],
+                [],
+                False,
+                e.source,
+                e.group,
+                e.held_out,
+                e.lang,
+                kind="off-corpus",
+            )
+        )
+    return out
+
+
+def contoso_positive(unit_text: str, hit: Hit, e: Example) -> bool:
+    assert e.gold_page is not None
+    if hit.chunk.source != e.gold_page[0] or hit.chunk.page != e.gold_page[1]:
+        return False
+    words = [w for w in tokens(unit_text) if len(w) > 3]
+    truth = set(tokens(e.truth))
+    return len(words) >= 3 and sum(w in truth for w in words) / len(words) >= 0.6
+
+
+# --- features -----------------------------------------------------------------------------
+
+
+class VectorStore:
+    """Embeddings by text, cached on disk (.cache/reader/vectors-<model>.npz)."""
+
+    def __init__(self, model: str) -> None:
+        from ragkit.index.embedding import load_embedder
+
+        self.embedder = load_embedder(model)
+        self.path = CACHE / f"vectors-{re.sub(r'[^A-Za-z0-9]+', '-', model)}.npz"
+        self.vectors: dict[str, np.ndarray] = {}
+        if self.path.exists():
+            with np.load(self.path) as z:
+                keys = json.loads(str(z["keys"]))
+                self.vectors = dict(zip(keys, z["vectors"], strict=True))
+
+    def need(self, texts: Sequence[str]) -> None:
+        todo = sorted({t for t in texts if t not in self.vectors})
+        for start in range(0, len(todo), 64):
+            batch = todo[start : start + 64]
+            for t, v in zip(batch, self.embedder.embed(batch), strict=True):
+                self.vectors[t] = np.asarray(v, dtype=np.float32)
+            if start % 640 == 0:
+                print(f"  embedded {start + len(batch)}/{len(todo)}", flush=True)
+
+    def save(self) -> None:
+        keys = list(self.vectors)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=json.dumps(keys), vectors=np.stack([self.vectors[k] for k in keys]))
+        tmp.replace(self.path)
+
+
+@dataclass
+class Rows:
+    """Per-unit rows of one example: features, crosses, labels, embedding texts."""
+
+    cheap: np.ndarray
+    crosses: list[list[int]]
+    labels: np.ndarray
+    texts: list[str]
+
+
+def example_rows(e: Example) -> Rows:
+    units, candidates = build_candidates(e.hits, MAX_PASSAGES)
+    cheap, crosses = cheap_features(e.question, candidates, passages_text(e.hits))
+    if e.source == "contoso":
+        labels = [
+            contoso_positive(c.text, e.hits[u.hit], e)
+            for u, c in zip(units, candidates, strict=True)
+        ]
+    else:
+        labels = [e.answerable and contains(c.text, e.golds) for c in candidates]
+    return Rows(
+        cheap,
+        crosses,
+        np.asarray(labels, dtype=bool),
+        [f"{c.context}\n{c.text}" for c in candidates],
+    )
+
+
+def sparse_matrix(dense: np.ndarray, crosses: Sequence[Sequence[int]]) -> Any:
+    from scipy import sparse
+
+    rows = [i for i, c in enumerate(crosses) for _ in c]
+    cols = [dense.shape[1] + j for c in crosses for j in c]
+    x_cross = sparse.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(dense.shape[0], dense.shape[1] + N_CROSS)
+    )
+    return (sparse.csr_matrix(np.pad(dense, ((0, 0), (0, N_CROSS)))) + x_cross).tocsr()
+
+
+def fit(dense: np.ndarray, crosses: list[list[int]], y: np.ndarray) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = dense.mean(axis=0)
+    scale = dense.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    x = sparse_matrix((dense - mean) / scale, crosses)
+    model = LogisticRegression(C=C_STAGE, max_iter=2000, solver="lbfgs")
+    model.fit(x, y)
+    coef = model.coef_[0]
+    d = dense.shape[1]
+    return {
+        "weights": [round(float(w), 6) for w in coef[:d]],
+        "mean": [round(float(m), 6) for m in mean],
+        "scale": [round(float(s), 6) for s in scale],
+        "bias": round(float(model.intercept_[0]), 6),
+        "cross": [[int(j), round(float(w), 5)] for j, w in enumerate(coef[d:]) if abs(w) > 1e-4],
+    }
+
+
+def stage2_rows(
+    rows: Sequence[Rows], stage1: Any, cosines: Sequence[np.ndarray]
+) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[int]]:
+    """The top MAX_CANDIDATES units of each example by stage 1, with dense features."""
+    xs, cs, ys, owner = [], [], [], []
+    for n, (r, cos) in enumerate(zip(rows, cosines, strict=True)):
+        if not len(r.labels):
+            continue
+        keep = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:MAX_CANDIDATES]
+        xs.append(np.hstack([r.cheap[keep], dense_features(cos[keep], r.cheap[keep])]))
+        cs.extend(r.crosses[i] for i in keep)
+        ys.append(r.labels[keep])
+        owner.extend([n] * len(keep))
+    return np.vstack(xs), cs, np.concatenate(ys), owner
+
+
+MAX_FALSE_REFUSAL = 0.10  # the product's bar for refusing answerable questions
+
+
+def capped_threshold(answerable: np.ndarray, cap: float = MAX_FALSE_REFUSAL) -> float:
+    """The highest threshold that refuses at most `cap` of the answerable questions: an HR
+    reader that refuses what the handbook answers is not used, so false refusals are the
+    constraint and correct refusals what is left to maximise."""
+    values = np.sort(np.asarray(answerable, dtype=np.float64))
+    k = int(np.floor(cap * len(values)))  # this many may fall below
+    return float(values[k] - 1e-6) if len(values) else 0.5
+
+
+def choose_threshold(answerable: Sequence[float], *unanswerable: Sequence[float]) -> float:
+    from ragkit.generators.abstention import choose_threshold as best
+
+    return best(answerable, *unanswerable)
+
+
+def question_features(p1: float, cos1: float, question: str, hits: Sequence[Hit]) -> list[float]:
+    from ragkit.reader.selector import answerability_features
+
+    return answerability_features(p1, cos1, question, hits)
+
+
+def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(
+        (x - mean) / scale, y, sample_weight=weight
+    )
+    return {
+        "weights": [round(float(w), 6) for w in model.coef_[0]],
+        "mean": [round(float(m), 6) for m in mean],
+        "scale": [round(float(v), 6) for v in scale],
+        "bias": round(float(model.intercept_[0]), 6),
+    }
+
+
+def hash_embedder_threshold(
+    stage1: Any,
+    stage2_json: dict[str, Any],
+    answerability: Any,
+    hr: list[Example],
+    kinds: list[str],
+) -> float:
+    """The threshold for `HashingEmbedder` (tests, dry runs): its cosines run lower than a
+    trained model's, so the same selector needs its own cut, chosen the same way."""
+    from ragkit.index.embedding import HashingEmbedder
+    from ragkit.reader.selector import LogisticStage
+
+    embedder = HashingEmbedder(dim=2048)
+    stage2 = LogisticStage.from_json(stage2_json, N_CHEAP + 2)
+    rows_q = []
+    for e in hr:
+        r = example_rows(e)
+        if not len(r.labels):
+            rows_q.append(question_features(0.0, 0.0, e.question, e.hits))
+            continue
+        keep = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:MAX_CANDIDATES]
+        vectors = embedder.embed([e.question, *[r.texts[i] for i in keep]])
+        cos = vectors[1:] @ vectors[0]
+        x = np.hstack([r.cheap[keep], dense_features(cos, r.cheap[keep])])
+        z = stage2.logits(x, [r.crosses[i] for i in keep])
+        p1 = float(1 / (1 + np.exp(-z.max())))
+        rows_q.append(question_features(p1, float(cos.max()), e.question, e.hits))
+    support = answerability.probability(np.array(rows_q))
+    groups = [support[[e.answerable for e in hr]]] + [
+        support[[not e.answerable and e.kind == k for e in hr]] for k in kinds
+    ]
+    return capped_threshold(groups[0])
+
+
+def data_hash(data: Path) -> str:
+    h = hashlib.sha256()
+    files = [
+        data / "squad2-cs224n-dev" / "data" / "dev-v2.0.json",
+        data / "xquad-multi" / "xquad.es.json",
+        data / "xquad-multi" / "xquad.de.json",
+        data / "faquad" / "data" / "train.json",
+        data / "contoso-hr-pdfs" / "evals" / "ground_truth.jsonl",
+        REPO / "training" / "reader" / "hr_pairs.jsonl",
+        REPO / "sample_corpus" / "eval.jsonl",
+        *sorted((REPO / "sample_corpus").rglob("*.*")),
+        *sorted((data / "contoso-hr-pdfs" / "data").glob("*.pdf")),
+    ]
+    for f in files:
+        h.update(f.relative_to(f.parents[1]).as_posix().encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def training_examples(data: Path) -> list[Example]:
+    squad, held_titles = squad_split(data)
+    train = sample_by_paragraph([e for e in squad if not e.held_out], SQUAD_QUESTIONS)
+    for lang in ("es", "de"):
+        path = data / "xquad-multi" / f"xquad.{lang}.json"
+        en_titles = [
+            a["title"]
+            for a in json.loads((data / "xquad-en" / "xquad.en.json").read_text())["data"]
+        ]
+        items = squad_examples(path, f"xquad-{lang}", lang, None)
+        # the same ids, same order as xquad-en: take the held-out flag from the English title
+        titles = [a["title"] for a in json.loads(path.read_text(encoding="utf-8"))["data"]]
+        held = {
+            t
+            for t, en in zip(titles, en_titles, strict=True)
+            if en in held_titles or zlib.crc32(en.encode()) % 2 == 1
+        }
+        items = [e for e in items if e.group.split(":", 1)[1] not in held]
+        train += sample_by_paragraph(items, XQUAD_QUESTIONS)
+    faquad = squad_examples(data / "faquad" / "data" / "train.json", "faquad", "pt", set())
+    train += sample_by_paragraph(faquad, FAQUAD_QUESTIONS)
+    return train
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "ragkit" / "reader" / "selector.json")
+    parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    args = parser.parse_args(argv)
+    began = time.time()
+    data = shared_data()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    public = training_examples(data)
+    hr = hr_examples(data)
+    hr_train = [e for e in hr if not e.held_out]
+    hr_train += cross_corpus_negatives([e for e in hr_train if e.answerable])
+    public += off_corpus_negatives(public)
+    examples = public + hr_train
+    print(
+        f"training examples: {len(public)} public, {len(hr_train)} HR "
+        f"({sum(e.held_out for e in hr)} HR held out)",
+        flush=True,
+    )
+    rows = [example_rows(e) for e in examples]
+    store = VectorStore(args.model)
+    store.need([e.question for e in examples] + [t for r in rows for t in r.texts])
+    store.save()
+    cosines = [
+        np.array([store.vectors[t] @ store.vectors[e.question] for t in r.texts], dtype=np.float32)
+        for e, r in zip(examples, rows, strict=True)
+    ]
+    from ragkit.reader.selector import LogisticStage
+
+    cheap = np.vstack([r.cheap for r in rows if len(r.labels)])
+    crosses = [c for r in rows for c in r.crosses]
+    labels = np.concatenate([r.labels for r in rows])
+    stage1_json = fit(cheap, crosses, labels)
+    stage1 = LogisticStage.from_json(stage1_json, N_CHEAP)
+    x2, c2, y2, owner = stage2_rows(rows, stage1, cosines)
+    stage2_json = fit(x2, c2, y2)
+
+    # out-of-fold stage-2 scores of the HR training questions (folds grouped by document),
+    # turned into question-level answerability features, as the generator computes them
+    hr_ids = {id(e) for e in hr_train}
+    hr_index = [n for n, e in enumerate(examples) if id(e) in hr_ids]
+    all_index = list(range(len(examples)))
+    docs = sorted({e.group for e in examples})
+    fold_of = {d: k % 4 for k, d in enumerate(docs)}
+    question_rows: dict[int, list[float]] = {}
+    owner_arr = np.asarray(owner)
+    for fold in range(4):
+        test = {n for n in all_index if fold_of[examples[n].group] == fold}
+        train_mask = ~np.isin(owner_arr, list(test))
+        part = fit(
+            x2[train_mask], [c for c, m in zip(c2, train_mask, strict=True) if m], y2[train_mask]
+        )
+        model = LogisticStage.from_json(part, x2.shape[1])
+        for n in test:
+            rows_n = np.flatnonzero(owner_arr == n)
+            e = examples[n]
+            if len(rows_n):
+                z = model.logits(x2[rows_n], [c2[i] for i in rows_n])
+                p1, cos1 = float(1 / (1 + np.exp(-z.max()))), float(x2[rows_n, N_CHEAP].max())
+            else:
+                p1, cos1 = 0.0, 0.0
+            question_rows[n] = list(question_features(p1, cos1, e.question, e.hits))
+    kinds = sorted({examples[n].kind for n in hr_index if not examples[n].answerable})
+    qx = np.array([question_rows[n] for n in all_index])
+    qy = np.array([e.answerable for e in examples])
+    # HR questions and public ones weigh the same in total, whatever their counts
+    is_hr = np.array([id(e) in hr_ids for e in examples])
+    weight = np.where(is_hr, 1.0 / is_hr.sum(), 1.0 / (~is_hr).sum()) * len(examples)
+    answerability_json = fit_answerability(qx, qy, weight)
+    from ragkit.reader.selector import Answerability
+
+    answerability = Answerability.from_json(answerability_json)
+    support = answerability.probability(qx[is_hr])
+    qy = qy[is_hr]
+    groups = [support[qy]] + [
+        support[[not examples[n].answerable and examples[n].kind == k for n in hr_index]]
+        for k in kinds
+    ]
+    threshold = capped_threshold(groups[0])
+    print(f"balanced-accuracy threshold would be {choose_threshold(*groups):.4f}")
+    print(
+        f"threshold {threshold:.4f} from {int(qy.sum())} answerable and "
+        f"{int((~qy).sum())} unanswerable HR training questions ({', '.join(kinds)}), "
+        "out-of-fold stage-2 scores"
+    )
+    hash_threshold = hash_embedder_threshold(
+        stage1, stage2_json, answerability, [examples[n] for n in hr_index], kinds
+    )
+    artefact = {
+        "format": 1,
+        "provenance": {
+            "script": "scripts/train_reader.py",
+            "script_version": SCRIPT_VERSION,
+            "training_data_sha256": data_hash(data),
+            "embedding_model": args.model,
+            "examples": {
+                s: sum(e.source == s for e in examples)
+                for s in sorted({e.source for e in examples})
+            },
+            "units": int(len(labels)),
+            "positives": int(labels.sum()),
+            "held_out_hr_documents": sorted(HR_HELD_OUT),
+        },
+        "stage1": stage1_json,
+        "stage2": stage2_json,
+        "answerability": answerability_json,
+        "thresholds": {
+            args.model: round(threshold, 4),
+            "default": round(threshold, 4),
+            "hash": round(hash_threshold, 4),
+        },
+    }
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(artefact, sort_keys=True, separators=(",", ":")) + "\n")
+    tmp.replace(args.out)
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} kB) in {time.time() - began:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

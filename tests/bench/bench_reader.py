@@ -1,0 +1,150 @@
+"""The trained reader beside the heuristic one it replaced, on held-out data only.
+
+    nice -n 10 python tests/bench/bench_reader.py [--limit N] [--json out.json]
+
+Both readers are `ExtractiveGenerator`s over the same passages with the same embedder:
+`reader="trained"` (the default: `ragkit/reader/selector.json`) and `reader="heuristic"`
+(hand-set weights, English cue lists, SQuAD-calibrated threshold). Every set is the held-out
+split of `scripts/train_reader.py`, which never trains or tunes on it:
+
+- hr: HR-style questions over documents held out by document (`HR_HELD_OUT`), asked end to
+  end against an index of sample_corpus (retrieve k=5, then read): training/reader's pairs
+  (answerable and near-miss unanswerable) and sample_corpus/eval.jsonl (answerable, and its
+  off-topic unanswerable questions with odd ids).
+- contoso: the published questions about Northwind Health Plus (k=5 over the six contoso
+  PDFs). They have long free-text answers, not short facts, so "supported" here means the
+  answer quotes a unit from the cited page most of whose words are in the published answer.
+- squad2 (held-out half by article), xquad en/es/de (held-out articles; English items whose
+  paragraph is in squad2's training half dropped), faquad dev (pt): the gold paragraph as the
+  only passage.
+
+Columns: answer contains a gold answer (share of answerable), false refusal (share of
+answerable refused), correct refusal (share of unanswerable refused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+import train_reader as tr  # noqa: E402
+
+from ragkit.generators.extractive import ExtractiveGenerator  # noqa: E402
+from ragkit.index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
+
+
+def held_out_sets(data: Path, limit: int | None) -> dict[str, list[tr.Example]]:
+    sets: dict[str, list[tr.Example]] = {}
+    hr = [e for e in tr.hr_examples(data) if e.held_out]
+    sets["hr"] = [e for e in hr if e.source != "contoso"]
+    sets["contoso"] = [e for e in hr if e.source == "contoso"]
+    squad, held_titles = tr.squad_split(data)
+    train_contexts = {e.hits[0].chunk.text for e in squad if not e.held_out}
+    sets["squad2"] = tr.sample_by_paragraph([e for e in squad if e.held_out], limit or 10**9, 1)
+    en_path = data / "xquad-en" / "xquad.en.json"
+    en_titles = [a["title"] for a in json.loads(en_path.read_text(encoding="utf-8"))["data"]]
+    for lang in ("en", "es", "de"):
+        path = en_path if lang == "en" else data / "xquad-multi" / f"xquad.{lang}.json"
+        items = tr.squad_examples(path, f"xquad-{lang}", lang, set())
+        titles = [a["title"] for a in json.loads(path.read_text(encoding="utf-8"))["data"]]
+        held = {
+            t
+            for t, en in zip(titles, en_titles, strict=True)
+            if en in held_titles or zlib.crc32(en.encode()) % 2 == 1
+        }
+        items = [e for e in items if e.group.split(":", 1)[1] in held]
+        if lang == "en":
+            items = [e for e in items if e.hits[0].chunk.text not in train_contexts]
+        sets[f"xquad-{lang}"] = tr.sample_by_paragraph(items, limit or 10**9, 1)
+    faquad = tr.squad_examples(data / "faquad" / "data" / "dev.json", "faquad", "pt", None)
+    sets["faquad-pt"] = tr.sample_by_paragraph(faquad, limit or 10**9, 1)
+    return sets
+
+
+def correct(e: tr.Example, answer: Any) -> bool:
+    if e.source == "contoso":
+        return any(
+            tr.contoso_positive(c.quote, h, e)
+            for c in answer.citations
+            for h in e.hits
+            if h.chunk.chunk_id == c.chunk_id
+        )
+    return tr.contains(answer.text, e.golds)
+
+
+def evaluate(generator: ExtractiveGenerator, examples: Sequence[tr.Example]) -> dict[str, Any]:
+    good, refused_ans, refused_un, n_un, kinds, ms = 0, 0, 0, 0, {}, []
+    n_ans = sum(e.answerable for e in examples)
+    for e in examples:
+        began = time.perf_counter()
+        answer = generator.generate(e.question, e.hits)
+        ms.append(1000 * (time.perf_counter() - began))
+        if e.answerable:
+            refused_ans += answer.abstained
+            good += (not answer.abstained) and correct(e, answer)
+        else:
+            n_un += 1
+            refused_un += answer.abstained
+            k = kinds.setdefault(e.kind or "unanswerable", [0, 0])
+            k[0] += answer.abstained
+            k[1] += 1
+    return {
+        "answerable": n_ans,
+        "unanswerable": n_un,
+        "contains_gold": good / n_ans if n_ans else None,
+        "false_refusal": refused_ans / n_ans if n_ans else None,
+        "correct_refusal": refused_un / n_un if n_un else None,
+        "by_kind": {k: v[0] / v[1] for k, v in kinds.items()},
+        "p95_ms": float(np.percentile(ms, 95)) if ms else None,
+    }
+
+
+def fmt(x: float | None) -> str:
+    return "   -" if x is None else f"{x:.2f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=300, help="questions per public set")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    data = tr.shared_data()
+    sets = held_out_sets(data, args.limit)
+    embedder = load_embedder(DEFAULT_MODEL)
+    readers = {
+        "heuristic": ExtractiveGenerator(embedder, reader="heuristic"),
+        "trained": ExtractiveGenerator(embedder, reader="trained"),
+    }
+    results: dict[str, dict[str, Any]] = {}
+    print(
+        f"{'set':10} {'n ans/un':>9}  {'reader':9} {'gold':>5} {'false ref':>9} {'correct ref':>11}"
+    )
+    for name, examples in sets.items():
+        for reader, generator in readers.items():
+            r = evaluate(generator, examples)
+            results[f"{name}/{reader}"] = r
+            print(
+                f"{name:10} {r['answerable']:>4}/{r['unanswerable']:<4}  {reader:9} "
+                f"{fmt(r['contains_gold']):>5} {fmt(r['false_refusal']):>9} "
+                f"{fmt(r['correct_refusal']):>11}  {r['by_kind'] or ''}",
+                flush=True,
+            )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

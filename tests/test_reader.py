@@ -1,0 +1,136 @@
+"""The trained reader: features by hand, the shipped artefact, and refusals for asked names.
+
+Runs on `HashingEmbedder` and hand-written passages; the artefact is the shipped
+`ragkit/reader/selector.json`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ragkit.generators.extractive import ExtractiveGenerator
+from ragkit.index.embedding import HashingEmbedder
+from ragkit.index.records import Chunk, chunk_id_for
+from ragkit.reader.coverage import asked_names, uncovered
+from ragkit.reader.features import CHEAP_NAMES, Candidate, cheap_features, question_openings
+from ragkit.reader.selector import ARTEFACT, load_selector, selector_from_json
+from ragkit.types import Hit
+
+
+def chunk(text: str, source: str, headings: tuple[str, ...] = ()) -> Chunk:
+    return Chunk(
+        chunk_id_for(source, text),
+        source,
+        source.split(".")[0],
+        text,
+        0,
+        len(text),
+        None,
+        headings,
+        "0" * 8,
+    )
+
+
+def hits(*chunks: Chunk) -> list[Hit]:
+    return [Hit(c, score=1.0 / n, rank=n) for n, c in enumerate(chunks, start=1)]
+
+
+ALLOWANCES = chunk(
+    "| Allowance | Dublin (EUR) | Manchester (GBP) |\n|---|---|---|\n"
+    "| Home office setup | 400 EUR | 350 GBP |\n| Monthly remote allowance | 30 EUR | 26 GBP |",
+    "remote-work.md",
+    ("Remote work", "Allowances"),
+)
+LOCKERS = chunk(
+    "Lockers are on the ground floor. Locker QX41 is reserved for first-aid supplies.",
+    "facilities.md",
+)
+
+
+def feature(name: str, question: str, text: str, passages: str = "") -> float:
+    c = Candidate(text, "", 1, 0, 1, "sentence")
+    x, _ = cheap_features(
+        question, [c, Candidate("Unrelated words here.", "", 1, 1, 2, "sentence")], passages or text
+    )
+    return float(x[0, CHEAP_NAMES.index(name)])
+
+
+def test_features_by_hand_in_any_language():
+    # "quant" (quantos) is not in the unit; dias, de, féria(s) are
+    assert feature("share", "Quantos dias de férias?", "Os dias de férias são 25.") == 0.75
+    assert feature("unit_new_number", "Wie viele Tage Urlaub?", "Es gibt 25 Tage.") == 1.0
+    assert feature("numbers_found", "Is it 25 days?", "It is 25 days.") == 1.0
+    assert feature("entities_missing", "Allowance in Singapore?", "Dublin pays 400 EUR.") == 1.0
+    assert feature("entities_found", "Allowance in Dublin?", "Dublin pays 400 EUR.") == 1.0
+    # the same opening words hash to the same cross features, whatever the language
+    assert question_openings("¿Cuántos días?") == question_openings("¿Cuántos días tengo?")[:2]
+
+
+def test_asked_names_and_what_the_passages_do_not_mention():
+    assert asked_names("What is the allowance in the Singapore office?") == ["Singapore"]
+    assert asked_names("Where is locker MR07?") == ["MR07"]
+    # German capitalises every noun: only codes and numbers count there
+    assert asked_names("Wie viele Tage Urlaub bekommt ein Mitarbeiter im Jahr 2025?") == ["2025"]
+    assert uncovered("What is the setup allowance in Dublin?", hits(ALLOWANCES)) == []
+    assert uncovered("What is Dublin's setup allowance?", hits(ALLOWANCES)) == []
+    assert uncovered("What is the setup allowance in Singapore?", hits(ALLOWANCES)) == ["Singapore"]
+
+
+@pytest.mark.parametrize(
+    ("question", "given", "name"),
+    [
+        (
+            "How much is the home office setup allowance in the Singapore office?",
+            ALLOWANCES,
+            "Singapore",
+        ),
+        ("What is locker MR07 used for?", LOCKERS, "MR07"),
+    ],
+)
+def test_an_asked_name_the_passages_do_not_mention_is_said_not_covered(question, given, name):
+    # refused (support below the threshold): the refusal names what is missing
+    strict = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=1.0)
+    refusal = strict.generate(question, hits(given))
+    assert refusal.abstained and not refusal.citations
+    assert refusal.text.endswith(f"don't cover this: they don't mention {name}.")
+    # answered: the closest fact first, then which part of the question it does not cover
+    generator = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
+    answer = generator.generate(question, hits(given))
+    assert answer.citations and answer.text.splitlines()[-1] == (
+        f"The documents don't mention {name}."
+    )
+    # the same question about what the passage does cover is answered
+    covered = question.replace("the Singapore office", "Dublin").replace("MR07", "QX41")
+    assert "don't mention" not in generator.generate(covered, hits(given)).text
+
+
+def test_the_shipped_artefact_round_trips_and_records_its_provenance():
+    data = json.loads(ARTEFACT.read_text(encoding="utf-8"))
+    provenance = data["provenance"]
+    assert provenance["script"] == "scripts/train_reader.py"
+    assert len(provenance["training_data_sha256"]) == 64
+    selector = selector_from_json(json.loads(json.dumps(data)))
+    shipped = load_selector()
+    x, crosses = cheap_features(
+        "How many days?",
+        [
+            Candidate("You get 25 days.", "Leave", 1, 0, 2, "sentence"),
+            Candidate("Ask your manager.", "Leave", 1, 1, 2, "sentence"),
+        ],
+    )
+    dense = np.array([[0.7, 0.7], [0.1, 0.0]], dtype=np.float32)
+    p = selector.probabilities(x, dense, crosses)
+    assert np.allclose(p, shipped.probabilities(x, dense, crosses))
+    assert ((p > 0) & (p < 1)).all()
+    assert 0 < shipped.threshold("sentence-transformers/all-MiniLM-L6-v2") < 1
+
+
+def test_the_heuristic_reader_stays_available_as_the_baseline():
+    generator = ExtractiveGenerator(HashingEmbedder(dim=2048), reader="heuristic")
+    answer = generator.generate("Which locker holds first-aid supplies?", hits(LOCKERS))
+    assert answer.metadata["reader"] == "heuristic"
+    with pytest.raises(ValueError, match="reader"):
+        ExtractiveGenerator(HashingEmbedder(dim=2048), reader="bert")
