@@ -63,7 +63,7 @@ from ragkit.reader.features import (  # noqa: E402
 )
 from ragkit.types import Hit  # noqa: E402
 
-SCRIPT_VERSION = "4"
+SCRIPT_VERSION = "5"
 CACHE = REPO / ".cache" / "reader"
 SQUAD_QUESTIONS = 1500
 XQUAD_QUESTIONS = 300
@@ -344,6 +344,10 @@ class VectorStore:
             if start % 640 == 0:
                 print(f"  embedded {start + len(batch)}/{len(todo)}", flush=True)
 
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.need(texts)
+        return np.stack([self.vectors[t] for t in texts])
+
     def save(self) -> None:
         keys = list(self.vectors)
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -445,10 +449,16 @@ def choose_threshold(answerable: Sequence[float], *unanswerable: Sequence[float]
     return best(answerable, *unanswerable)
 
 
-def question_features(p1: float, cos1: float, question: str, hits: Sequence[Hit]) -> list[float]:
+def question_features(p1: float, cos1: float, e: Example, embed: Any) -> list[float]:
+    """Answerability features of an example; `embed(texts)` gives unit vectors."""
+    from ragkit.reader.candidates import passage_cosine, passage_texts_to_embed
     from ragkit.reader.selector import answerability_features
 
-    return answerability_features(p1, cos1, question, hits)
+    missing = passage_texts_to_embed(e.hits, MAX_PASSAGES)
+    vectors = embed([e.question, *(t for _, t in missing)])
+    computed = {i: float(v @ vectors[0]) for (i, _), v in zip(missing, vectors[1:], strict=True)}
+    passage = passage_cosine(e.hits, MAX_PASSAGES, computed)
+    return answerability_features(p1, cos1, passage, e.question, e.hits)
 
 
 def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
@@ -485,7 +495,7 @@ def hash_embedder_threshold(
     for e in hr:
         r = example_rows(e)
         if not len(r.labels):
-            rows_q.append(question_features(0.0, 0.0, e.question, e.hits))
+            rows_q.append(question_features(0.0, 0.0, e, embedder.embed))
             continue
         keep = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:MAX_CANDIDATES]
         vectors = embedder.embed([e.question, *[r.texts[i] for i in keep]])
@@ -493,7 +503,7 @@ def hash_embedder_threshold(
         x = np.hstack([r.cheap[keep], dense_features(cos, r.cheap[keep])])
         z = stage2.logits(x, [r.crosses[i] for i in keep])
         p1 = float(1 / (1 + np.exp(-z.max())))
-        rows_q.append(question_features(p1, float(cos.max()), e.question, e.hits))
+        rows_q.append(question_features(p1, float(cos.max()), e, embedder.embed))
     support = answerability.probability(np.array(rows_q))
     groups = [support[[e.answerable for e in hr]]] + [
         support[[not e.answerable and e.kind == k for e in hr]] for k in kinds
@@ -565,7 +575,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     rows = [example_rows(e) for e in examples]
     store = VectorStore(args.model)
-    store.need([e.question for e in examples] + [t for r in rows for t in r.texts])
+    from ragkit.reader.candidates import passage_texts_to_embed
+
+    store.need(
+        [e.question for e in examples]
+        + [t for r in rows for t in r.texts]
+        + [t for e in examples for _, t in passage_texts_to_embed(e.hits, MAX_PASSAGES)]
+    )
     store.save()
     cosines = [
         np.array([store.vectors[t] @ store.vectors[e.question] for t in r.texts], dtype=np.float32)
@@ -605,7 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 p1, cos1 = float(1 / (1 + np.exp(-z.max()))), float(x2[rows_n, N_CHEAP].max())
             else:
                 p1, cos1 = 0.0, 0.0
-            question_rows[n] = list(question_features(p1, cos1, e.question, e.hits))
+            question_rows[n] = question_features(p1, cos1, e, store.embed)
     kinds = sorted({examples[n].kind for n in hr_index if not examples[n].answerable})
     qx = np.array([question_rows[n] for n in all_index])
     qy = np.array([e.answerable for e in examples])

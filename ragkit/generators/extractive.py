@@ -44,7 +44,12 @@ from ragkit.generators.cues import cue_match, question_cue
 from ragkit.generators.planted import is_planted
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.vector_cache import VectorCache
-from ragkit.reader.candidates import build_candidates, passages_text
+from ragkit.reader.candidates import (
+    build_candidates,
+    passage_cosine,
+    passage_texts_to_embed,
+    passages_text,
+)
 from ragkit.reader.coverage import uncovered
 from ragkit.reader.features import cheap_features, dense_features
 from ragkit.reader.plain import plain
@@ -76,6 +81,7 @@ class Scored:
     prior: float  # 1 / rank of the passage
     dense: float = 0.0  # cosine of question and unit; 0 until embedded
     score: float = 0.0
+    passage: float = 0.0  # trained reader: the best cosine of question and a top passage
 
 
 def lexical_scores(
@@ -179,7 +185,7 @@ class ExtractiveGenerator:
             support = 0.0
         elif self.reader == "trained":
             cos1 = max(s.dense for s in ranked)
-            support = load_selector().support(best.score, cos1, question, hits)
+            support = load_selector().support(best.score, cos1, best.passage, question, hits)
         else:
             support = support_score(best.dense, best.share)
         metadata: dict[str, Any] = {
@@ -259,8 +265,16 @@ class ExtractiveGenerator:
             embedded = [f"{candidates[i].context}\n{candidates[i].text}" for i in keep]
         else:
             embedded = [candidates[i].text for i in keep]
-        vectors = self._cache.embed(self.embedder.embed, [question, *embedded])
-        cosine = vectors[1:] @ vectors[0]  # (n_keep,) cosines of unit-length vectors
+        passages = passage_texts_to_embed(hits, self.max_passages)
+        vectors = self._cache.embed(
+            self.embedder.embed, [question, *embedded, *(t for _, t in passages)]
+        )
+        cosine = vectors[1 : 1 + len(keep)] @ vectors[0]  # (n_keep,) unit-vector cosines
+        computed = {
+            i: float(v @ vectors[0])
+            for (i, _), v in zip(passages, vectors[1 + len(keep) :], strict=True)
+        }
+        passage = passage_cosine(hits, self.max_passages, computed)
         kept = cheap[keep]
         p = selector.probabilities(kept, dense_features(cosine, kept), [crosses[i] for i in keep])
         scored = [
@@ -273,6 +287,7 @@ class ExtractiveGenerator:
                 float(cheap[i, 12]),
                 float(cos),
                 float(prob),
+                passage,
             )
             for i, cos, prob in zip(keep, cosine, p, strict=True)
         ]

@@ -49,3 +49,22 @@ def build_candidates(hits: Sequence[Hit], max_passages: int) -> tuple[list[Unit]
 def passages_text(hits: Sequence[Hit]) -> str:
     """All retrieved text with titles, headings and sources: what the documents said here."""
     return "\n".join(f"{h.chunk.source}\n{h.chunk.context}\n{h.chunk.text}" for h in hits)
+
+
+def passage_texts_to_embed(hits: Sequence[Hit], max_passages: int) -> list[tuple[int, str]]:
+    """(hit index, text) of the top passages whose cosine with the question is not known
+    (`Hit.dense_score` is None: BM25-only retrieval, hand-built hits): embed these."""
+    return [
+        (i, hits[i].chunk.embedding_text)
+        for i in top_passages(hits, max_passages)
+        if hits[i].dense_score is None
+    ]
+
+
+def passage_cosine(hits: Sequence[Hit], max_passages: int, computed: dict[int, float]) -> float:
+    """The best cosine of the question with a top passage: the retriever's, else `computed`."""
+    values = []
+    for i in top_passages(hits, max_passages):
+        score = hits[i].dense_score
+        values.append(float(score) if score is not None else computed.get(i, 0.0))
+    return max(values, default=0.0)

@@ -4,8 +4,8 @@ Stage 1 scores every candidate unit of the top passages from cheap features (wor
 numbers and names, position, hashed question openings crossed with what the unit holds);
 the best few are embedded, and stage 2 adds their cosine with the question. Stage 2's output
 is P(this unit answers the question) and picks the answer. Whether to answer at all is a third,
-question-level logistic model (`Answerability`) over the best unit's probability and cosine
-and whether an asked name is missing from every passage;
+question-level logistic model (`Answerability`) over the best unit's probability and cosine,
+the question's cosine with the top passages and whether an asked name is missing from all;
 below the threshold calibrated for the embedding model the generator refuses.
 
 The weights live in `selector.json` next to this module (a few hundred kB), written by
@@ -62,24 +62,25 @@ class LogisticStage:
         return stage
 
 
-ANSWERABILITY_NAMES = ("best_probability", "best_cosine", "names_missing")
+ANSWERABILITY_NAMES = ("best_probability", "best_cosine", "passage_cosine", "names_missing")
 
 
 def answerability_features(
-    p1: float, cos1: float, question: str, hits: Sequence[Hit]
+    p1: float, cos1: float, passage_cos: float, question: str, hits: Sequence[Hit]
 ) -> list[float]:
     """Question-level evidence that the passages answer it: the best unit's stage-2
-    probability and cosine, and whether an asked name or code is missing from every passage
-    (`ragkit.reader.coverage`). Retrieval scores are left out: they are relative to the
-    other candidates of one query, and public QA sets have a single gold passage."""
-    return [p1, cos1, float(bool(uncovered(question, hits)))]
+    probability and cosine, the best cosine of the question with a top passage (the dense
+    retriever's own score when it has one), and whether an asked name or code is missing
+    from every passage (`ragkit.reader.coverage`). Fused retrieval scores are left out:
+    they are z-scores relative to one query's other candidates."""
+    return [p1, cos1, passage_cos, float(bool(uncovered(question, hits)))]
 
 
 @dataclass(frozen=True)
 class Answerability:
     """P(the passages answer the question) = sigmoid(((x - mean) / scale) @ weights + bias)."""
 
-    weights: np.ndarray  # (3,)
+    weights: np.ndarray  # (4,)
     mean: np.ndarray
     scale: np.ndarray
     bias: float
@@ -119,9 +120,12 @@ class Selector:
         z = self.stage2.logits(np.hstack([cheap, dense]), crosses)
         return 1.0 / (1.0 + np.exp(-z))
 
-    def support(self, p1: float, cos1: float, question: str, hits: Sequence[Hit]) -> float:
+    def support(
+        self, p1: float, cos1: float, passage_cos: float, question: str, hits: Sequence[Hit]
+    ) -> float:
         """P(the passages answer the question): compared with `threshold` to refuse."""
-        x = np.asarray(answerability_features(p1, cos1, question, hits), dtype=np.float64)
+        features = answerability_features(p1, cos1, passage_cos, question, hits)
+        x = np.asarray(features, dtype=np.float64)
         return float(self.answerability.probability(x)[0])
 
     def threshold(self, model_id: str) -> float:
