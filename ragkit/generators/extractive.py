@@ -1,7 +1,13 @@
 """The extractive generator: answer by quoting the passages' best sentences, or abstain.
 
-No generator weights: the answer is one to three verbatim units (sentences, list items or
-table rows) of the retrieved chunks, each cited. The algorithm, per question:
+No generator weights: the answer is one to three units (sentences, list items or table rows)
+of the retrieved chunks, or a whole list, each cited, Markdown emphasis removed.
+
+By default (`reader="trained"`) units are scored by the trained answer selector in
+`ragkit.reader` (language-independent features, two logistic stages, a question-level
+answerability model whose probability is the support; tests/bench/bench_reader.py). The
+heuristic reader it replaced is kept as the benchmark's baseline (`reader="heuristic"`); its
+algorithm, per question:
 
 1. Segment the top `max_passages` chunks into units (`ragkit.text.segment`). Paragraph
    text is split into sentences (abbreviations such as "e.g." and "No. 5", decimals such as
