@@ -419,3 +419,24 @@ def test_the_vector_cache_changes_cost_not_answers(cache_size):
         again = generator.generate(question, hits(ANNUAL, SICK))
     assert again.text == first.text and again.metadata["support"] == first.metadata["support"]
     assert len(counting.embedded) == (2 * embedded_once if cache_size == 0 else embedded_once)
+
+
+def test_two_rows_of_one_table_answer_with_the_whole_table_under_one_header():
+    notice = chunk(
+        "Your contract states your notice period.\n\n"
+        "| Situation | Notice period |\n|---|---|\n"
+        "| During probation | 1 week |\n"
+        "| Levels L1 to L3, after probation | 1 month |\n"
+        "| Levels L4 and L5, after probation | 2 months |\n\n"
+        "Statutory minimum notice applies where it is longer.",
+        "people/offboarding.md",
+    )
+    lenient = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
+    answer = lenient.generate("What notice period applies after probation?", hits(notice))
+    assert unmarked(answer.text).splitlines() == [
+        "| Situation | Notice period |",  # once, and never the |---| line
+        "| During probation | 1 week |",
+        "| Levels L1 to L3, after probation | 1 month |",
+        "| Levels L4 and L5, after probation | 2 months |",
+    ]
+    assert all(citation_valid(c.quote, notice.text) for c in answer.citations)

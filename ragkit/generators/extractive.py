@@ -317,18 +317,18 @@ class ExtractiveGenerator:
         if body.endswith(":"):
             # "...must meet the following rules:" is answered by the list that follows it
             items = _run_of_items(units, position + 1)
-        elif best.unit.kind == "item" and _second_in_same_list(ranked, units, position):
-            # two items of one list answer best: the question asks for the list, so give all
-            # of it, under the sentence that introduces it
+        elif best.unit.kind != "sentence" and _second_in_same_list(ranked, units, position):
+            # two items of one list (rows of one table) answer best: the question asks for
+            # the list, so give all of it, under the sentence that introduces it
             first = position
-            while first > 0 and units[first - 1].kind == "item":
+            while first > 0 and _same_run(units[first - 1], best.unit):
                 first -= 1
             lead = units[first - 1] if first > 0 else None
             if lead is not None and text[lead.start : lead.end].rstrip("*_ ").endswith(":"):
                 chosen = [lead]
             else:
                 chosen = []
-            items = _run_of_items(units, first)
+            items = [u for u in _run_of_items(units, first) if _same_run(u, best.unit)]
         elif (
             best.unit.kind == "sentence"
             and len(body.split()) < 6
@@ -423,15 +423,24 @@ def _run_of_items(units: Sequence[Unit], first: int) -> list[Unit]:
     return run
 
 
+def _same_run(unit: Unit, of: Unit) -> bool:
+    """Both items of a list, or both rows under the same table header."""
+    return unit.kind == of.kind and (unit.kind != "row" or unit.header == of.header)
+
+
 def _second_in_same_list(ranked: Sequence[Scored], units: Sequence[Unit], position: int) -> bool:
-    """Whether the runner-up unit is another item of the list the best unit is in."""
-    if position < 0 or len(ranked) < 2 or ranked[1].unit.kind != "item":
+    """Whether the runner-up unit, scoring nearly as well (`SECOND_UNIT_RATIO`), is another
+    item of the best unit's list (row of its table)."""
+    best = ranked[0].unit
+    if position < 0 or len(ranked) < 2 or not _same_run(ranked[1].unit, best):
+        return False
+    if ranked[1].score < SECOND_UNIT_RATIO * ranked[0].score:
         return False
     runner = ranked[1].unit
-    if runner.hit != ranked[0].unit.hit or runner not in units:
+    if runner.hit != best.hit or runner not in units:
         return False
     lo, hi = sorted((position, units.index(runner)))
-    return all(u.kind == "item" for u in units[lo : hi + 1])
+    return all(_same_run(u, best) for u in units[lo : hi + 1])
 
 
 def _join(names: Sequence[str]) -> str:

@@ -2,11 +2,12 @@
 
 A candidate is a unit (sentence, list item, table row under its header) of one of the top
 passages. Everything here is language-independent: words are `\\w+` runs, reduced to their
-first five letters (a crude stem that works for English, Spanish, German and Portuguese
-alike); how much a question word counts comes from how rare it is among the candidate units
-(IDF over the passage set), not from a stopword list; what kind of answer a question wants is
-learned, as weights on hashed question-opening words ("how many", "wie viele", "quantos")
-crossed with what the unit holds (a number the question lacks, a name, a table row).
+first five letters after a plural "s" (a crude stem that works for English, Spanish, German
+and Portuguese alike); how much a question word counts comes from how rare it is among the
+candidate units (IDF over the passage set), not from a stopword list; what kind of answer a
+question wants is learned, as weights on hashed question-opening words ("how many", "wie
+viele", "quantos") crossed with what the unit holds (a number the question lacks, a name,
+a table row).
 
 Two blocks, because the embedding model is the expensive step:
 - `cheap_features(...)`: (n_units, N_CHEAP) dense features plus hashed cross indices, for
@@ -65,7 +66,13 @@ def tokens(text: str) -> list[str]:
 
 
 def stem(token: str) -> str:
-    return token if any(c.isdigit() for c in token) else token[:STEM_CHARS]
+    """The first STEM_CHARS letters, after a final "s" (the plural of most languages we
+    see: pays/pay, dias/dia, leaves/leave); words with digits stay whole."""
+    if any(c.isdigit() for c in token):
+        return token
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+        token = token[:-1]
+    return token[:STEM_CHARS]
 
 
 def entities(text: str) -> list[str]:
