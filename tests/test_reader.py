@@ -17,7 +17,7 @@ from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.reader.coverage import asked_names, uncovered
 from ragkit.reader.features import CHEAP_NAMES, Candidate, cheap_features, question_openings
 from ragkit.reader.selector import ARTEFACT, load_selector, selector_from_json
-from ragkit.types import Hit
+from ragkit.types import REFUSAL, Hit
 
 
 def chunk(text: str, source: str, headings: tuple[str, ...] = ()) -> Chunk:
@@ -91,11 +91,12 @@ def test_asked_names_and_what_the_passages_do_not_mention():
     ],
 )
 def test_an_asked_name_the_passages_do_not_mention_is_said_not_covered(question, given, name):
-    # refused (support below the threshold): the refusal names what is missing
+    # refused (support below the threshold): the plain refusal, what is missing in metadata
+    # (the refusal does not echo the name, as if the documents held it)
     strict = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=1.0)
     refusal = strict.generate(question, hits(given))
     assert refusal.abstained and not refusal.citations
-    assert refusal.text.endswith(f"don't cover this: they don't mention {name}.")
+    assert refusal.text == REFUSAL and refusal.metadata["uncovered"] == [name]
     # answered: the closest fact first, then which part of the question it does not cover
     generator = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
     answer = generator.generate(question, hits(given))

@@ -204,10 +204,10 @@ class ExtractiveGenerator:
         if missing:
             metadata["uncovered"] = missing
         if best is None or support < self.threshold:
-            # a refusal says which asked name the documents do not mention, when one is
-            text = f"{REFUSAL[:-1]}: they don't mention {_join(missing)}." if missing else REFUSAL
+            # the refusal itself stays the plain sentence: echoing an asked name ("project
+            # Zebrafinch") would read as if the documents held it; metadata says which
             metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
-            return Answer(text, True, (), hits, metadata), [text]
+            return Answer(REFUSAL, True, (), hits, metadata), [REFUSAL]
         chosen, more = self._choose(ranked, hits)
         pieces = self._pieces(chosen, hits, more)
         if missing:  # the fact first, then which part of the question it does not cover
