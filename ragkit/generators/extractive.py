@@ -208,7 +208,7 @@ class ExtractiveGenerator:
             # Zebrafinch") would read as if the documents held it; metadata says which
             metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
             return Answer(REFUSAL, True, (), hits, metadata), [REFUSAL]
-        chosen, more = self._choose(ranked, hits)
+        chosen, more = self._choose(question, ranked, hits)
         pieces = self._pieces(chosen, hits, more)
         if missing:  # the fact first, then which part of the question it does not cover
             pieces.append(f"\nThe documents don't mention {_join(missing)}.")
@@ -262,6 +262,9 @@ class ExtractiveGenerator:
         `max_candidates`; a unit's score is the selector's P(it answers)."""
         selector = load_selector()
         units, candidates = build_candidates(hits, self.max_passages)
+        keep_units = [not is_planted(question, c.text) for c in candidates]
+        units = [u for u, k in zip(units, keep_units, strict=True) if k]
+        candidates = [c for c, k in zip(candidates, keep_units, strict=True) if k]
         if not units:
             return []
         cheap, crosses = cheap_features(question, candidates, passages_text(hits))
@@ -305,12 +308,20 @@ class ExtractiveGenerator:
         body = hits[unit.hit].chunk.text[unit.start : unit.end]
         return f"{unit.header.splitlines()[0]}\n{body}" if unit.header else body
 
-    def _choose(self, ranked: list[Scored], hits: Sequence[Hit]) -> tuple[list[Unit], int]:
+    def _choose(
+        self, question: str, ranked: list[Scored], hits: Sequence[Hit]
+    ) -> tuple[list[Unit], int]:
         """The units of the answer in reading order, and how many list items were left out."""
         best = ranked[0]
         chosen = [best.unit]
         text = hits[best.unit.hit].chunk.text
-        units = segment(text, best.unit.hit)
+        # what may join the best unit (its list, the sentence after a fragment): never a
+        # planted instruction the question did not ask about
+        units = [
+            u
+            for u in segment(text, best.unit.hit)
+            if u == best.unit or not is_planted(question, self._unit_text(u, hits))
+        ]
         position = units.index(best.unit) if best.unit in units else -1
         body = text[best.unit.start : best.unit.end].rstrip("*_ ")
         items: list[Unit] = []
