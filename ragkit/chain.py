@@ -25,7 +25,9 @@ the UK office?") is rewritten offline into a standalone question (`ragkit.follow
 searched and answered and comes back as "standalone_question".
 Output is the JSON shape of an answer (see `ragkit.types`). Streaming yields dict pieces that
 add up to that output (LangChain's AddableDict): first {"answer": "", "passages": [...]}, then
-{"answer": "<text piece>"} as it is generated, last {"abstained": ..., "citations": [...]}.
+{"answer": "<text piece>"} as it is generated, last {"abstained": ..., "citations": [...],
+"grounded": ..., "unverified": ...}. "grounded" is False (and "unverified" says why) when the
+model's [n] citations do not check out against the passages (`grounding.check_citations`).
 
 The "groups" input key decides what the asker may see: pass it from your own authentication,
 never from unchecked end-user input. It reaches the retriever as a call argument; a

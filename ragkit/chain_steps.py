@@ -5,13 +5,15 @@
     (retrieve)       -> + {"documents": [Document, ...]}             (any BaseRetriever)
     format_passages  -> + {"passages": "<passage id=\"1\" ...>...</passage>..."}
     (prompt | llm)   -> {"documents": [...], "message": AIMessage}   (any chat model)
-    parse_answer     -> {"answer", "abstained", "citations", "passages"}
-                        (+ "standalone_question" when the input had a "history")
+    parse_answer     -> {"answer", "abstained", "citations", "passages", "grounded",
+                         "unverified"} (+ "standalone_question" when the input had a
+                         "history"); grounded is False, with the reason in "unverified",
+                         when the model's citations do not check out against the passages
 
 `AnswerAssembler` is the parser's state machine: fed the whole input at once (invoke) or in
 pieces (stream), it emits the same AddableDict pieces, so the pieces of a stream add up to
 the invoke result: {"answer": "", "passages": [...]}, then {"answer": text piece}..., then
-{"abstained", "citations"}.
+{"abstained", "citations", "grounded", "unverified"}.
 """
 
 from __future__ import annotations
@@ -160,19 +162,37 @@ class AnswerAssembler:
             raise ValueError("parse_answer needs both 'documents' and 'message' in its input")
         out = self._flush(ready=True)
         if not self.hits:
-            return [*out, AddableDict(answer=REFUSAL, abstained=True, citations=[])]
+            return [
+                *out,
+                AddableDict(
+                    answer=REFUSAL, abstained=True, citations=[], grounded=False, unverified=None
+                ),
+            ]
         text = self.message.text
         structured = self.message.response_metadata.get(METADATA_KEY)
         if structured is not None:
             abstained = bool(structured.get("abstained"))
             claimed = [] if abstained else structured.get("citations", [])
             citations = validated_citations(claimed, self.hits)
+            unverified = None if abstained else structured.get("unverified")
         else:  # a chat model: [n] markers in free text
             answer = answer_from_text(text, self.hits, generator="chat")
             abstained, citations = answer.abstained, list(answer.citations)
+            unverified = answer.metadata.get("unverified")
+        if not abstained and not citations and unverified is None:
+            unverified = "no citation quotes a given passage"
         # Answer.to_json numbers each citation by its passage ("n"), as the CLI and API do
         numbered = Answer(text, abstained, tuple(citations), tuple(self.hits)).to_json()
-        return [*out, AddableDict(abstained=abstained, citations=numbered["citations"])]
+        grounded = not abstained and unverified is None
+        return [
+            *out,
+            AddableDict(
+                abstained=abstained,
+                citations=numbered["citations"],
+                grounded=grounded,
+                unverified=unverified,
+            ),
+        ]
 
 
 def parse_answer(pieces: Iterator[Mapping[str, Any]]) -> Iterator[AddableDict]:

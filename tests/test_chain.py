@@ -15,7 +15,15 @@ def chain(tiny_index):
 
 def test_invoke_answers_with_a_verifiable_citation(chain):
     result = chain.invoke("How many days of annual leave do employees get?")
-    assert set(result) == {"answer", "abstained", "citations", "passages"}
+    assert set(result) == {
+        "answer",
+        "abstained",
+        "citations",
+        "passages",
+        "grounded",
+        "unverified",
+    }
+    assert result["grounded"] is True and result["unverified"] is None
     assert not result["abstained"] and "25 days" in result["answer"]
     citation = result["citations"][0]
     assert citation["source"] == "leave.md"

@@ -109,7 +109,12 @@ def test_streaming_a_chat_model_adds_up_and_text_comes_after_the_passages(retrie
     reply = "Every employee receives 25 days of paid annual leave per year [1]."
     chain = build_chain(retriever, llm=FakeListChatModel(responses=[reply]))
     pieces = list(chain.stream(QUESTION))
-    assert "passages" in pieces[0] and set(pieces[-1]) == {"abstained", "citations"}
+    assert "passages" in pieces[0] and set(pieces[-1]) == {
+        "abstained",
+        "citations",
+        "grounded",
+        "unverified",
+    }
     assert len([p for p in pieces if p.get("answer")]) > 1  # it streamed
     total = pieces[0]
     for piece in pieces[1:]:
@@ -260,3 +265,20 @@ def test_embeddings_adapter_gives_the_index_vectors(tiny_index, retriever):
     assert "40 EUR" in store.similarity_search("meal reimbursed per day", k=1)[0].page_content
     with pytest.raises(IndexStoreError, match="ragkit ingest"):
         RagkitEmbeddings.from_index(tiny_index.parent / "no-index-here")
+
+
+def test_citations_that_do_not_check_out_are_marked_not_grounded(retriever):
+    from ragkit.generators.grounding import check_citations
+
+    good = "Every employee receives 25 days of paid annual leave per year [1]."
+    for reply, reason in [
+        (good, None),
+        ("Every employee receives 25 days of paid annual leave per year.", "cites no passage"),
+        ("Every employee receives 25 days of paid annual leave [9].", "passage [9]"),
+        ("Contractors are paid weekly by bank transfer on Fridays [1].", "not supported by [1]"),
+    ]:
+        result = build_chain(retriever, llm=FakeListChatModel(responses=[reply])).invoke(QUESTION)
+        assert result["grounded"] is (reason is None), reply
+        if reason is not None:
+            assert reason in result["unverified"]
+    assert check_citations("Band L4 [1].", []) == "it cites passage [1], but only 0 were given"

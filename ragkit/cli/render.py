@@ -39,8 +39,13 @@ def citation_lines(number: int, citation: Citation) -> list[str]:
 
 def render_answer(answer: Answer, *, show_text: bool = True) -> str:
     """The answer, then its numbered sources. An answer in the documents' own words is shown
-    as a quote ("> " lines under "From the documents:"), never as if ragkit said it."""
+    as a quote ("> " lines under "From the documents:"), never as if ragkit said it; a model's
+    answer whose citations do not check out says so."""
     lines = answer_lines(answer) if show_text else []
+    if answer.metadata.get("unverified") and not answer.abstained:
+        lines += textwrap.wrap(
+            f"(unverified: {answer.metadata['unverified']}; check the sources yourself)", WIDTH
+        )
     if answer.citations:
         lines += ["", "Sources:"]
         for number, citation in answer.numbered_citations():

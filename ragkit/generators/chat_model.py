@@ -10,10 +10,11 @@ read other instructions in the prompt: a swapped system prompt changes what a ch
 says, not what the extractive reader quotes.
 
 The reply is an `AIMessage` whose content is the answer text, with the structured result in
-`response_metadata["ragkit"]`: {"generator", "abstained", "citations": [{"passage": n,
-"quote": str}]} (n is the 1-based passage number). The chain's parser checks every quote
-against the retrieved passage it names before trusting it. Streaming yields the generator's
-text pieces, then an empty chunk carrying that metadata.
+`response_metadata["ragkit"]`: {"generator", "abstained", "unverified", "citations":
+[{"passage": n, "quote": str}]} (n is the 1-based passage number; "unverified" is None or why
+the model's own [n] markers do not check out, see `grounding.check_citations`). The chain's
+parser checks every quote against the retrieved passage it names before trusting it.
+Streaming yields the generator's text pieces, then an empty chunk carrying that metadata.
 """
 
 from __future__ import annotations
@@ -98,7 +99,11 @@ class GeneratorChatModel(BaseChatModel):
             for c in answer.citations
             if c.chunk_id in number_of
         ]
-        result = {"generator": self.generator.name, "abstained": answer.abstained}
+        result = {
+            "generator": self.generator.name,
+            "abstained": answer.abstained,
+            "unverified": answer.metadata.get("unverified"),
+        }
         return {METADATA_KEY: {**result, "citations": citations}}
 
 

@@ -4,6 +4,12 @@ Language models cite passages as [n]. A citation is only useful if a reader can 
 each becomes the passage's source, page and section plus a verbatim quote: the sentence of
 the cited passage that shares the most words with the answer sentence that cited it. Markers
 pointing at passages that do not exist are dropped rather than trusted.
+
+`check_citations` says why an answer's citations do not check out (no marker at all, a marker
+to a passage that was not given, or a cited sentence whose content words are mostly absent
+from the passages it cites); `answer_from_text` records that reason as
+`metadata["unverified"]`, and the chain and the CLI then show the answer as unverified rather
+than as grounded.
 """
 
 from __future__ import annotations
@@ -45,6 +51,34 @@ def best_quote(passage: str, claim: str) -> str:
     return best
 
 
+SUPPORT = 0.5  # share of a cited sentence's content words that its passages must contain
+
+
+def check_citations(text: str, hits: Sequence[Hit]) -> str | None:
+    """None when every [n] marker names a given passage and every cited sentence is supported
+    by the passages it cites (>= SUPPORT of its content words occur there); else the reason."""
+    if not _MARKER.search(text):
+        return "the answer cites no passage"
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        numbers = [int(n) for n in _MARKER.findall(sentence)]
+        if not numbers:
+            continue
+        missing = [n for n in numbers if not 1 <= n <= len(hits)]
+        if missing:
+            return f"it cites passage [{missing[0]}], but only {len(hits)} were given"
+        claim = set(words(_MARKER.sub("", sentence)))
+        if not claim:
+            continue
+        cited = set()
+        for number in numbers:
+            cited |= set(words(hits[number - 1].chunk.text))
+        if len(claim & cited) < SUPPORT * len(claim):
+            shown = "".join(f"[{n}]" for n in numbers)
+            return f"'{sentence.strip()[:60]}' is not supported by {shown}"
+    return None
+
+
 def answer_from_text(
     text: str, hits: Sequence[Hit], *, generator: str, extra: dict | None = None
 ) -> Answer:
@@ -53,6 +87,9 @@ def answer_from_text(
     metadata = {"generator": generator, **(extra or {})}
     if is_refusal(text):
         return Answer(REFUSAL, True, (), tuple(hits), metadata)
+    problem = check_citations(text, hits)
+    if problem is not None:
+        metadata["unverified"] = problem
     citations: list[Citation] = []
     seen: set[tuple[int, str]] = set()
     for start, end in split_sentences(text):
