@@ -1,10 +1,13 @@
 """Structure-aware chunking sized in the embedding model's tokens.
 
 A document's blocks are grouped into sections: runs of blocks under the same heading path on
-the same page. A chunk never crosses a section boundary, so its heading path and page are
-exact. Inside a section, blocks are packed greedily up to the token budget; a block that does
-not fit alone is split at the coarsest boundary that works: lines, then sentences, then words,
-then halves. A table keeps its header: each piece of a split table starts with it.
+the same page. Heading text is content: a heading with nothing under it (no text, no
+sub-heading: "## Lost badges are reported to extension 4417" at the end of a page, or a file
+of headings only) is a section whose text is the heading itself, so no text is dropped.
+A chunk never crosses a section boundary, so its heading path and page are exact. Inside a
+section, blocks are packed greedily up to the token budget; a block that does not fit alone
+is split at the coarsest boundary that works: lines, then sentences, then words, then halves.
+A table keeps its header: each piece of a split table starts with it.
 
 The budget counts what is embedded, `Chunk.embedding_text` (title, heading path and text),
 with the model's special tokens, and never exceeds the model's maximum sequence length, so
@@ -28,6 +31,7 @@ from typing import Any
 
 from ragkit.errors import ConfigError
 from ragkit.index.records import Block, Chunk, Document, chunk_id_for, context_line
+from ragkit.text.language import base_language, detect_language
 from ragkit.text.segment import split_sentences
 
 CountTokens = Callable[[Sequence[str]], list[int]]
@@ -55,7 +59,8 @@ class ChunkSettings:
             raise ConfigError(f"chunk size {self.chunk_tokens} tokens is too small: use 32 or more")
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"chunk_tokens": self.chunk_tokens, "chunker": "sections-v2"}
+        # v3: empty headings are chunks; chunks carry the document's language.
+        return {"chunk_tokens": self.chunk_tokens, "chunker": "sections-v3"}
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,8 @@ def chunk_document(
     limit = min(settings.chunk_tokens, max_tokens) - SPECIAL_TOKENS
     chunks: list[Chunk] = []
     seen_ids: dict[str, int] = {}
-    content = [b for b in doc.blocks if b.kind != "heading" and b.text.strip()]
+    content = content_blocks(doc.blocks)
+    language = base_language(doc.language) or detect_language(doc.text)
     title = doc.title[:MAX_CONTEXT_CHARS]  # a 50 MB first line must not ride on every chunk
     for (headings, page), section in groupby(content, key=lambda b: (b.headings, b.page)):
         headings = tuple(heading[:MAX_CONTEXT_CHARS] for heading in headings)
@@ -114,6 +120,7 @@ def chunk_document(
                     page_end=page_end,
                     # The weakest page's: a chunk is as trustworthy as its worst-read text.
                     ocr_confidence=min((c for c in ocr if c is not None), default=None),
+                    language=language,
                 )
             )
     return chunks
@@ -130,6 +137,28 @@ def _page_end(blocks: Sequence[Block], start: int, end: int, page: int | None) -
     whole span, since where the break falls inside the block is not kept."""
     last = max((b.page_end for b in _overlapping(blocks, start, end) if b.page_end), default=None)
     return last if last is not None and page is not None and last > page else None
+
+
+def content_blocks(blocks: Sequence[Block]) -> list[Block]:
+    """The blocks that carry text: all but headings, plus each heading with nothing under it
+    (the next block is neither its text nor a sub-heading)."""
+    kept: list[Block] = []
+    for index, block in enumerate(blocks):
+        if not block.text.strip():
+            continue
+        if block.kind != "heading":
+            kept.append(block)
+            continue
+        following = blocks[index + 1] if index + 1 < len(blocks) else None
+        path = block.headings
+        if following is None or (
+            following.kind == "heading"
+            and not (
+                len(following.headings) > len(path) and following.headings[: len(path)] == path
+            )
+        ):
+            kept.append(block)
+    return kept
 
 
 def _content_tokens(count_tokens: CountTokens, texts: Sequence[str]) -> list[int]:

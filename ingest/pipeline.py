@@ -36,7 +36,7 @@ from ingest.chunking import ChunkSettings, chunk_document
 from ingest.discover import Candidate, Scope, discover, most_restrictive, read_regular_file
 from ingest.loaders import load_file
 from ingest.roots import covers, plan_scopes
-from ragkit.errors import ConfigError, LoadError, UsageError
+from ragkit.errors import ConfigError, LoadError, NothingToIndex, UsageError
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.records import Chunk, sha256_hex
 from ragkit.index.store import (
@@ -521,6 +521,8 @@ def _load_and_chunk(
         documents = load_file(
             candidate.path, candidate.source, passwords=options.passwords, warnings=warnings
         )
+    except NothingToIndex as exc:  # a redirect stub: nothing to index, nothing wrong
+        return FileOutcome(candidate.source, "skipped", exc.reason), None, []
     except LoadError as exc:
         return FileOutcome(candidate.source, "failed", exc.reason), None, []
     chunks: list[Chunk] = []

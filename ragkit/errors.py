@@ -34,6 +34,11 @@ class LoadError(RagkitError):
         self.reason = reason
 
 
+class NothingToIndex(LoadError):
+    """A file that holds nothing to index by design (a redirect stub, a page of front matter
+    only): ingestion records it as skipped, with the reason, not as a failure."""
+
+
 class IndexStoreError(RagkitError):
     """A missing, corrupt or incompatible index directory."""
 

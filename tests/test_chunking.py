@@ -171,3 +171,28 @@ def test_huge_blocks_are_cut_by_characters_before_tokenising(body):
     assert all(len(c.embedding_text) <= max_chars + 700 for c in chunks)
     assert "".join(c.text.replace(" ", "") for c in chunks) == body.replace(" ", "")
     assert all(WORDS.count_tokens([c.embedding_text])[0] <= 64 for c in chunks)
+
+
+def test_a_heading_with_nothing_under_it_is_a_chunk():
+    """Heading text is content: an empty section is indexed as its heading, while a heading
+    whose text or sub-headings follow is only context."""
+    doc = make_doc(
+        [
+            ("heading", "Security", ("Security",), None),
+            ("paragraph", "Sign in at reception.", ("Security",), None),
+            ("heading", "Hotline", ("Security", "Hotline"), None),
+            ("heading", "Call 0800 555 0199", ("Security", "Hotline", "Call 0800 555 0199"), None),
+            (
+                "heading",
+                "Lost badges go to extension 4417",
+                ("Security", "Lost badges go to extension 4417"),
+                None,
+            ),
+        ]
+    )
+    chunks = chunk_document(doc, count_tokens=WORDS.count_tokens, max_tokens=64)
+    assert [(c.text, c.headings[-1]) for c in chunks] == [
+        ("Sign in at reception.", "Security"),
+        ("Call 0800 555 0199", "Call 0800 555 0199"),
+        ("Lost badges go to extension 4417", "Lost badges go to extension 4417"),
+    ]

@@ -13,7 +13,7 @@ import pytest
 
 from ingest.loaders import SUPPORTED_SUFFIXES, load_file
 from ingest.loaders.pdf import heading_level, page_parts
-from ragkit.errors import LoadError
+from ragkit.errors import LoadError, NothingToIndex
 from ragkit.index.records import Document
 
 
@@ -120,6 +120,21 @@ def test_markdown_keeps_liquid_and_comments_inside_code(tmp_path: Path) -> None:
     assert outline(doc)[1] == ("code", "{{ keep }} <!-- keep -->", ())
 
 
+def test_markdown_indented_code_ordered_lists_and_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "setup.md"
+    path.write_text(
+        "Run this:\n\n    make install\n    # not a heading\n\n3. third\n4. fourth\n   more\n\n"
+        "> Quoted *advice* with `code` and ![a chart](c.png).\n",
+        encoding="utf-8",
+    )
+    assert outline(load_one(path)) == [
+        ("paragraph", "Run this:", ()),
+        ("code", "make install\n# not a heading", ()),
+        ("list", "3. third\n4. fourth\n   more", ()),
+        ("paragraph", "Quoted advice with code and a chart.", ()),
+    ]
+
+
 def test_markdown_numbers_inside_a_paragraph_are_not_a_list(tmp_path: Path) -> None:
     path = tmp_path / "history.md"
     path.write_text("We were founded in\n2019. The team grew.\n- but this is a list\n", "utf-8")
@@ -201,10 +216,13 @@ def test_markdown_front_matter_variants_keep_their_groups(tmp_path: Path, text: 
     assert bool(warnings) == text.startswith("\n")
 
 
-def test_markdown_redirect_stub_is_a_load_error(tmp_path: Path) -> None:
+def test_markdown_redirect_stub_has_nothing_to_index(tmp_path: Path) -> None:
     path = tmp_path / "old.md"
     path.write_text("---\ntitle: Old\nredirect_to: /new/\n---\n", encoding="utf-8")
-    with pytest.raises(LoadError, match=r"redirect page \(to /new/\)"):
+    with pytest.raises(NothingToIndex, match=r"redirect page \(to /new/\)"):
+        load_file(path, "old.md")
+    path.write_text("---\ntitle: Placeholder\n---\n{% include nav.html %}\n", encoding="utf-8")
+    with pytest.raises(NothingToIndex, match="no text besides front matter: an empty page"):
         load_file(path, "old.md")
 
 

@@ -331,3 +331,13 @@ def test_only_names_ragkit_creates_are_ever_deleted(tmp_path):
 def write_under_lock(folder):
     with writer_lock(folder):
         return write_generation(folder, {"fingerprint": {}, "files": {}}, [chunk(0)], vectors(1))
+
+
+def test_chunk_language_round_trips_and_old_records_read_as_unknown():
+    from dataclasses import replace
+
+    portuguese = replace(chunk(0), language="pt")
+    assert Chunk.from_json(json.loads(json.dumps(portuguese.to_json()))) == portuguese
+    old = portuguese.to_json()
+    del old["language"]  # an index written before languages were detected
+    assert Chunk.from_json(old).language is None

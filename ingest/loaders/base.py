@@ -57,6 +57,7 @@ def assemble(
     metadata: dict[str, Any] | None = None,
     groups: Sequence[str] = (),
     title_from_headings: bool = True,
+    language: str | None = None,
 ) -> Document:
     """Build a Document from parts; raise LoadError when nothing readable is left.
 
@@ -110,6 +111,7 @@ def assemble(
         pages=pages,
         metadata=json_safe(metadata or {}),
         groups=tuple(groups),
+        language=language,
     )
 
 

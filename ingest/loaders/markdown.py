@@ -1,11 +1,18 @@
-"""Markdown: YAML front matter, then a line-based block parse into headings and blocks.
+"""Markdown: YAML front matter, then markdown-it-py's CommonMark parse (plus GFM tables and
+strikethrough) turned into headings and blocks.
 
-Recognised blocks: ATX (`## x`) and setext (underlined) headings; fenced code, kept whole and
-verbatim (a `#` inside it is not a heading); GFM pipe tables, whose header is the header line
-plus the separator line; lists with their continuation lines and nested items as one block;
-raw HTML blocks, converted by the HTML loader; everything else is a paragraph. Outside code,
-Liquid/Jinja tags (`{% ... %}`, `{{ ... }}`) and HTML comments are removed, and inline markup
-(links, images, emphasis markers, tags, backslash escapes, entities) is reduced to its text.
+Token kinds map to parts: headings (ATX and setext); fenced and indented code, kept verbatim
+(a `#` inside is not a heading); pipe tables, rebuilt as `| a | b |` rows whose header is the
+header row plus the alignment row; a top-level list, nested items and continuation lines
+included, as one block ("- item", nested items indented two spaces a level); raw HTML blocks,
+converted by the HTML loader's walker; paragraphs (block quotes give their paragraphs). Inline
+markup is reduced to its text: link and image text, no emphasis markers, no inline tags,
+entities and backslash escapes resolved by the parser.
+
+Before parsing, Liquid/Jinja tags (`{% ... %}`, `{{ ... }}`: the 18F handbook is a Jekyll
+site) and HTML comments are removed everywhere except inside code, whose lines the parser
+itself locates. A page with nothing but front matter (a redirect stub) raises
+`NothingToIndex`: the sync skips it with the reason.
 
 Front matter goes to `metadata`; `title:` is the title and `access:`/`groups:` (a list or a
 comma-separated string) become `Document.groups`. Front matter that is not valid YAML is a
@@ -19,18 +26,23 @@ key is a LoadError naming the key: the page is not indexed until it is fixed.
 from __future__ import annotations
 
 import difflib
-import html
 import re
 import tomllib
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ingest.loaders.base import LoadOptions, Part, assemble, read_text
-from ragkit.errors import LoadError
+from ragkit.errors import LoadError, NothingToIndex
 from ragkit.index.records import Document
 from ragkit.strict import load_yaml
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 _FRONT_MATTER = re.compile(
     r"\A(\s*?)---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE
@@ -39,39 +51,15 @@ _TOML_FRONT_MATTER = re.compile(
     r"\A(\s*?)\+\+\+[ \t]*\n(.*?)^\+\+\+[ \t]*$\n?", re.DOTALL | re.MULTILINE
 )
 ACCESS_KEYS = ("access", "groups")
-_FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})(.*)$")
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_HR = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
-_LIST = re.compile(r"^[ \t]{0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
-# Only these start a list in the middle of a paragraph: "... in\n2019. The ..." is prose.
-_INTERRUPTS = re.compile(r"^[ \t]{0,3}(?:[-*+]|1[.)])[ \t]+\S")
-_TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
-_SEP_CELL = re.compile(r"^:?-+:?$")
-_QUOTE = re.compile(r"^(?:[ \t]{0,3}>[ \t]?)+")
-_LINK_DEF = re.compile(r"^[ \t]{0,3}\[[^\]]+\]:[ \t]*\S+")
-_HTML_BLOCK = re.compile(
-    r"^ {0,3}</?(address|article|aside|blockquote|center|details|dialog|div|dl|figure|h[1-6]|"
-    r"header|hr|iframe|img|main|ol|p|picture|pre|section|summary|table|ul|video)\b",
-    re.IGNORECASE,
-)
-
-# Liquid/Jinja (the 18F handbook is a Jekyll/Eleventy site); spans are bounded so a stray
-# "{{" cannot swallow the rest of the page.
+# Liquid/Jinja; spans are bounded so a stray "{{" cannot swallow the rest of the page.
 _LIQUID_COMMENT = re.compile(r"\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\}", re.DOTALL)
 _SLACK_CHANNEL = re.compile(r"\{%-?\s*slack_channel\s+[\"']([^\"']+)[\"']\s*-?%\}")
 _LIQUID = re.compile(r"\{%[\s\S]{0,2000}?%\}|\{\{[\s\S]{0,2000}?\}\}")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-
-_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()]|\([^()]*\))*\)")
-_LINK = re.compile(r"\[((?:[^\[\]]|\[[^\]]*\])*)\]\((?:[^()]|\([^()]*\))*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_AUTOLINK = re.compile(r"<((?:https?|mailto|ftp):[^>\s]+|[^<>\s@]+@[^<>\s]+)>")
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|&<>~\"'])")
+_TEMPLATE_MARK = re.compile(r"\{[{%]|<!--")
+# kramdown/Pandoc heading attributes: "### Deep {#deep}"
 _HEADING_ATTRS = re.compile(r"\s*\{[#.][^}]*\}\s*$")
-_CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+_ALIGN = {"text-align:left": ":---", "text-align:right": "---:", "text-align:center": ":---:"}
 
 
 def load(path: Path, source: str, options: LoadOptions) -> list[Document]:
@@ -82,7 +70,7 @@ def load(path: Path, source: str, options: LoadOptions) -> list[Document]:
     if not any(part.text.strip() for part in parts):
         target = meta.get("redirect_to")
         reason = f"a redirect page (to {target})" if target else "an empty page"
-        raise LoadError(source, f"no text besides front matter: {reason}; nothing to index")
+        raise NothingToIndex(source, f"no text besides front matter: {reason}; nothing to index")
     return [
         assemble(
             source,
@@ -90,6 +78,7 @@ def load(path: Path, source: str, options: LoadOptions) -> list[Document]:
             title=str(title) if title is not None else None,
             metadata=meta,
             groups=front_matter_groups(meta, source),
+            language=declared_language(meta),
         )
     ]
 
@@ -161,29 +150,57 @@ def front_matter_groups(meta: dict[str, Any], source: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(groups))
 
 
-def strip_templates(body: str) -> str:
-    """Remove Liquid/Jinja tags and HTML comments everywhere except inside fenced code."""
-    pieces: list[str] = []
+def declared_language(meta: dict[str, Any]) -> str | None:
+    """`lang:`/`language:` in front matter ("pt", "pt-BR"), which detection then does not
+    override; None when absent or not a string."""
+    for key in ("lang", "language"):
+        value = meta.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+@lru_cache(maxsize=1)
+def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def parse_markdown(body: str) -> list[Part]:
+    """The parts of a Markdown body (front matter already removed), in reading order."""
+    tokens = _parser().parse(body)
+    if _TEMPLATE_MARK.search(body):
+        stripped = strip_templates(body, _code_lines(tokens))
+        if stripped != body:
+            tokens = _parser().parse(stripped)
+    return _Walker(tokens).run()
+
+
+def _code_lines(tokens: Sequence[Token]) -> set[int]:
+    """0-based line numbers of fenced and indented code, where templates are text to keep."""
+    lines: set[int] = set()
+    for token in tokens:
+        if token.type in ("fence", "code_block") and token.map:
+            lines.update(range(*token.map))
+    return lines
+
+
+def strip_templates(body: str, keep: set[int]) -> str:
+    """Remove Liquid/Jinja tags and HTML comments from every line not in `keep` (code)."""
+    out: list[str] = []
     prose: list[str] = []
-    fence: tuple[str, int] | None = None
-    for line in body.split("\n"):
-        if fence is None:
-            match = _FENCE.match(line)
-            if match and not (match.group(2)[0] == "`" and "`" in match.group(3)):
-                if prose:
-                    pieces.append(_strip_prose("\n".join(prose)))
-                    prose = []
-                fence = (match.group(2)[0], len(match.group(2)))
-                pieces.append(line)
-            else:
-                prose.append(line)
+    for number, line in enumerate(body.split("\n")):
+        if number in keep:
+            if prose:
+                out.append(_strip_prose("\n".join(prose)))
+                prose = []
+            out.append(line)
         else:
-            pieces.append(line)
-            if _closes(line, fence):
-                fence = None
+            prose.append(line)
     if prose:
-        pieces.append(_strip_prose("\n".join(prose)))
-    return "\n".join(pieces)
+        out.append(_strip_prose("\n".join(prose)))
+    return "\n".join(out)
 
 
 def _strip_prose(text: str) -> str:
@@ -193,204 +210,147 @@ def _strip_prose(text: str) -> str:
     return _HTML_COMMENT.sub("", text)
 
 
-def _closes(line: str, fence: tuple[str, int]) -> bool:
-    char, length = fence
-    stripped = line.strip()
-    return (
-        len(stripped) >= length
-        and stripped == char * len(stripped)
-        and len(line) - len(line.lstrip(" ")) <= 3
-    )
+def inline_text(token: Token) -> str:
+    """Plain text of an inline token: markers, link targets and inline tags dropped."""
+    out: list[str] = []
+    for child in token.children or ():
+        if child.type in ("text", "code_inline"):
+            out.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif child.type == "image":
+            out.append(inline_text(child))
+        elif child.type == "html_inline" and child.content.lower().startswith("<br"):
+            out.append("\n")
+    return "".join(out).replace("\xa0", " ")
 
 
-def clean_inline(text: str) -> str:
-    text = _IMAGE.sub(r"\1", text)
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _AUTOLINK.sub(r"\1", text)
-    text = _TAG.sub("", text)
-    text = _STRONG.sub(r"\2", text)
-    text = _ESCAPE.sub(r"\1", text)
-    return html.unescape(text).replace("\xa0", " ")
+def _clean_lines(text: str) -> str:
+    return "\n".join(line.strip() for line in text.split("\n") if line.strip())
 
 
-def parse_markdown(body: str) -> list[Part]:
-    return _Parser(strip_templates(body).split("\n")).run()
+class _Walker:
+    """One pass over the block tokens; `i` always points at the next unread token."""
 
-
-class _Parser:
-    """One pass over the lines; `i` always points at the next unread line."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
+    def __init__(self, tokens: Sequence[Token]) -> None:
+        self.tokens = tokens
         self.i = 0
         self.parts: list[Part] = []
-        self.para: list[str] = []
 
     def run(self) -> list[Part]:
-        lines = self.lines
-        while self.i < len(lines):
-            line = lines[self.i]
-            if not line.strip():
-                self.flush()
+        tokens = self.tokens
+        while self.i < len(tokens):
+            token = tokens[self.i]
+            kind = token.type
+            if kind == "heading_open":
+                text = _HEADING_ATTRS.sub("", inline_text(tokens[self.i + 1])).strip()
+                if text:
+                    self.parts.append(
+                        Part("heading", " ".join(text.split()), level=int(token.tag[1]))
+                    )
+                self.i += 3
+            elif kind == "paragraph_open":
+                text = _clean_lines(inline_text(tokens[self.i + 1]))
+                if text:
+                    self.parts.append(Part("paragraph", text))
+                self.i += 3
+            elif kind in ("fence", "code_block"):
+                self.parts.append(Part("code", token.content.rstrip("\n")))
                 self.i += 1
-            elif fence := self._fence_at(self.i):
-                self.flush()
-                self.code(fence)
-            elif match := _ATX.match(line):
-                self.flush()
-                self.heading(match.group(2) or "", len(match.group(1)))
+            elif kind in ("bullet_list_open", "ordered_list_open"):
+                lines = self._list(0)
+                if lines:
+                    self.parts.append(Part("list", "\n".join(lines)))
+            elif kind == "table_open":
+                self.parts.append(self._table())
+            elif kind == "html_block":
+                self._html()
+            else:  # hr, blockquote_open/close: their content is walked as blocks
                 self.i += 1
-            elif self.para and (match := _SETEXT.match(line)):
-                text = " ".join(entry.strip() for entry in self.para)
-                self.para = []
-                self.heading(text, 1 if match.group(1)[0] == "=" else 2)
-                self.i += 1
-            elif _HR.match(line):
-                self.flush()
-                self.i += 1
-            elif self._table_at(self.i):
-                self.flush()
-                self.table()
-            elif _is_item(line) and (not self.para or _INTERRUPTS.match(line)):
-                self.flush()
-                self.list()
-            elif not self.para and _HTML_BLOCK.match(line):
-                self.html()
-            else:
-                self.para.append(_QUOTE.sub("", line))
-                self.i += 1
-        self.flush()
         return self.parts
 
-    def _fence_at(self, index: int) -> tuple[str, int] | None:
-        match = _FENCE.match(self.lines[index])
-        if not match or (match.group(2)[0] == "`" and "`" in match.group(3)):
-            return None
-        return match.group(2)[0], len(match.group(2))
-
-    def _table_at(self, index: int) -> bool:
-        if index + 1 >= len(self.lines):
-            return False
-        head, sep = self.lines[index], self.lines[index + 1]
-        return (
-            "|" in head
-            and "|" in sep
-            and _TABLE_SEP.match(sep) is not None
-            and _cell_count(head) == _cell_count(sep)
-        )
-
-    def _starts_block(self, index: int) -> bool:
-        line = self.lines[index]
-        return bool(
-            _ATX.match(line)
-            or _HR.match(line)
-            or _HTML_BLOCK.match(line)
-            or self._fence_at(index)
-            or self._table_at(index)
-        )
-
-    def flush(self) -> None:
-        kept = [line.strip() for line in self.para if not _LINK_DEF.match(line)]
-        self.para = []
-        # Cleaned as a whole: link text and emphasis may span a line break.
-        text = clean_inline("\n".join(kept))
-        text = "\n".join(line.strip() for line in text.split("\n") if line.strip())
-        if text:
-            self.parts.append(Part("paragraph", text))
-
-    def heading(self, raw: str, level: int) -> None:
-        raw = _CLOSING_HASHES.sub("", raw).strip()
-        text = _HEADING_ATTRS.sub("", clean_inline(raw)).strip()
-        if text:
-            self.parts.append(Part("heading", text, level=level))
-
-    def code(self, fence: tuple[str, int]) -> None:
-        body: list[str] = []
-        self.i += 1
-        while self.i < len(self.lines):
-            line = self.lines[self.i]
-            self.i += 1
-            if _closes(line, fence):
-                break
-            body.append(line)
-        self.parts.append(Part("code", "\n".join(body)))
-
-    def table(self) -> None:
-        rows = [self.lines[self.i], self.lines[self.i + 1]]
-        self.i += 2
-        while (
-            self.i < len(self.lines)
-            and "|" in self.lines[self.i]
-            and self.lines[self.i].strip()
-            and not self._starts_block(self.i)
-        ):
-            rows.append(self.lines[self.i])
-            self.i += 1
-        cleaned = [clean_inline(_tidy_row(row)) for row in rows]
-        self.parts.append(Part("table", "\n".join(cleaned), header="\n".join(cleaned[:2])))
-
-    def list(self) -> None:
-        lines = self.lines
-        items: list[str] = []
-        while self.i < len(lines):
-            line = lines[self.i]
-            if not line.strip():
-                # A blank line ends the list unless an item or an indented line follows.
-                nxt = self.i + 1
-                while nxt < len(lines) and not lines[nxt].strip():
-                    nxt += 1
-                if nxt < len(lines) and (lines[nxt][:1] in (" ", "\t") or _is_item(lines[nxt])):
-                    self.i = nxt
-                    continue
-                break
-            indented = line[:1] in (" ", "\t")
-            if not indented and not _is_item(line) and self._starts_block(self.i):
-                break  # a heading, fence, table... ends the list; other lines are lazy text
-            items.append(line)
-            self.i += 1
-        text = "\n".join(line.rstrip() for line in clean_inline("\n".join(items)).split("\n"))
-        self.parts.append(Part("list", text))
-
-    def html(self) -> None:
+    def _html(self) -> None:
         from ingest.loaders.html import html_parts  # BeautifulSoup only when a page needs it
 
-        tag = _HTML_BLOCK.match(self.lines[self.i]).group(1).lower()
-        opens = re.compile(rf"<{tag}\b", re.IGNORECASE)
-        closes = re.compile(rf"</{tag}\s*>", re.IGNORECASE)
-        depth = 0
-        chunk: list[str] = []
-        while self.i < len(self.lines):
-            line = self.lines[self.i]
-            if not line.strip():
-                nxt = self.i + 1
-                while nxt < len(self.lines) and not self.lines[nxt].strip():
-                    nxt += 1
-                # An unclosed tag keeps going over blank lines only while HTML follows.
-                if (
-                    depth <= 0
-                    or nxt >= len(self.lines)
-                    or not self.lines[nxt].lstrip().startswith("<")
-                ):
-                    break
-            depth += len(opens.findall(line)) - len(closes.findall(line))
-            chunk.append(line)
+        # A blank line ends a CommonMark HTML block, so a <table> with blank lines inside
+        # arrives as several blocks: consecutive ones are one fragment.
+        fragment: list[str] = []
+        while self.i < len(self.tokens) and self.tokens[self.i].type == "html_block":
+            fragment.append(self.tokens[self.i].content)
             self.i += 1
-            if depth <= 0:
+        self.parts.extend(html_parts("\n".join(fragment)))
+
+    def _list(self, depth: int) -> list[str]:
+        """Lines of the list opening at `i`, nested lists indented; `i` ends past its close."""
+        close = self.tokens[self.i].type.replace("_open", "_close")
+        self.i += 1
+        lines: list[str] = []
+        indent = "  " * depth
+        marker = ""
+        while self.i < len(self.tokens):
+            token = self.tokens[self.i]
+            if token.type == close:  # nested lists were consumed by the recursion
+                self.i += 1
                 break
-        self.parts.extend(html_parts("\n".join(chunk)))
+            if token.type == "list_item_open":
+                marker = f"{token.info}{token.markup}" if token.info else token.markup
+                first = True
+                self.i += 1
+                while self.tokens[self.i].type != "list_item_close":
+                    inner = self.tokens[self.i]
+                    if inner.type in ("bullet_list_open", "ordered_list_open"):
+                        lines += self._list(depth + 1)
+                        continue
+                    text = self._item_block(inner)
+                    if text:
+                        pad = " " * (len(marker) + 1)
+                        body = f"\n{indent}{pad}".join(text.split("\n"))
+                        lines.append(
+                            f"{indent}{marker} {body}" if first else f"{indent}{pad}{body}"
+                        )
+                        first = False
+                self.i += 1  # list_item_close
+            else:
+                self.i += 1
+        return lines
+
+    def _item_block(self, token: Token) -> str:
+        """Text of one block inside a list item; advances `i` past it."""
+        if token.type == "inline":
+            self.i += 1
+            return _clean_lines(inline_text(token))
+        if token.type in ("fence", "code_block", "html_block"):
+            self.i += 1
+            return token.content.rstrip("\n")
+        if token.type == "table_open":
+            return self._table().text
+        self.i += 1  # paragraph_open/close, blockquote markers, hr: no text of their own
+        return ""
+
+    def _table(self) -> Part:
+        rows: list[list[str]] = []
+        aligns: list[str] = []
+        header_rows = 0
+        while self.tokens[self.i].type != "table_close":
+            token = self.tokens[self.i]
+            if token.type == "tr_open":
+                rows.append([])
+            elif token.type in ("th_open", "td_open"):
+                if token.type == "th_open":
+                    aligns.append(_ALIGN.get(str(token.attrs.get("style", "")), "---"))
+                cell = inline_text(self.tokens[self.i + 1])
+                rows[-1].append(" ".join(cell.split()).replace("|", "\\|"))
+            elif token.type == "thead_close":
+                header_rows = len(rows)
+            self.i += 1
+        self.i += 1
+        lines = [_row(cells) for cells in rows]
+        if header_rows:
+            lines.insert(header_rows, _row(aligns[: len(rows[0])]))
+            header = "\n".join(lines[: header_rows + 1])
+            return Part("table", "\n".join(lines), header=header)
+        return Part("table", "\n".join(lines))
 
 
-def _tidy_row(row: str) -> str:
-    """'|Day   |Hours |' -> '| Day | Hours |': column padding is only tokens to embed."""
-    cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
-    cells = [re.sub("-+", "---", cell) if _SEP_CELL.match(cell) else cell for cell in cells]
+def _row(cells: Sequence[str]) -> str:
     return f"| {' | '.join(cells)} |"
-
-
-def _is_item(line: str) -> bool:
-    return _LIST.match(line) is not None and _HR.match(line) is None
-
-
-def _cell_count(line: str) -> int:
-    return len(re.split(r"(?<!\\)\|", line.strip().strip("|")))

@@ -46,6 +46,8 @@ class Document:
     pages: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     groups: tuple[str, ...] = ()  # access groups declared by the document itself (front matter)
+    # Declared language ("pt", "pt-BR": front matter lang, <html lang>); None = detect it.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class Chunk:
     page_end: int | None = None  # last page when the chunk spans pages
     # Mean Tesseract word confidence (0-1) when the text was read by OCR from a page image.
     ocr_confidence: float | None = None
+    # ISO 639-1 code of the document's language ("en", "pt", "zh"); None when it could not be
+    # told (too little text) and in indexes written before languages were detected.
+    language: str | None = None
     # The same text (with the same groups) elsewhere: stored once, it carries every place it
     # occurs (records with an empty `text`), so one hit lists them all.
     also: tuple[Chunk, ...] = ()
