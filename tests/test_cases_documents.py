@@ -89,3 +89,18 @@ def test_fact_in_a_heading_is_answered(index_of) -> None:
     assert not answer["abstained"]
     assert "extension 4417" in answer["answer"]
     assert answer["citations"][0]["source"] == "security.md"
+
+
+# ---- 18: HTML boilerplate ----
+
+
+def test_only_the_article_of_an_intranet_page_is_indexed(index_of) -> None:
+    index, report = index_of("18-html-boilerplate")
+    assert report["counts"]["added"] == 1
+    texts = [f"{c['title']}\n{' '.join(c['headings'])}\n{c['text']}" for c in chunk_records(index)]
+    assert any("contracted hours" in text for text in texts)
+    for text in texts:
+        for furniture in ("cookies", "Popular pages", "Car park", "Privacy notice", "IT help"):
+            assert furniture not in text
+    hit = search(index, "cookies popular pages", k=1)
+    assert all("cookie" not in h["text"].lower() for h in hit)

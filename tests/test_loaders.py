@@ -276,6 +276,28 @@ def test_html_structure(tmp_path: Path) -> None:
     assert doc.blocks[4].header == "Plan | Price"
 
 
+def test_html_marked_main_content_only_and_declared_language(tmp_path: Path) -> None:
+    """A page that marks its main content gives only that, however short: no cookie banner,
+    sidebar or menu; <html lang> is the declared language."""
+    path = tmp_path / "ponto.html"
+    path.write_text(
+        """<html lang="pt-BR"><head><title>Ponto</title></head><body>
+        <div id="cookie-banner">Usamos cookies para melhorar a sua experiência.</div>
+        <nav><a href="/">Início</a></nav><aside>Páginas populares: Férias, Holerite</aside>
+        <main><h1>Ponto eletrônico</h1><p>Registre o ponto na entrada e na saída.</p>
+        <table><tr><th>Turno</th><th>Entrada</th></tr><tr><td>Manhã</td><td>08:00</td></tr>
+        </table></main><footer>© Empresa</footer></body></html>""",
+        encoding="utf-8",
+    )
+    doc = load_one(path)
+    assert doc.language == "pt-BR"
+    assert outline(doc) == [
+        ("heading", "Ponto eletrônico", ("Ponto eletrônico",)),
+        ("paragraph", "Registre o ponto na entrada e na saída.", ("Ponto eletrônico",)),
+        ("table", "Turno | Entrada\nManhã | 08:00", ("Ponto eletrônico",)),
+    ]
+
+
 # ---- DOCX ----
 
 
