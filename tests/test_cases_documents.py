@@ -104,3 +104,18 @@ def test_only_the_article_of_an_intranet_page_is_indexed(index_of) -> None:
             assert furniture not in text
     hit = search(index, "cookies popular pages", k=1)
     assert all("cookie" not in h["text"].lower() for h in hit)
+
+
+# ---- 10: Chinese without spaces ----
+
+
+def test_chinese_handbook_is_segmented_and_answered_by_sentence(index_of) -> None:
+    index, _ = index_of("10-cjk-no-whitespace")
+    assert {c["language"] for c in chunk_records(index)} == {"zh"}
+    hit = search(index, "午餐补贴", k=1)[0]
+    assert hit["section"].endswith("餐补")
+    answer = ask(index, "加班后打车的报销上限是多少？")
+    assert not answer["abstained"]
+    assert "单次上限为一百五十元" in answer["answer"]
+    assert len(answer["answer"]) < 60  # the sentence, not the whole 交通 paragraph
+    assert answer["citations"][0]["section"].endswith("交通")

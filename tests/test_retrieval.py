@@ -213,6 +213,23 @@ def test_hybrid_top1_and_component_scores(index_dir: Path):
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+def test_a_lone_bm25_match_counts_in_weighted_fusion(index_dir: Path):
+    """BM25 matches one chunk only ("laptops"): the others' BM25 score is 0, a score, so the
+    lone match is 2 standard deviations up rather than the z-score of a single value (0)."""
+    hybrid = retriever(index_dir)
+    hits = hybrid.retrieve("laptops", k=6)
+    assert sources(hits)[0] == "it/laptops.md"
+    sparse = {h.chunk.source: h.sparse_score for h in hits}
+    assert sparse.pop("it/laptops.md") > 0 and set(sparse.values()) == {0.0}
+    assert len(hits) == 5  # every readable chunk: the fusion below sees what the retriever saw
+    fused = weighted_fusion(
+        {i: h.dense_score for i, h in enumerate(hits)},
+        {i: h.sparse_score for i, h in enumerate(hits)},
+        normalisation="zscore",
+    )
+    assert [h.score for h in hits] == pytest.approx([fused[i] for i in range(len(hits))])
+
+
 @pytest.mark.parametrize(
     ("settings", "top_score"),
     [

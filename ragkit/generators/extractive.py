@@ -61,7 +61,8 @@ from ragkit.reader.features import cheap_features, dense_features
 from ragkit.reader.plain import plain
 from ragkit.reader.selector import load_selector
 from ragkit.retrieval.sparse import lucene_idf
-from ragkit.text.analyse import analyser, words
+from ragkit.text.analyse import analyser_for, words
+from ragkit.text.language import question_language
 from ragkit.text.segment import BULLET, Unit, segment
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
@@ -228,12 +229,21 @@ class ExtractiveGenerator:
         units = [u for u in units if not is_planted(question, self._unit_text(u, hits))]
         if not units:
             return []
-        q_terms = analyser().content_terms(question)
+        # Each text in its own language: the question's (detected among the passages'
+        # languages), each passage's as stored on its chunk.
+        language = question_language(question, (hits[i].chunk.language for i in order))
+        q_terms = analyser_for(language).content_terms(question)
         q_words = frozenset(words(question))
         cue = question_cue(question)
         texts = [self._unit_text(u, hits) for u in units]
-        unit_terms = [set(analyser().content_terms(t)) for t in texts]
-        contexts = {i: set(analyser().content_terms(hits[i].chunk.context)) for i in order}
+        unit_terms = [
+            set(analyser_for(hits[u.hit].chunk.language).content_terms(t))
+            for u, t in zip(units, texts, strict=True)
+        ]
+        contexts = {
+            i: set(analyser_for(hits[i].chunk.language).content_terms(hits[i].chunk.context))
+            for i in order
+        }
         lexical, share = lexical_scores(q_terms, unit_terms, [contexts[u.hit] for u in units])
         rank_of = {hit: position for position, hit in enumerate(order, start=1)}
         scored = [

@@ -87,7 +87,10 @@ class HybridRetriever:
         self.sparse: BM25Index | None = None
         if settings.mode != "dense":  # tokenised now, so the first query does not pay for it
             self.sparse = BM25Index(
-                [c.embedding_text for c in chunks], k1=settings.bm25_k1, b=settings.bm25_b
+                [c.embedding_text for c in chunks],
+                languages=[c.language for c in chunks],
+                k1=settings.bm25_k1,
+                b=settings.bm25_b,
             )
         # readable_by, precomputed: public rows, and each group's rows
         self._public = np.fromiter((not c.groups for c in chunks), bool, len(chunks))
@@ -164,6 +167,8 @@ class HybridRetriever:
         if self.sparse is not None and self.settings.mode != "dense":
             bm25 = self.sparse.scores(question, allowed)  # (n_chunks,), 0 where hidden
             sparse_run = _as_run(*top_rows(bm25, depth))
+        if query_vector is not None and bm25 is not None and self.settings.fusion == "weighted":
+            _score_union(dense_run, sparse_run, bm25, self.dense, query_vector)
         best = top_k(self._fuse(dense_run, sparse_run), k)
 
         rows = np.array([row for row, _ in best], dtype=np.int64)
@@ -203,6 +208,27 @@ class HybridRetriever:
             if rows is not None:
                 mask |= rows
         return None if mask.all() else mask
+
+
+def _score_union(
+    dense_run: dict[int, float],
+    sparse_run: dict[int, float],
+    bm25: np.ndarray,
+    dense: DenseIndex,
+    query_vector: np.ndarray,
+) -> None:
+    """Give each run the true score of every candidate of the other, in place.
+
+    A chunk BM25 did not match has BM25 score 0: a score, not a gap. Left out, the weighted
+    fusion gives it the list's floor instead, and a list with one candidate (a question whose
+    rare terms match one chunk: "午餐补贴" in a Chinese handbook) normalises to nothing, since
+    the z-score of a single value is 0, so the one decisive match was ignored.
+    """
+    for row in dense_run.keys() - sparse_run.keys():
+        sparse_run[row] = float(bm25[row])
+    only_sparse = np.fromiter(sparse_run.keys() - dense_run.keys(), np.int64)
+    if len(only_sparse):
+        dense_run.update(_as_run(only_sparse, dense.similarities(query_vector, only_sparse)))
 
 
 def _as_run(rows: np.ndarray, scores: np.ndarray) -> dict[int, float]:

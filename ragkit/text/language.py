@@ -15,7 +15,8 @@ imported on first use, so `import ragkit` does not pay for it.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -74,3 +75,20 @@ def base_language(code: str | None) -> str | None:
     if not code:
         return None
     return code.replace("_", "-").split("-", 1)[0].strip().lower() or None
+
+
+def question_language(question: str, languages: Iterable[str | None]) -> str | None:
+    """The language to analyse a question in, given the languages of the chunks it is asked
+    against (one entry per chunk, None for unknown; or a Counter of them).
+
+    One language there: that one, with no detection (an English-only index never loads
+    lingua). Several: the question's own language among them, detected; when lingua is
+    unsure (a three-word question), the most common one. None when no chunk has a language.
+    """
+    counts = languages if isinstance(languages, Counter) else Counter(languages)
+    counts = Counter({code: n for code, n in counts.items() if code})
+    if not counts:
+        return None
+    if len(counts) == 1:
+        return next(iter(counts))
+    return detect_language(question, among=counts) or counts.most_common(1)[0][0]

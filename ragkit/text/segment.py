@@ -5,7 +5,8 @@ The extractive generator answers only by quoting, so what it can quote is decide
 of them. Policy text is not clean prose, so the rules cover what the ingested documents hold:
 
 - paragraph text is split into sentences, but not after abbreviations ("e.g.", "Dept."), an
-  initial, "No. 5" or "p. 12", nor inside decimals ("3.5 days");
+  initial, "No. 5" or "p. 12", nor inside decimals ("3.5 days"); Chinese and Japanese
+  sentences end at 。！？, which no space follows;
 - hard-wrapped lines (PDF text) are joined back into one sentence, while a line ending in
   punctuation, or a short line (a title, a "Last updated: ..." line) followed by a
   capitalised one, ends its unit;
@@ -40,7 +41,13 @@ class Unit:
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?$")
 BULLET = re.compile(r"^(?:[-*•+▪◦‣–]|\(?\d{1,3}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\))\s+")
 _HEADING = re.compile(r"^#{1,6}\s")
-_BOUNDARY = re.compile(r"[.!?][\"'”’)\]*_]*\s+(?=[\"'“‘(\[*_]*[A-Z0-9£$€])")
+# A Latin-script sentence ends at . ! ? before whitespace and a capital (Latin-1 capitals too:
+# "É", "Ñ") or a figure; a Chinese/Japanese one at 。！？ whatever follows (no spaces there).
+_BOUNDARY = re.compile(
+    r"[.!?][\"'”’)\]*_]*\s+(?=[\"'“‘(\[*_¿¡]*[A-ZÀ-ÖØ-Þ0-9£$€])"
+    r"|[。！？][”’」』）)\]]*\s*(?=\S)"
+)
+_FULL_STOPS = (".", "!", "?", ":", ";", "。", "！", "？", "：", "；")
 _ABBREVIATION_TEXT = """e.g i.e etc vs cf approx incl excl esp mr mrs ms dr prof st jr sr inc co
     corp dept est min max jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri
     sat sun"""
@@ -129,7 +136,7 @@ def _sentence_units(
         # "Last updated: ..." line); a long line running on is a hard wrap (PDF text)
         previous = text[cuts[-1] : line_end].rstrip()
         short = len(text[text.rfind("\n", 0, line_end) + 1 : line_end]) < 60
-        if previous.endswith((".", "!", "?", ":", ";")) or (short and text[next_start].isupper()):
+        if previous.endswith(_FULL_STOPS) or (short and text[next_start].isupper()):
             cuts.append(next_start)
     spans: list[tuple[int, int]] = []
     for piece_start, piece_end in zip(cuts, [*cuts[1:], end], strict=True):
