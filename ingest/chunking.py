@@ -31,7 +31,7 @@ from typing import Any
 
 from ragkit.errors import ConfigError
 from ragkit.index.records import Block, Chunk, Document, chunk_id_for, context_line
-from ragkit.text.language import base_language, detect_language
+from ragkit.text.language import DOCUMENT_MIN_LETTERS, base_language, detect_language
 from ragkit.text.segment import split_sentences
 
 CountTokens = Callable[[Sequence[str]], list[int]]
@@ -85,7 +85,9 @@ def chunk_document(
     chunks: list[Chunk] = []
     seen_ids: dict[str, int] = {}
     content = content_blocks(doc.blocks)
-    language = base_language(doc.language) or detect_language(doc.text)
+    language = base_language(doc.language) or detect_language(
+        doc.text, min_latin_letters=DOCUMENT_MIN_LETTERS
+    )
     title = doc.title[:MAX_CONTEXT_CHARS]  # a 50 MB first line must not ride on every chunk
     for (headings, page), section in groupby(content, key=lambda b: (b.headings, b.page)):
         headings = tuple(heading[:MAX_CONTEXT_CHARS] for heading in headings)

@@ -30,6 +30,9 @@ def test_detect_language(text: str, code: str) -> None:
 
 def test_detect_language_edges() -> None:
     assert detect_language("12,500 | 17.3 | 2024-25") is None  # no letter: no guess
+    # A short Latin-script document gets no guess (a 56-character page came out as Latin).
+    assert detect_language("Handbook index: see the pages below.", min_latin_letters=100) is None
+    assert detect_language("午餐补贴", min_latin_letters=100) == "zh"  # other scripts: no minimum
     assert detect_language("anything at all", among=["pt"]) == "pt"  # one candidate: no detector
     assert detect_language("Quantos dias de férias?", among=["en", "pt"]) == "pt"
     assert base_language("pt-BR") == "pt" and base_language("EN_gb") == "en"

@@ -22,24 +22,36 @@ from typing import Any
 
 SAMPLE_CHARS = 4000  # a document's language is told from its first 4,000 characters
 MIN_CONFIDENCE = 0.5  # lingua's relative confidence of the best language, 0..1
+# A document with fewer Latin-script letters than this gets no guess (measured: a 56-character
+# English index page of the Sourcegraph handbook came out as Latin, making a one-language index
+# two). Other scripts say more in fewer letters. Questions are short: they are told among the
+# index's languages instead, with no minimum.
+DOCUMENT_MIN_LETTERS = 100
 
 
 def detect_language(
-    text: str, among: Collection[str] | None = None, *, min_confidence: float = MIN_CONFIDENCE
+    text: str,
+    among: Collection[str] | None = None,
+    *,
+    min_confidence: float = MIN_CONFIDENCE,
+    min_latin_letters: int = 1,
 ) -> str | None:
     """ISO 639-1 code ("en", "pt", "zh") of `text`'s language, or None when unsure.
 
     `among` restricts the answer to those codes (the languages an index holds); one code is
     returned as is, without running the detector. Unknown codes in `among` are ignored.
-    None when the text has no letter (a table of figures) or the best language's confidence
-    is below `min_confidence`.
+    None when the text has fewer than `min_latin_letters` letters, all Latin-script (no letter
+    at all: a table of figures; documents pass DOCUMENT_MIN_LETTERS), or the best language's
+    confidence is below `min_confidence`.
     """
     codes = tuple(sorted({c.lower() for c in among or () if c}))
     if len(codes) == 1:
         return codes[0]
     sample = text[:SAMPLE_CHARS]
-    if not any(ch.isalpha() for ch in sample):
+    letters = [ch for ch in sample if ch.isalpha()]
+    if len(letters) < max(min_latin_letters, 1) and all(ch <= "\u024f" for ch in letters):
         return None
+
     detector = _detector(codes)
     if detector is None:
         return None
@@ -85,8 +97,8 @@ def question_language(question: str, languages: Iterable[str | None]) -> str | N
     lingua). Several: the question's own language among them, detected; when lingua is
     unsure (a three-word question), the most common one. None when no chunk has a language.
     """
-    counts = languages if isinstance(languages, Counter) else Counter(languages)
-    counts = Counter({code: n for code, n in counts.items() if code})
+    raw = languages if isinstance(languages, Counter) else Counter(languages)
+    counts: Counter[str] = Counter({code: n for code, n in raw.items() if code})
     if not counts:
         return None
     if len(counts) == 1:
