@@ -255,9 +255,10 @@ def detection(data: Path, sets: Sequence[QASet]) -> None:
     if legal.is_dir():
         from ingest.loaders import load_file
 
-        docs = [
-            (p, p.relative_to(legal).parts[0])
-            for p in sorted(legal.rglob("*"))
+        docs = [  # the documents of the pt-BR/ and en/ folders (not the licence beside them)
+            (p, folder)
+            for folder in ("pt-BR", "en")
+            for p in sorted((legal / folder).rglob("*"))
             if p.suffix in (".md", ".html", ".pdf")
         ]
         correct, chars, seconds = 0, 0, 0.0
