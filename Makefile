@@ -44,3 +44,4 @@ bench:
 	$(PYTHON) tests/bench/bench_tune.py --quick
 	$(PYTHON) tests/bench/bench_follow_up.py
 	$(PYTHON) tests/bench/bench_ladder.py
+	$(PYTHON) tests/bench/bench_multilingual.py
