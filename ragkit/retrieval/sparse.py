@@ -150,12 +150,16 @@ class BM25Index:
             out[rows] = matrix[:, unique] @ repeats.astype(np.float32)
         return out
 
-    def _query_terms(self, query: str, present: np.ndarray, analyser: Analyser) -> np.ndarray:
+    def _query_terms(
+        self, query: str, present: np.ndarray, analyser: Analyser | None = None
+    ) -> np.ndarray:
         """Term ids of the query's words that occur in the view, shape (<= words,).
 
         `present`: (terms + 1,) bool, True where the view holds the term; its last entry is
-        False and stands for "no such term" (unknown words and stopwords).
+        False and stands for "no such term" (unknown words and stopwords). `analyser`: the
+        query's language's (default: the vocabulary's).
         """
+        analyser = analyser or self.vocabulary.analyser
         known = self.vocabulary.term_ids
         missing = len(present) - 1
         terms = [analyser.fresh_term(word) for word in words(query)]  # no per-word cache
