@@ -38,15 +38,10 @@ from ingest.loaders import load_file
 from ingest.roots import covers, plan_scopes
 from ragkit.errors import ConfigError, LoadError, NothingToIndex, UsageError
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
+from ragkit.index.protocols import IndexSnapshot, IndexStore
 from ragkit.index.records import Chunk, sha256_hex
-from ragkit.index.store import (
-    IndexSnapshot,
-    check_index_folder,
-    load_index,
-    read_manifest,
-    write_generation,
-    writer_lock,
-)
+from ragkit.index.segment import BM25_ANALYSER
+from ragkit.index.store import LocalIndexStore, check_index_folder, open_store
 
 # Formats whose files can declare their own access groups (front matter). When one fails to
 # load, its new groups are unknown, so its old chunks cannot be kept.
@@ -95,7 +90,7 @@ class FileOutcome:
 
 @dataclass
 class IngestReport:
-    index_dir: Path
+    index_dir: Path | str  # a folder, or a milvus: spec
     outcomes: list[FileOutcome] = field(default_factory=list)
     rebuild_reason: str = ""
     dry_run: bool = False
@@ -135,12 +130,12 @@ class IngestReport:
 
 
 def index_fingerprint(embedder: Embedder, settings: ChunkSettings) -> dict[str, Any]:
-    return {**embedder.fingerprint(), **settings.fingerprint()}
+    return {**embedder.fingerprint(), **settings.fingerprint(), "bm25": BM25_ANALYSER}
 
 
 def ingest(
     paths: Sequence[Path],
-    index_dir: Path,
+    index_dir: Path | str,
     options: IngestOptions = IngestOptions(),
     *,
     embedder: Embedder | None = None,
@@ -151,21 +146,25 @@ def ingest(
     `options.allow_widen` is false; UsageError for a bad path; IndexStoreError for a bad index.
     """
     started = time.perf_counter()
-    index_dir = Path(index_dir)
+    store = open_store(index_dir)  # a folder, or milvus:PATH.db / milvus://HOST:PORT
     embedder = embedder or load_embedder(options.model)
-    report = IngestReport(index_dir=index_dir, dry_run=options.dry_run)
-    if options.dry_run:
-        check_index_folder(index_dir)  # a dry run says what the real run would refuse
-        _run(paths, index_dir, embedder, options, report)
-    else:
-        with writer_lock(index_dir):
-            _run(paths, index_dir, embedder, options, report)
+    report = IngestReport(index_dir=store.location, dry_run=options.dry_run)
+    try:
+        if options.dry_run:
+            if isinstance(store, LocalIndexStore):
+                check_index_folder(store.index_dir)  # a dry run says what the run would refuse
+            _run(paths, store, embedder, options, report)
+        else:
+            with store.writing():
+                _run(paths, store, embedder, options, report)
+    finally:
+        store.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
 def remove_sources(
-    sources: Sequence[str], index_dir: Path, *, dry_run: bool = False
+    sources: Sequence[str], index_dir: Path | str, *, dry_run: bool = False
 ) -> IngestReport:
     """Drop the given sources (as `ragkit sources` lists them) from the index.
 
@@ -173,9 +172,19 @@ def remove_sources(
     is moved or ignored (`.ragkitignore`). Raises UsageError naming sources the index lacks.
     """
     started = time.perf_counter()
-    index_dir = Path(index_dir)
+    store = open_store(index_dir)
+    try:
+        return _remove(store, sources, dry_run, started)
+    finally:
+        store.close()
+
+
+def _remove(
+    store: IndexStore, sources: Sequence[str], dry_run: bool, started: float
+) -> IngestReport:
+    index_dir = store.location
     report = IngestReport(index_dir=index_dir, dry_run=dry_run)
-    manifest = read_manifest(index_dir)
+    manifest = store.read_manifest()
     if manifest is None:
         raise UsageError(f"no index at {index_dir}: nothing to remove")
     missing = [s for s in sources if s not in manifest["files"]]
@@ -184,10 +193,11 @@ def remove_sources(
     report.outcomes += [FileOutcome(s, "removed") for s in dict.fromkeys(sources)]
     if dry_run:
         return report
-    with writer_lock(index_dir):
-        snapshot = load_index(index_dir)
+    with store.writing():
+        snapshot = store.load()
         drop = set(sources)
-        keep = [c for c in dedup.expand(snapshot.chunks) if c.source not in drop]
+        old_stored = snapshot.live_chunks()
+        keep = [c for c in dedup.expand(old_stored) if c.source not in drop]
         stored = dedup.merge(keep)
         old_vectors = _vectors_by_embedded_text(snapshot)
         embedder = None
@@ -197,10 +207,11 @@ def remove_sources(
         options = IngestOptions(progress=False)
         vectors, report.embedded = _vectors_for(stored, old_vectors, embedder, options)  # type: ignore[arg-type]
         if not stored:
-            vectors = np.zeros((0, snapshot.vectors_index.d), dtype=np.float32)
+            vectors = np.zeros((0, snapshot.dim), dtype=np.float32)
         files = {s: e for s, e in snapshot.files.items() if s not in drop}
         manifest = {**snapshot.manifest, "files": files}
-        write_generation(index_dir, manifest, stored, vectors)
+        snapshot.close()
+        _write(store, manifest, old_stored, stored, vectors)
     report.written = True
     report.chunks_total = len(keep)
     report.seconds = time.perf_counter() - started
@@ -219,17 +230,22 @@ class _Plan:
 
 def _run(
     paths: Sequence[Path],
-    index_dir: Path,
+    store: IndexStore,
     embedder: Embedder,
     options: IngestOptions,
     report: IngestReport,
 ) -> None:
     fingerprint = index_fingerprint(embedder, options.chunking)
-    manifest = read_manifest(index_dir)
+    manifest = store.read_manifest()
     remembered = list(manifest.get("roots", [])) if manifest else []
     previous: dict[str, Any] = {}
     if manifest is not None:
-        if manifest["fingerprint"] != fingerprint:
+        if manifest.get("format") != store.format:
+            report.rebuild_reason = (
+                f"index format {manifest.get('format')} -> {store.format}: rebuilding the index"
+            )
+            paths = [*paths, *(Path(r["path"]) for r in remembered)] if paths else []
+        elif manifest["fingerprint"] != fingerprint:
             report.rebuild_reason = _describe_change(manifest["fingerprint"], fingerprint)
             # A rebuild must not lose what other roots brought in: sync them all.
             paths = [*paths, *(Path(r["path"]) for r in remembered)] if paths else []
@@ -246,7 +262,7 @@ def _run(
     if options.dry_run:
         report.widened = _widened_by_rules(plan)
         return
-    _sync(plan, index_dir, embedder, options, report, manifest)
+    _sync(plan, store, embedder, options, report, manifest)
 
 
 def _plan(
@@ -313,7 +329,7 @@ def _in_scopes(real_path: str | None, scopes: Sequence[Scope]) -> bool:
 
 def _sync(
     plan: _Plan,
-    index_dir: Path,
+    store: IndexStore,
     embedder: Embedder,
     options: IngestOptions,
     report: IngestReport,
@@ -325,8 +341,9 @@ def _sync(
         report.duplicates = _duplicates({s: plan.previous[s] for s in plan.unchanged})
         return  # nothing to do: no model, no write
 
-    snapshot = load_index(index_dir) if plan.previous else None
-    old_chunks = {c.chunk_id: c for c in dedup.expand(snapshot.chunks)} if snapshot else {}
+    snapshot = store.load() if plan.previous else None
+    old_stored = snapshot.live_chunks() if snapshot else []
+    old_chunks = {c.chunk_id: c for c in dedup.expand(old_stored)}
     old_vectors = _vectors_by_embedded_text(snapshot) if snapshot else {}
     files: dict[str, Any] = {s: plan.previous[s] for s in plan.unchanged}
     new_chunks: dict[str, list[Chunk]] = {}
@@ -389,14 +406,16 @@ def _sync(
             ordered += [old_chunks[cid] for cid in files[source]["chunk_ids"]]
     stored = dedup.merge(ordered)
     vectors, embedded = _vectors_for(stored, old_vectors, embedder, options)
-    dim = int(vectors.shape[1]) if len(vectors) else (snapshot.vectors_index.d if snapshot else 1)
+    dim = int(vectors.shape[1]) if len(vectors) else (snapshot.dim if snapshot else 1)
     new_manifest = {
         "fingerprint": plan.fingerprint,
         "files": files,
         "dim": dim,
         "roots": plan.roots,
     }
-    write_generation(index_dir, new_manifest, stored, vectors)
+    if snapshot is not None:
+        snapshot.close()
+    _write(store, new_manifest, old_stored if plan.previous else None, stored, vectors)
     report.written = True
     report.embedded = embedded
     report.chunks_total = len(ordered)
@@ -433,16 +452,31 @@ def _embedded_key(chunk: Chunk) -> str:
     return sha256_hex(chunk.embedding_text)
 
 
-def _stored_matrix(snapshot: IndexSnapshot) -> np.ndarray:
-    index = snapshot.vectors_index
-    if not snapshot.chunks:
-        return np.zeros((0, index.d), dtype=np.float32)
-    return index.reconstruct_n(0, index.ntotal)
-
-
 def _vectors_by_embedded_text(snapshot: IndexSnapshot) -> dict[str, np.ndarray]:
-    matrix = _stored_matrix(snapshot)
-    return {_embedded_key(c): matrix[row] for row, c in enumerate(snapshot.chunks)}
+    stored = snapshot.live_chunks()
+    by_id = snapshot.vectors_for(c.chunk_id for c in stored)
+    return {_embedded_key(c): by_id[c.chunk_id] for c in stored if c.chunk_id in by_id}
+
+
+def _write(
+    store: IndexStore,
+    manifest: dict[str, Any],
+    old: Sequence[Chunk] | None,
+    stored: Sequence[Chunk],
+    vectors: np.ndarray,
+) -> None:
+    """Write `stored` as the live index. Against a live index (`old`: its stored chunks) only
+    the difference is written: chunks not stored exactly so before go into a new segment,
+    chunks no longer stored become tombstones (the store compacts past its thresholds)."""
+    if old is None:
+        store.write_generation(manifest, stored, vectors)
+        return
+    before = set(old)
+    after = set(stored)
+    dropped = {c.chunk_id for c in before - after}
+    fresh = [i for i, c in enumerate(stored) if c not in before or c.chunk_id in dropped]
+    added = [stored[i] for i in fresh]
+    store.write_changes(manifest, dropped, added, vectors[fresh] if fresh else vectors[:0])
 
 
 def _fail_closed(

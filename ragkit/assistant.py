@@ -72,10 +72,9 @@ class Assistant:
         system_prompt: Path | str | None = None,
     ) -> Assistant:
         from ragkit.generators.registry import load_generator
-        from ragkit.retrieval.live import LiveRetriever
+        from ragkit.retrieval import open_retriever
 
-        # Live: a long-lived assistant (server, chat, an app's chain) follows re-ingests.
-        retriever = LiveRetriever(Path(index_dir))
+        retriever = open_retriever(index_dir)
         generator = load_generator(
             llm, embedder=retriever.embedder, adapter=adapter, system_prompt=system_prompt
         )

@@ -8,7 +8,7 @@ from typing import Any
 
 from ragkit.errors import IndexStoreError
 from ragkit.index.records import readable_by
-from ragkit.index.store import load_index, read_manifest
+from ragkit.index.store import open_store
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,12 @@ class SourceInfo:
         return {**asdict(self), "groups": list(self.groups)}
 
 
-def list_sources(index_dir: Path, groups: frozenset[str] = frozenset()) -> list[SourceInfo]:
+def list_sources(index_dir: Path | str, groups: frozenset[str] = frozenset()) -> list[SourceInfo]:
     """Documents readable with `groups`; restricted ones are not listed, not even counted."""
-    manifest = read_manifest(Path(index_dir))
+    store = open_store(index_dir)
+    manifest = store.read_manifest()
     if manifest is None:
-        load_index(Path(index_dir))  # raises the right "no index" message
+        store.load()  # raises the right "no index" message
         raise IndexStoreError(f"{index_dir} holds no index")
     return sources_in(manifest, groups)
 

@@ -251,10 +251,11 @@ def test_embeddings_adapter_gives_the_index_vectors(tiny_index, retriever):
 
     embeddings = RagkitEmbeddings.from_index(tiny_index)
     assert embeddings.embedder.model_id == "hash:256"
-    stored = retriever.chunks[0]
+    stored = retriever.snapshot.chunks_at([0])[0]
     vector = np.array(embeddings.embed_query(stored.embedding_text), dtype=np.float32)
     assert vector.shape == (256,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-5
-    assert np.allclose(vector, retriever.dense.index.reconstruct(0), atol=1e-6)
+    saved = retriever.snapshot.vectors_for([stored.chunk_id])[stored.chunk_id]
+    assert np.allclose(vector, saved, atol=1e-6)
     assert embeddings.embed_documents([]) == []
     assert len(embeddings.embed_documents(["a", "b c"])) == 2
 

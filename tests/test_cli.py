@@ -175,7 +175,8 @@ def test_a_malformed_index_is_one_line_for_every_reading_command(
     elif damage == "pointer-bytes":
         (index / "CURRENT").write_bytes(b"\xff\xfe\x00gen")
     else:
-        faiss.write_index(faiss.IndexFlatL2(manifest["dim"]), str(generation / "vectors.faiss"))
+        segment = generation / manifest["segments"][0]
+        faiss.write_index(faiss.IndexFlatL2(manifest["dim"]), str(segment / "vectors.faiss"))
     argv = [command, "--index", str(index)] + ([] if command == "sources" else ["leave"])
     code, out, err = run_cli(capsys, *argv)
     if command == "sources" and damage == "faiss":

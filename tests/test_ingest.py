@@ -58,13 +58,13 @@ def test_first_ingest_indexes_every_file_with_metadata(corpus, tmp_path):
     report = run(corpus, tmp_path / "idx")
     assert report.ok and report.count("added") == 3
     snapshot = load_index(tmp_path / "idx")
-    by_source = {c.source: c for c in snapshot.chunks}
+    by_source = {c.source: c for c in snapshot.live_chunks()}
     assert set(by_source) == {"leave/annual.md", "sick.txt", "salary.md"}
-    carry = next(c for c in snapshot.chunks if "carry over" in c.text)
+    carry = next(c for c in snapshot.live_chunks() if "carry over" in c.text)
     assert carry.title == "Annual leave" and carry.headings == ("Annual leave", "Carry over")
     assert by_source["salary.md"].groups == ("managers",)
     assert by_source["sick.txt"].groups == ()
-    assert len(snapshot.chunks) == snapshot.vectors_index.ntotal
+    assert len(snapshot.live_chunks()) == snapshot.live_count
 
 
 def test_unchanged_reingest_embeds_nothing_and_writes_nothing(corpus, tmp_path):
@@ -87,7 +87,7 @@ def test_changed_file_reembeds_only_its_new_text(corpus, tmp_path):
     report = run(corpus, tmp_path / "idx", embedder=counter)
     assert report.count("updated") == 1 and report.count("unchanged") == 2
     assert len(counter.embedded) == 1 and "27 days" in counter.embedded[0]
-    texts = [c.text for c in load_index(tmp_path / "idx").chunks]
+    texts = [c.text for c in load_index(tmp_path / "idx").live_chunks()]
     assert "Staff get 27 days a year." in texts and "Staff get 25 days a year." not in texts
 
 
@@ -96,7 +96,7 @@ def test_deleted_file_loses_its_chunks(corpus, tmp_path):
     (corpus / "sick.txt").unlink()
     report = run(corpus, tmp_path / "idx")
     assert report.count("removed") == 1
-    assert {c.source for c in load_index(tmp_path / "idx").chunks} == {
+    assert {c.source for c in load_index(tmp_path / "idx").live_chunks()} == {
         "leave/annual.md",
         "salary.md",
     }
@@ -107,14 +107,14 @@ def test_dry_run_reports_plan_and_writes_nothing(corpus, tmp_path):
     (corpus / "sick.txt").unlink()
     (corpus / "new.md").write_text("# Travel\n\nBook trains.\n")
     (corpus / "salary.md").write_text("---\naccess: [managers]\n---\nBand L4 pays 70,000 EUR.\n")
-    before = load_index(tmp_path / "idx").chunks
+    before = load_index(tmp_path / "idx").live_chunks()
     report = run(corpus, tmp_path / "idx", dry_run=True)
     assert {(o.source, o.status) for o in report.outcomes if o.status != "unchanged"} == {
         ("sick.txt", "removed"),
         ("new.md", "added"),
         ("salary.md", "updated"),
     }
-    assert load_index(tmp_path / "idx").chunks == before
+    assert load_index(tmp_path / "idx").live_chunks() == before
 
 
 def test_model_change_rebuilds_with_a_message(corpus, tmp_path):
@@ -122,7 +122,7 @@ def test_model_change_rebuilds_with_a_message(corpus, tmp_path):
     report = run(corpus, tmp_path / "idx", model="hash:32")
     assert "rebuilding" in report.rebuild_reason and "hash:64" in report.rebuild_reason
     assert report.count("added") == 3
-    assert load_index(tmp_path / "idx").vectors_index.d == 32
+    assert load_index(tmp_path / "idx").dim == 32
 
 
 def test_groups_change_updates_without_reembedding(corpus, tmp_path):
@@ -133,7 +133,7 @@ def test_groups_change_updates_without_reembedding(corpus, tmp_path):
         run(corpus, tmp_path / "idx", groups=("hr",))
     report = run(corpus, tmp_path / "idx", embedder=counter, groups=("hr",), allow_widen=True)
     assert report.count("updated") == 3 and counter.embedded == []
-    groups = {c.source: c.groups for c in load_index(tmp_path / "idx").chunks}
+    groups = {c.source: c.groups for c in load_index(tmp_path / "idx").live_chunks()}
     assert groups["sick.txt"] == ("hr",) and groups["salary.md"] == ("hr", "managers")
 
 
@@ -146,7 +146,7 @@ def test_a_broken_update_keeps_the_last_good_version(corpus, tmp_path):
         0
     ].reason
     assert not report.ok
-    assert any("doctor's note" in c.text for c in load_index(tmp_path / "idx").chunks)
+    assert any("doctor's note" in c.text for c in load_index(tmp_path / "idx").live_chunks())
 
 
 def test_bad_files_are_reported_and_the_rest_ingested(corpus, tmp_path):
@@ -190,7 +190,7 @@ def test_every_chunk_fits_the_real_model_window(tmp_path):
 
 
 def public_texts(index: Path) -> list[str]:
-    return [c.text for c in load_index(index).chunks if readable_by(c.groups, frozenset())]
+    return [c.text for c in load_index(index).live_chunks() if readable_by(c.groups, frozenset())]
 
 
 def test_adding_one_file_keeps_the_rest_and_no_path_resyncs_the_roots(corpus, tmp_path):
@@ -201,7 +201,7 @@ def test_adding_one_file_keeps_the_rest_and_no_path_resyncs_the_roots(corpus, tm
     extra.write_text("# Travel\n\nBook trains, not planes.\n")
     report = ingest([extra], index, FAKE)
     assert report.count("added") == 1 and report.count("removed") == 0
-    assert {c.source for c in load_index(index).chunks} == {
+    assert {c.source for c in load_index(index).live_chunks()} == {
         "leave/annual.md",
         "sick.txt",
         "salary.md",
@@ -221,7 +221,7 @@ def test_adding_one_file_keeps_the_rest_and_no_path_resyncs_the_roots(corpus, tm
         "sick.txt",
         "travel.md",
     ]
-    assert report.ok and {c.source for c in load_index(index).chunks} == {
+    assert report.ok and {c.source for c in load_index(index).live_chunks()} == {
         "leave/annual.md",
         "leave/parental.md",
         "salary.md",
@@ -232,9 +232,9 @@ def test_remove_drops_sources_and_names_unknown_ones(corpus, tmp_path):
     index = tmp_path / "idx"
     run(corpus, index)
     assert remove_sources(["sick.txt"], index, dry_run=True).written is False
-    assert "sick.txt" in {c.source for c in load_index(index).chunks}
+    assert "sick.txt" in {c.source for c in load_index(index).live_chunks()}
     report = remove_sources(["sick.txt"], index)
-    assert report.written and {c.source for c in load_index(index).chunks} == {
+    assert report.written and {c.source for c in load_index(index).live_chunks()} == {
         "leave/annual.md",
         "salary.md",
     }
@@ -281,7 +281,7 @@ def test_restricting_a_file_that_then_fails_never_leaves_it_public(corpus, tmp_p
     assert "kept the indexed version" in reasons["sick.txt"]
     public = public_texts(index)
     assert not any("25 days" in t or "doctor" in t for t in public)
-    sick = [c for c in load_index(index).chunks if c.source == "sick.txt"]
+    sick = [c for c in load_index(index).live_chunks() if c.source == "sick.txt"]
     assert sick and all(c.groups == ("hr",) for c in sick)
 
 
@@ -292,7 +292,7 @@ def test_unreadable_access_rules_drop_the_old_copies(corpus, tmp_path):
     report = run(corpus, index)
     assert [o.source for o in report.outcomes if o.status == "failed"] == ["leave/annual.md"]
     assert not report.ok
-    assert all(c.source != "leave/annual.md" for c in load_index(index).chunks)
+    assert all(c.source != "leave/annual.md" for c in load_index(index).live_chunks())
 
 
 def test_a_heading_rename_reembeds_its_chunks(corpus, tmp_path):
@@ -310,9 +310,9 @@ def test_a_heading_rename_reembeds_its_chunks(corpus, tmp_path):
         "Annual leave > Holiday carry-over rules"
     ]
     snapshot = load_index(index)
-    row = next(i for i, c in enumerate(snapshot.chunks) if "carry over" in c.text)
-    stored = snapshot.vectors_index.reconstruct(row)
-    fresh = HashingEmbedder(dim=64).embed([snapshot.chunks[row].embedding_text])[0]
+    carry = next(c for c in snapshot.live_chunks() if "carry over" in c.text)
+    stored = snapshot.vectors_for([carry.chunk_id])[carry.chunk_id]
+    fresh = HashingEmbedder(dim=64).embed([carry.embedding_text])[0]
     assert stored == pytest.approx(fresh, abs=1e-6)
 
 
@@ -327,7 +327,7 @@ def test_identical_texts_are_stored_once_and_returned_once_with_every_source(cor
     report = run(corpus, index)
     assert report.duplicates == ["sick-copy.txt", "sick.txt"]  # copies of hr/sick.txt
     snapshot = load_index(index)
-    note = [c for c in snapshot.chunks if "doctor's note" in c.text]
+    note = [c for c in snapshot.live_chunks() if "doctor's note" in c.text]
     # Public copies merge; the restricted copy never shares a chunk with them.
     assert sorted(c.sources for c in note) == [("hr/sick.txt",), ("sick-copy.txt", "sick.txt")]
     retriever = HybridRetriever.from_index(index)
@@ -339,7 +339,7 @@ def test_identical_texts_are_stored_once_and_returned_once_with_every_source(cor
     # Removing the copy that holds the stored text keeps the other, with a correct vector.
     remove_sources(["sick-copy.txt"], index)
     snapshot = load_index(index)
-    public = [c for c in snapshot.chunks if "doctor's note" in c.text and not c.groups]
+    public = [c for c in snapshot.live_chunks() if "doctor's note" in c.text and not c.groups]
     assert [c.sources for c in public] == [("sick.txt",)]
     # An unchanged re-run after all this embeds nothing.
     counter = CountingEmbedder()

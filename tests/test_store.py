@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_round_trip_keeps_chunks_vectors_and_manifest(tmp_path):
     manifest = {"fingerprint": {"model": "m"}, "files": {"doc0.md": {"hash": "h"}}}
     write_generation(tmp_path, manifest, chunks, matrix)
     snapshot = load_index(tmp_path)
-    assert snapshot.chunks == chunks
+    assert snapshot.live_chunks() == chunks
     assert snapshot.fingerprint == {"model": "m"}
     assert snapshot.manifest["chunks"] == 2
     stored = snapshot.vectors_by_id()
@@ -55,7 +56,7 @@ def test_each_write_replaces_the_previous_generation(tmp_path, monkeypatch):
         write_generation(
             tmp_path, {"fingerprint": {}, "files": {}}, [chunk(i) for i in range(n)], vectors(n)
         )
-    assert len(load_index(tmp_path).chunks) == 3
+    assert len(load_index(tmp_path).live_chunks()) == 3
     generations = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("gen-"))
     assert generations == ["gen-000002"]
 
@@ -64,7 +65,7 @@ def test_empty_index_round_trips(tmp_path):
     write_generation(
         tmp_path, {"fingerprint": {}, "files": {}, "dim": 8}, [], np.zeros((0, 8), np.float32)
     )
-    assert load_index(tmp_path).chunks == []
+    assert load_index(tmp_path).live_chunks() == []
 
 
 def test_missing_index_names_the_folder_and_the_fix(tmp_path):
@@ -73,23 +74,34 @@ def test_missing_index_names_the_folder_and_the_fix(tmp_path):
     assert read_manifest(tmp_path) is None
 
 
-@pytest.mark.parametrize("damage", ["chunks", "vectors", "manifest", "pointer", "count"])
+@pytest.mark.parametrize("damage", ["chunks", "vectors", "manifest", "pointer", "count", "meta"])
 def test_damaged_index_gives_a_clear_error(tmp_path, damage):
     final = write_generation(
         tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0), chunk(1)], vectors(2)
     )
+    segment = final / "seg-000001"
     if damage == "chunks":
-        (final / "chunks.jsonl").write_text("{not json\n")
+        (segment / "chunks.sqlite").write_bytes(b"not a database" * 100)
     elif damage == "vectors":
-        (final / "vectors.faiss").write_bytes(b"garbage")
+        (segment / "vectors.faiss").write_bytes(b"garbage")
     elif damage == "manifest":
         (final / "manifest.json").write_text("{")
     elif damage == "pointer":
         (tmp_path / "CURRENT").write_text("../../etc\n")
+    elif damage == "count":
+        meta = json.loads((segment / "meta.json").read_text())
+        (segment / "meta.json").write_text(json.dumps({**meta, "rows": 3}))
     else:
-        lines = (final / "chunks.jsonl").read_text().splitlines()
-        (final / "chunks.jsonl").write_text(lines[0] + "\n")
+        (segment / "meta.json").unlink()
     with pytest.raises(IndexStoreError, match="corrupt"):
+        load_index(tmp_path)
+
+
+def test_an_index_in_the_old_format_asks_for_a_rebuild(tmp_path):
+    (tmp_path / "gen-000001").mkdir()
+    (tmp_path / "gen-000001" / "manifest.json").write_text('{"format": 1, "files": {}}')
+    (tmp_path / "CURRENT").write_text("gen-000001\n")
+    with pytest.raises(IndexStoreError, match=r"format 1.*rebuild it with `ragkit ingest"):
         load_index(tmp_path)
 
 
@@ -97,8 +109,8 @@ def test_a_staging_folder_left_by_a_killed_writer_is_ignored_then_cleaned(tmp_pa
     write_generation(tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0)], vectors(1))
     leftover = tmp_path / ".staging-dead"
     leftover.mkdir()
-    (leftover / "chunks.jsonl").write_text("half a file")
-    assert len(load_index(tmp_path).chunks) == 1
+    (leftover / "manifest.json").write_text("half a file")
+    assert len(load_index(tmp_path).live_chunks()) == 1
     write_generation(tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0)], vectors(1))
     assert not leftover.exists()
 
@@ -114,10 +126,12 @@ def test_second_writer_is_refused_while_one_holds_the_lock(tmp_path):
         pass
 
 
-def test_chunk_store_is_plain_json(tmp_path):
+def test_chunk_store_is_a_plain_sqlite_table(tmp_path):
     final = write_generation(tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0)], vectors(1))
-    record = json.loads((final / "chunks.jsonl").read_text().splitlines()[0])
-    assert record["text"] == "Text 0 é 漢字" and record["headings"] == ["A", "B"]
+    db = sqlite3.connect(final / "seg-000001" / "chunks.sqlite")
+    (chunk_id, record) = db.execute("SELECT chunk_id, record FROM chunks WHERE row = 0").fetchone()
+    assert chunk_id == "id0" and "Text 0 é 漢字" in json.loads(record)
+    db.close()
 
 
 def test_a_superseded_generation_is_kept_for_the_grace_period(tmp_path, monkeypatch):
@@ -130,7 +144,7 @@ def test_a_superseded_generation_is_kept_for_the_grace_period(tmp_path, monkeypa
     write_generation(tmp_path, manifest, [chunk(0)], vectors(1))
     names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("gen-"))
     assert names == ["gen-000003"]
-    assert len(load_index(tmp_path).chunks) == 1
+    assert len(load_index(tmp_path).live_chunks()) == 1
 
 
 def test_at_most_keep_superseded_generations_stay(tmp_path):
@@ -178,7 +192,8 @@ def test_reads_never_fail_while_a_writer_swaps_generations(tmp_path, monkeypatch
             reads += 1
             try:
                 snapshot = load_index(tmp_path)
-                assert snapshot.manifest["chunks"] == len(snapshot.chunks)
+                assert snapshot.manifest["chunks"] == len(snapshot.live_chunks())
+                snapshot.close()
                 seen.add(snapshot.path.name)
                 read_manifest(tmp_path)
             except IndexStoreError as exc:
@@ -203,13 +218,14 @@ def _foreign_faiss(kind: str):
     [
         "manifest-list",
         "manifest-no-fingerprint",
-        "manifest-no-files",
+        "files-not-object",
+        "segment-name",
         "pointer-not-utf8",
         "pointer-empty",
         "faiss-hnsw",
         "faiss-l2",
-        "chunk-groups-string",
-        "chunk-not-object",
+        "chunks-not-sqlite",
+        "tombstones-outside",
         "chunks-missing",
         "generation-missing",
     ],
@@ -221,34 +237,38 @@ def test_malformed_index_is_one_line_saying_what_to_do(tmp_path, damage):
         tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0), chunk(1)], vectors(2)
     )
     manifest = json.loads((final / "manifest.json").read_text())
-    lines = (final / "chunks.jsonl").read_text().splitlines()
+    segment = final / "seg-000001"
     if damage == "manifest-list":
         (final / "manifest.json").write_text("[]")
     elif damage == "manifest-no-fingerprint":
         del manifest["fingerprint"]
         (final / "manifest.json").write_text(json.dumps(manifest))
-    elif damage == "manifest-no-files":
-        manifest["files"] = []
+    elif damage == "files-not-object":
+        (final / "files.json").write_text("[]")
+    elif damage == "segment-name":
+        manifest["segments"] = ["../../etc"]
         (final / "manifest.json").write_text(json.dumps(manifest))
     elif damage == "pointer-not-utf8":
         (tmp_path / "CURRENT").write_bytes(b"gen-\xff\xfe0001\n")
     elif damage == "pointer-empty":
         (tmp_path / "CURRENT").write_text("")
     elif damage.startswith("faiss-"):
-        faiss.write_index(_foreign_faiss(damage[6:]), str(final / "vectors.faiss"))
-    elif damage == "chunk-groups-string":
-        record = json.loads(lines[1])
-        record["groups"] = "managers"  # would read as groups m, a, n, ...
-        (final / "chunks.jsonl").write_text(lines[0] + "\n" + json.dumps(record) + "\n")
-    elif damage == "chunk-not-object":
-        (final / "chunks.jsonl").write_text(lines[0] + "\n[1, 2]\n")
+        (segment / "vectors.faiss").unlink()  # a hard link: replace, never write through
+        faiss.write_index(_foreign_faiss(damage[6:]), str(segment / "vectors.faiss"))
+    elif damage == "chunks-not-sqlite":
+        (segment / "chunks.sqlite").unlink()
+        (segment / "chunks.sqlite").write_bytes(b"not a database" * 100)
+    elif damage == "tombstones-outside":
+        np.save(final / "deleted-seg-000001.npy", np.array([7], np.int64))
     elif damage == "chunks-missing":
-        (final / "chunks.jsonl").unlink()
+        (segment / "chunks.sqlite").unlink()
     else:
         (tmp_path / "CURRENT").write_text("gen-000009\n")
     for read in (load_index, read_manifest):
-        if read is read_manifest and damage.startswith(("faiss", "chunk")):
+        if read is read_manifest and damage.startswith(("faiss", "chunk", "tomb", "segment")):
             continue  # the manifest alone is fine
+        if read is load_index and damage == "files-not-object":
+            continue  # queries never read the per-file records
         with pytest.raises(IndexStoreError) as caught:
             read(tmp_path)
         message = str(caught.value)
@@ -288,15 +308,18 @@ def test_malformed_index_is_one_line_error(tmp_path, damage, message):
     if damage == "manifest-list":
         (final / "manifest.json").write_text("[]")
     elif damage == "manifest-no-fingerprint":
-        (final / "manifest.json").write_text('{"files": {}, "format": 1}')
+        (final / "manifest.json").write_text('{"segments": [], "format": 2}')
     elif damage == "manifest-duplicate-key":
-        (final / "manifest.json").write_text('{"fingerprint": {}, "files": {}, "files": {}}')
+        (final / "manifest.json").write_text(
+            '{"fingerprint": {}, "format": 2, "files": {}, "files": {}}'
+        )
     elif damage == "pointer-not-utf8":
         (tmp_path / "CURRENT").write_bytes(b"gen-\xff\xfe\n")
     else:
         other = faiss.IndexFlatL2(8)
         other.add(vectors(1))
-        faiss.write_index(other, str(final / "vectors.faiss"))
+        (final / "seg-000001" / "vectors.faiss").unlink()  # a hard link: never write through
+        faiss.write_index(other, str(final / "seg-000001" / "vectors.faiss"))
     with pytest.raises(IndexStoreError, match=message) as info:
         load_index(tmp_path)
     assert "\n" not in str(info.value) and "ragkit ingest" in str(info.value)
@@ -325,7 +348,7 @@ def test_only_names_ragkit_creates_are_ever_deleted(tmp_path):
     write_under_lock(tmp_path)
     for name in ("gen-reports", "gen-1", ".staging-notes.d", "gen-000001-backup"):
         assert (tmp_path / name / "keep.txt").read_text() == "mine"
-    assert len(load_index(tmp_path).chunks) == 1
+    assert len(load_index(tmp_path).live_chunks()) == 1
 
 
 def write_under_lock(folder):

@@ -16,15 +16,20 @@ from ragkit.errors import RagkitError, UsageError
 def add_index_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--index",
-        type=Path,
+        "--store",
+        dest="index",
         default=os.environ.get("RAGKIT_INDEX"),
-        help="index directory (default: $RAGKIT_INDEX)",
+        help="index directory, or milvus:PATH.db (Milvus Lite) or milvus://HOST:19530 "
+        "(default: $RAGKIT_INDEX)",
     )
 
 
 def index_dir(args: argparse.Namespace) -> Path:
+    """The --index folder; a milvus: spec is returned as given (a str)."""
     if not args.index:
         raise UsageError("no index directory: pass --index DIR or set RAGKIT_INDEX")
+    if str(args.index).startswith("milvus:"):
+        return args.index
     return Path(args.index)
 
 
@@ -62,10 +67,10 @@ def build_assistant(args: argparse.Namespace, *, generator: bool = True) -> Any:
     from ragkit.assistant import Assistant, check_k
 
     if not generator:
-        from ragkit.retrieval import HybridRetriever
+        from ragkit.retrieval import open_retriever
 
         return Assistant(
-            HybridRetriever.from_index(index_dir(args)),
+            open_retriever(index_dir(args)),
             None,
             check_k(args.k),
             frozenset(parse_groups(args.groups)),

@@ -266,11 +266,17 @@ def evaluate(
         if uses_adapter:
             assistants["adapter"] = with_adapter(base, options)
     if index_dir is not None:
-        from ragkit.index.store import read_manifest
+        from ragkit.index.store import open_store
 
-        manifest = read_manifest(Path(index_dir)) or {}
+        manifest = open_store(index_dir).read_manifest() or {}
     if chunks is None:
-        chunks = list(getattr(assistants[""].retriever, "chunks", []))
+        retriever = assistants[""].retriever
+        snapshot = getattr(retriever, "snapshot", None)  # a local index: read its chunks once
+        chunks = (
+            snapshot.live_chunks()
+            if snapshot is not None
+            else list(getattr(retriever, "chunks", []))
+        )
     warnings = coverage_warnings(dataset, {c.source for c in chunks}, str(index_dir or "the index"))
     warnings += access_warnings(dataset, chunks, settings.groups)
     for line in warnings:

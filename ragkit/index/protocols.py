@@ -7,7 +7,8 @@ contract test suite that every backend passes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -48,10 +49,9 @@ class Embedder(Protocol):
 
 @runtime_checkable
 class IndexSnapshot(Protocol):
-    """One immutable generation of an index: chunks by row, their vectors, the manifest.
+    """The live index as a writer and a reader see it: manifest, chunks, stored vectors.
 
-    Row i of the vector index belongs to chunk i. A snapshot never changes after loading;
-    a writer makes a new generation instead.
+    A snapshot never changes after loading; a writer makes a new generation instead.
     """
 
     path: Path
@@ -65,22 +65,85 @@ class IndexSnapshot(Protocol):
         """Per source file: its hash, groups and chunk ids, as the sync last saw it."""
         ...
 
-    def __len__(self) -> int:
-        """Number of chunks (= vector rows)."""
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def live_count(self) -> int:
+        """Chunks a query can find (deleted ones not counted)."""
         ...
 
-    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
-        """The chunks at these vector rows, in the given order. Raises IndexError past the end."""
+    def vectors_for(self, chunk_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored (dim,) float32 vector of each live chunk id found, so unchanged text is
+        not embedded again. Reads only those chunks."""
         ...
 
-    def vectors_by_id(self) -> dict[str, np.ndarray]:
-        """Stored embedding per chunk id ((dim,) float32), so unchanged text is not re-embedded."""
+    def live_chunks(self) -> list[Chunk]:
+        """Every live chunk (reads the whole index: for tests, evaluation, small tools)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SearchableSnapshot(IndexSnapshot, Protocol):
+    """A snapshot the local `HybridRetriever` searches: rows, access masks, dense and BM25.
+
+    Global rows number every chunk of the snapshot, deleted ones included; the masks and
+    searches below never return a deleted row. `allowed` is (len(self),) bool or None (all).
+    """
+
+    def __len__(self) -> int: ...
+
+    def chunks_at(self, rows: Sequence[int] | np.ndarray) -> list[Chunk]:
+        """The chunks at these rows, in the given order. Raises IndexError past the end."""
+        ...
+
+    def readable_rows(self, groups: frozenset[str]) -> np.ndarray | None:
+        """Live rows an asker with `groups` may read; None when that is every row."""
+        ...
+
+    def dense_search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosines of the k nearest allowed chunks, best first; the filter is applied
+        inside the search, so fewer than k come back only when fewer are allowed."""
+        ...
+
+    def similarities(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Exact cosine of the (dim,) query with each row's vector, (len(rows),)."""
+        ...
+
+    def bm25_scores(
+        self, terms: Sequence[str], allowed: np.ndarray | None, *, k1: float, b: float
+    ) -> np.ndarray:
+        """Lucene BM25 of every row, (len(self),) float32, with N, df and avgdl taken over the
+        allowed rows only (0 elsewhere): equal to an index that never held the others."""
         ...
 
 
 @runtime_checkable
 class IndexStore(Protocol):
-    """Where generations live: load the live one, write a new one atomically."""
+    """Where generations live: load the live one, write a new one atomically.
+
+    Backends: `LocalIndexStore` (a folder of segments, ragkit/index/store.py) and
+    `MilvusStore` (Milvus Lite or a server, ragkit/index/milvus_store.py).
+    """
+
+    format: Any  # the manifest "format" this backend writes; another one means rebuild
+
+    @property
+    def location(self) -> Path | str:
+        """What the user named: the folder, or the milvus: spec."""
+        ...
+
+    def writing(self) -> AbstractContextManager[None]:
+        """Held while a sync writes (the local store: one writer per folder)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; the store may be opened again later."""
+        ...
 
     def read_manifest(self) -> dict[str, Any] | None:
         """The live manifest alone (no vectors), or None when no index exists yet."""
@@ -92,7 +155,19 @@ class IndexStore(Protocol):
 
     def write_generation(
         self, manifest: dict[str, Any], chunks: Sequence[Chunk], vectors: np.ndarray
-    ) -> Path:
+    ) -> Path | str:
         """Write chunks and their (len(chunks), dim) float32 unit vectors as the new live
         generation, atomically: a reader sees the old or the new one, never a mix."""
+        ...
+
+    def write_changes(
+        self,
+        manifest: dict[str, Any],
+        dropped_ids: Iterable[str],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+    ) -> Path | str:
+        """The live index minus the chunks with `dropped_ids`, plus `chunks` (their vectors
+        (len(chunks), dim) float32 unit), with `manifest` (whose "files" describe the result).
+        Costs what changed, not the corpus."""
         ...

@@ -1,23 +1,30 @@
-"""The index on disk: a FAISS index of normalised embeddings plus a JSON chunk store.
+"""The index on disk: generations of immutable segments (see segment.py), swapped atomically.
 
 Layout of an index directory:
 
-    CURRENT              name of the live generation, replaced atomically
+    CURRENT                  name of the live generation, replaced atomically
     gen-000007/
-        manifest.json    fingerprint, per-file records, counts
-        chunks.jsonl     one chunk per line; line i is FAISS row i
-        vectors.faiss    faiss.IndexFlatIP over the chunk embeddings
-    .lock                held while a writer runs
+        manifest.json        format, fingerprint, dim, live chunk count, segment names
+        files.json           per source file: hash, groups, chunk ids (read by writers)
+        seg-000003/          a segment: chunks.sqlite, vectors.faiss, BM25 postings, groups
+        seg-000005/          ... hard links to the same files in the previous generation
+        deleted-seg-000003.npy   tombstones: local rows of seg-000003 no longer live
+    .lock                    held while a writer runs
 
-A write builds a complete new generation in a temporary folder, fsyncs it, renames it into
-place and only then swaps CURRENT with `os.replace`. A process killed at any moment leaves
-CURRENT naming a complete generation: the previous one or the new one. Nothing is pickled,
-so loading a tampered index cannot run code.
+A write stages a complete new generation in a temporary folder: unchanged segments are hard
+links (free), new and changed files go into one new segment, removed ones become tombstones;
+past MAX_SEGMENTS segments, or a quarter of a segment deleted, a compaction merges segments.
+The folder is fsynced, renamed into place, and only then CURRENT is swapped with
+`os.replace`. A process killed at any moment leaves CURRENT naming a complete generation:
+the previous one or the new one. Nothing is pickled, so loading a tampered index cannot run
+code. Loading maps files into memory and reads nothing else, so a cold start costs the same
+at any corpus size.
 
 Readers never lock. A reader resolves CURRENT once and reads that generation as a whole; the
-writer keeps superseded generations for a grace period (`GRACE_SECONDS`), and should one
-vanish mid-read anyway, the reader starts again on the new pointer. A damaged or foreign
-index is a one-line `IndexStoreError` saying what is wrong and what to do, never a traceback.
+writer keeps superseded generations for a grace period (`GRACE_SECONDS`; hard-linked segment
+files cost nothing extra), and should one vanish mid-read anyway, the reader starts again on
+the new pointer. A damaged or foreign index is a one-line `IndexStoreError` saying what is
+wrong and what to do, never a traceback.
 """
 
 from __future__ import annotations
@@ -28,10 +35,10 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,13 +46,27 @@ import numpy as np
 
 from ragkit.errors import IndexStoreError
 from ragkit.index.records import Chunk
+from ragkit.index.segment import Segment, load_npy, write_segment
+from ragkit.index.snapshot import IndexSnapshot
 from ragkit.strict import loads_json
 
-FORMAT_VERSION = 1
+__all__ = [
+    "IndexSnapshot",
+    "LocalIndexStore",
+    "load_index",
+    "open_store",
+    "read_manifest",
+    "write_changes",
+    "write_generation",
+    "writer_lock",
+]
+
+FORMAT_VERSION = 2  # 1: chunks.jsonl + one flat FAISS index per generation
+MAX_SEGMENTS = 8  # more, and all but the largest are merged
+DELETED_SHARE = 0.25  # a segment with more of its rows tombstoned is rewritten
 _CURRENT = "CURRENT"
 _MANIFEST = "manifest.json"
-_CHUNKS = "chunks.jsonl"
-_VECTORS = "vectors.faiss"
+_FILES = "files.json"
 _GENERATION = re.compile(r"gen-\d{6}")  # exactly what write_generation names; nothing else
 _STAGING = re.compile(r"\.staging-[A-Za-z0-9_]+")  # tempfile.mkdtemp(prefix=".staging-")
 _READ_ATTEMPTS = 8  # generation swaps a reader rides out before giving up
@@ -56,37 +77,6 @@ KEEP_SUPERSEDED = 2
 T = TypeVar("T")
 
 
-@dataclass
-class IndexSnapshot:
-    """One generation of an index, loaded into memory."""
-
-    path: Path
-    manifest: dict[str, Any]
-    chunks: list[Chunk]
-    vectors_index: Any  # faiss.IndexFlatIP; row i belongs to chunks[i]
-
-    @property
-    def fingerprint(self) -> dict[str, Any]:
-        return self.manifest["fingerprint"]
-
-    @property
-    def files(self) -> dict[str, dict[str, Any]]:
-        return self.manifest["files"]
-
-    def __len__(self) -> int:
-        return len(self.chunks)
-
-    def chunks_at(self, rows: Sequence[int]) -> list[Chunk]:
-        return [self.chunks[row] for row in rows]
-
-    def vectors_by_id(self) -> dict[str, np.ndarray]:
-        """Stored embedding per chunk id, so unchanged text is never embedded again."""
-        if not self.chunks:
-            return {}
-        matrix = self.vectors_index.reconstruct_n(0, self.vectors_index.ntotal)
-        return {chunk.chunk_id: matrix[row] for row, chunk in enumerate(self.chunks)}
-
-
 def current_generation(index_dir: Path) -> Path | None:
     """The live generation's folder, or None when the index has no CURRENT pointer yet."""
     name = _read_pointer(Path(index_dir))
@@ -94,7 +84,20 @@ def current_generation(index_dir: Path) -> Path | None:
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
-    """The live manifest alone (cheap: no vectors), or None when there is no index yet."""
+    """The live manifest with its per-file records (no vectors), or None when there is no index.
+
+    An index in an older format returns its manifest as written: its "format" tells the
+    writer to rebuild it, while `load_index` refuses it with a one-line message.
+    """
+    index_dir = Path(index_dir)
+    if not _is_folder(index_dir):
+        return None
+    loaded = _read_live(index_dir, lambda generation: _manifest_and_files(index_dir, generation))
+    return None if loaded is None else loaded[1]
+
+
+def read_head(index_dir: Path) -> dict[str, Any] | None:
+    """The live manifest without its file records (small at any size); None without an index."""
     index_dir = Path(index_dir)
     if not _is_folder(index_dir):
         return None
@@ -105,8 +108,9 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
 def load_index(index_dir: Path) -> IndexSnapshot:
     """Load the live generation; a clear error when it is missing, corrupt or inconsistent.
 
-    The generation is read as one unit: pointer, manifest, chunks and vectors all belong to
-    the generation CURRENT named when the read began. When a writer swaps generations during
+    The generation is opened as one unit (its files are memory-mapped, nothing is parsed
+    whole): pointer, manifest, segments and tombstones all belong to the generation CURRENT
+    named when the read began. When a writer swaps generations during
     the read (and, after the grace period, deletes the one being read), the read starts
     again on the new pointer; only a failure under an unchanged pointer is reported.
     """
@@ -176,7 +180,9 @@ def _read_pointer(index_dir: Path) -> str | None:
     return name
 
 
-def _load_manifest(index_dir: Path, generation: Path) -> dict[str, Any]:
+def _load_manifest(
+    index_dir: Path, generation: Path, *, any_format: bool = False
+) -> dict[str, Any]:
     try:
         manifest = loads_json((generation / _MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -188,49 +194,76 @@ def _load_manifest(index_dir: Path, generation: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         raise _corrupt(index_dir, f"{_MANIFEST} is JSON {type(manifest).__name__}, not an object")
     if manifest.get("format") != FORMAT_VERSION:
+        if any_format:
+            return manifest
         raise IndexStoreError(
             f"index {index_dir} has format {str(manifest.get('format'))[:20]}, this ragkit reads "
-            f"{FORMAT_VERSION}: delete the folder and build it again with "
-            f"`ragkit ingest PATH --index {index_dir}`"
+            f"{FORMAT_VERSION}: rebuild it with `ragkit ingest PATH --index {index_dir}`"
         )
-    for key in ("fingerprint", "files"):
-        if not isinstance(manifest.get(key), dict):
-            raise _corrupt(index_dir, f"{_MANIFEST} has no '{key}' object")
+    if not isinstance(manifest.get("fingerprint"), dict):
+        raise _corrupt(index_dir, f"{_MANIFEST} has no 'fingerprint' object")
+    if not isinstance(manifest.get("segments"), list):
+        raise _corrupt(index_dir, f"{_MANIFEST} has no 'segments' list")
     return manifest
+
+
+def _manifest_and_files(index_dir: Path, generation: Path) -> dict[str, Any]:
+    manifest = _load_manifest(index_dir, generation, any_format=True)
+    if manifest.get("format") != FORMAT_VERSION:
+        return manifest  # an older format: the writer rebuilds it
+    try:
+        files = loads_json((generation / _FILES).read_text(encoding="utf-8"))
+    except PermissionError as exc:
+        raise _unreadable(index_dir, exc) from None
+    except (OSError, ValueError) as exc:
+        raise _corrupt(index_dir, f"{generation.name}/{_FILES}: {_short(exc)}") from None
+    if not isinstance(files, dict):
+        raise _corrupt(index_dir, f"{_FILES} is JSON {type(files).__name__}, not an object")
+    return {**manifest, "files": files}
 
 
 def _load_generation(index_dir: Path, generation: Path) -> IndexSnapshot:
     manifest = _load_manifest(index_dir, generation)
+    segments: list[Segment] = []
+    deleted: list[np.ndarray] = []
     try:
-        with open(generation / _CHUNKS, encoding="utf-8") as handle:
-            chunks = [_chunk(json.loads(line)) for line in handle if line.strip()]
-        vectors_index = _read_faiss(generation / _VECTORS)
+        for name in manifest["segments"]:
+            if not isinstance(name, str) or not re.fullmatch(r"seg-\d{6}", name):
+                raise ValueError(f"{_MANIFEST} names segment {str(name)[:40]!r}")
+            segments.append(Segment.open(generation / name))
+            tomb = generation / f"deleted-{name}.npy"
+            deleted.append(_tombstones(tomb, len(segments[-1])))
     except PermissionError as exc:
+        _close(segments)
         raise _unreadable(index_dir, exc) from None
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, sqlite3.Error) as exc:
+        _close(segments)
         raise _corrupt(index_dir, _short(exc)) from None
-    if not _is_flat_inner_product(vectors_index):
+    dims = {s.meta.dim for s in segments if len(s)}
+    if dims and dims != {manifest.get("dim")}:
+        _close(segments)
         raise _corrupt(
-            index_dir,
-            f"{_VECTORS} is a FAISS {type(vectors_index).__name__}, ragkit writes IndexFlatIP",
+            index_dir, f"vectors have {sorted(dims)} dimensions, manifest {manifest.get('dim')}"
         )
-    if vectors_index.ntotal != len(chunks):
-        raise _corrupt(index_dir, f"{len(chunks)} chunks but {vectors_index.ntotal} vectors")
-    dim = manifest.get("dim")
-    if len(chunks) and isinstance(dim, int) and vectors_index.d != dim:
-        raise _corrupt(index_dir, f"vectors have {vectors_index.d} dimensions, manifest {dim}")
-    return IndexSnapshot(generation, manifest, chunks, vectors_index)
+    return IndexSnapshot(generation, manifest, segments, deleted)
 
 
-def _chunk(record: Any) -> Chunk:
-    """A chunk store line; groups and headings must be lists of text (a string is refused)."""
-    if not isinstance(record, dict):
-        raise ValueError(f"a {_CHUNKS} line is JSON {type(record).__name__}, not an object")
-    for key in ("groups", "headings"):
-        value = record.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"a {_CHUNKS} line has '{key}' that is not a list of strings")
-    return Chunk.from_json(record)
+def _tombstones(path: Path, rows: int) -> np.ndarray:
+    if not path.exists():
+        return np.zeros(0, np.int64)
+    dead = load_npy(path, mmap=False)
+    if (
+        dead.dtype != np.int64
+        or dead.ndim != 1
+        or (len(dead) and (dead.min() < 0 or dead.max() >= rows))
+    ):
+        raise ValueError(f"{path.name} does not hold rows of its segment")
+    return dead
+
+
+def _close(segments: list[Segment]) -> None:
+    for segment in segments:
+        segment.close()
 
 
 def _holds_documents(folder: Path) -> bool:
@@ -242,20 +275,6 @@ def _holds_documents(folder: Path) -> bool:
         if not index_file:
             return True
     return False
-
-
-def _read_faiss(path: Path) -> Any:
-    import faiss
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{path.parent.name}/{path.name} is missing")
-    return faiss.read_index(str(path))
-
-
-def _is_flat_inner_product(index: Any) -> bool:
-    import faiss
-
-    return isinstance(index, faiss.IndexFlat) and index.metric_type == faiss.METRIC_INNER_PRODUCT
 
 
 def _corrupt(index_dir: Path, what: str) -> IndexStoreError:
@@ -302,42 +321,159 @@ def write_generation(
     chunks: Sequence[Chunk],
     vectors: np.ndarray,  # (len(chunks), dim), float32, L2-normalised
 ) -> Path:
-    """Write a complete new generation and make it live atomically. Call under `writer_lock`."""
-    import faiss
+    """Write every chunk as one new segment, the only one of a new live generation.
 
+    Call under `writer_lock`. For a sync that changes a few files, `write_changes` costs
+    what changed instead.
+    """
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-    dim = int(vectors.shape[1]) if len(vectors) else int(manifest.get("dim") or 1)
-    manifest = {**manifest, "format": FORMAT_VERSION, "dim": dim, "chunks": len(chunks)}
-    previous = current_generation(index_dir)
-    number = int(previous.name.split("-")[1]) + 1 if previous is not None else 1
-    final = index_dir / f"gen-{number:06d}"
+    with _Staging(index_dir, manifest) as staging:
+        if len(chunks):
+            staging.add_segment(chunks, vectors)
+        return staging.commit()
 
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=index_dir))
+
+def write_changes(
+    index_dir: Path,
+    manifest: dict[str, Any],
+    dropped_ids: Iterable[str],
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,  # (len(chunks), dim), float32, L2-normalised
+) -> Path:
+    """A new live generation = the live one, minus the chunks with `dropped_ids` (tombstoned),
+    plus `chunks` in a new segment; merged when past the compaction thresholds.
+
+    Call under `writer_lock`. `manifest` replaces the live one (its "files" must describe the
+    result). Costs what changed: unchanged segments are hard-linked, not copied.
+    """
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    previous = load_index(index_dir)
     try:
-        with open(staging / _CHUNKS, "w", encoding="utf-8") as handle:
-            for chunk in chunks:
-                handle.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+        with _Staging(index_dir, manifest, previous.manifest) as staging:
+            gone = previous.live_rows_of(dropped_ids)
+            for seg, name in enumerate(previous.manifest["segments"]):
+                dead = np.union1d(previous.deleted[seg], np.array(sorted(gone[seg]), np.int64))
+                staging.keep_segment(previous.segments[seg], name, dead.astype(np.int64))
+            if len(chunks):
+                staging.add_segment(chunks, vectors)
+            staging.compact()
+            return staging.commit()
+    finally:
+        previous.close()
+
+
+_NONE = np.zeros(0, np.int64)
+
+
+class _Staging:
+    """A generation being built in a temporary folder; `commit` makes it live."""
+
+    def __init__(
+        self, index_dir: Path, manifest: dict[str, Any], head: dict[str, Any] | None = None
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.manifest = dict(manifest)
+        self.files = self.manifest.pop("files", {})
+        self.dim = int(self.manifest.get("dim") or 1)
+        if head is None:
+            with contextlib.suppress(IndexStoreError):
+                head = read_head(self.index_dir)
+        # Segment names are never reused, so a hard link never meets a different file.
+        self.next_segment = int((head or {}).get("next_segment", 1))
+        # (name, opened segment, rows, tombstoned local rows)
+        self.segments: list[tuple[str, Segment, int, np.ndarray]] = []
+        self._opened: list[Segment] = []
+
+    def __enter__(self) -> _Staging:
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.index_dir))
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        for segment in self._opened:
+            segment.close()
+        if kind is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def add_segment(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        self.dim = int(vectors.shape[1])
+        name = f"seg-{self.next_segment:06d}"
+        self.next_segment += 1
+        write_segment(self.folder / name, chunks, vectors, fsync=_fsync_path)
+        _fsync_path(self.folder / name)
+        segment = Segment.open(self.folder / name)
+        self._opened.append(segment)
+        self.segments.append((name, segment, len(chunks), _NONE))
+
+    def keep_segment(self, segment: Segment, name: str, deleted: np.ndarray) -> None:
+        if len(deleted) >= len(segment):
+            return  # nothing live is left in it
+        (self.folder / name).mkdir()
+        for source in segment.path.iterdir():
+            try:
+                os.link(source, self.folder / name / source.name)
+            except OSError:  # a filesystem without hard links
+                shutil.copy2(source, self.folder / name / source.name)
+        _fsync_path(self.folder / name)
+        self.dim = segment.meta.dim
+        self.segments.append((name, segment, len(segment), deleted))
+
+    def compact(self) -> None:
+        """Merge segments past MAX_SEGMENTS or DELETED_SHARE (see the module docstring)."""
+        merge = {n for n, _, rows, dead in self.segments if len(dead) > DELETED_SHARE * rows}
+        if len(self.segments) > MAX_SEGMENTS:
+            largest = max(self.segments, key=lambda s: s[2] - len(s[3]))[0]
+            merge |= {n for n, *_ in self.segments if n != largest}
+        if not merge:
+            return
+        chunks: list[Chunk] = []
+        parts: list[np.ndarray] = []
+        for name, segment, _, dead in self.segments:
+            if name in merge:
+                dead_set = set(dead.tolist())
+                live = [(row, c) for row, c in segment.iter_chunks() if row not in dead_set]
+                chunks += [c for _, c in live]
+                parts.append(segment.vectors_at(np.array([r for r, _ in live], np.int64)))
+        self.segments = [s for s in self.segments if s[0] not in merge]
+        for name in merge:
+            shutil.rmtree(self.folder / name, ignore_errors=True)
+        if chunks:
+            self.add_segment(chunks, np.concatenate(parts))
+
+    def commit(self) -> Path:
+        live = 0
+        for name, _, rows, dead in self.segments:
+            live += rows - len(dead)
+            if len(dead):
+                np.save(self.folder / f"deleted-{name}.npy", dead)
+                _fsync_path(self.folder / f"deleted-{name}.npy")
+        manifest = {
+            **self.manifest,
+            "format": FORMAT_VERSION,
+            "dim": self.dim,
+            "chunks": live,
+            "segments": [name for name, *_ in self.segments],
+            "next_segment": self.next_segment,
+        }
+        with open(self.folder / _FILES, "w", encoding="utf-8") as handle:
+            json.dump(self.files, handle, sort_keys=True, ensure_ascii=False)
             _fsync(handle)
-        flat = faiss.IndexFlatIP(dim)
-        if len(vectors):
-            flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        faiss.write_index(flat, str(staging / _VECTORS))
-        _fsync_path(staging / _VECTORS)
         # The manifest goes last: a generation with a manifest is complete.
-        with open(staging / _MANIFEST, "w", encoding="utf-8") as handle:
+        with open(self.folder / _MANIFEST, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=1, sort_keys=True, ensure_ascii=False)
             _fsync(handle)
-        _fsync_path(staging)
+        _fsync_path(self.folder)
+        previous = current_generation(self.index_dir)
+        number = int(previous.name.split("-")[1]) + 1 if previous is not None else 1
+        final = self.index_dir / f"gen-{number:06d}"
         if final.exists():  # left by a writer killed between rename and pointer swap
             shutil.rmtree(final)
-        os.rename(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _atomic_write_text(index_dir / _CURRENT, final.name + "\n")
-    _remove_stale(index_dir, keep=final.name)
-    return final
+        os.rename(self.folder, final)
+        _atomic_write_text(self.index_dir / _CURRENT, final.name + "\n")
+        _remove_stale(self.index_dir, keep=final.name)
+        return final
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -431,10 +567,23 @@ def _fsync_path(path: Path) -> None:
 
 
 class LocalIndexStore:
-    """The `IndexStore` over a local index folder (FAISS + JSON chunk store, generations)."""
+    """The `IndexStore` over a local index folder (segments, generations: module docstring)."""
+
+    format = FORMAT_VERSION
 
     def __init__(self, index_dir: Path | str) -> None:
         self.index_dir = Path(index_dir)
+
+    @property
+    def location(self) -> Path:
+        return self.index_dir
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Held while a sync writes: one writer per index folder."""
+        return writer_lock(self.index_dir)
+
+    def close(self) -> None:
+        """Nothing held between calls (snapshots close themselves)."""
 
     def read_manifest(self) -> dict[str, Any] | None:
         return read_manifest(self.index_dir)
@@ -446,3 +595,21 @@ class LocalIndexStore:
         self, manifest: dict[str, Any], chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> Path:
         return write_generation(self.index_dir, manifest, chunks, vectors)
+
+    def write_changes(
+        self,
+        manifest: dict[str, Any],
+        dropped_ids: Iterable[str],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+    ) -> Path:
+        return write_changes(self.index_dir, manifest, dropped_ids, chunks, vectors)
+
+
+def open_store(spec: Path | str) -> Any:
+    """The store a `--index`/`--store` value names: a folder, milvus:PATH.db, milvus://HOST:PORT."""
+    from ragkit.index.milvus_store import MilvusStore, is_milvus
+
+    if is_milvus(spec):
+        return MilvusStore(str(spec))
+    return LocalIndexStore(spec)

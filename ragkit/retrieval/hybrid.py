@@ -3,13 +3,16 @@
     query ─┬─ embed ── FAISS top-N (readable rows only) ──┐
            └─ BM25 top-N (readable rows only) ────────────┴─ fuse ─ top-k ─ Hit(score, rank, ...)
 
+Both searches are the snapshot's (ragkit/index/snapshot.py): the index is memory-mapped and
+BM25 is scored from postings saved at ingest, so nothing is built when a retriever loads.
+
 Access groups are applied inside both searches, before any top-N is taken, so a chunk the
 asker cannot read never takes a place, never shifts a rank, and cannot be counted from the
 number of results. RRF sees ranks among readable chunks only, score normalisation (z-score
 by default) sees readable candidates only, and BM25's corpus statistics come from readable
-chunks only (see sparse.py): results and scores are exactly those of an index that never held
-the hidden chunks. Each Hit carries both component scores (cosine, BM25), filled in for the
-final k even when a chunk came from one list only.
+chunks only (IndexSnapshot.bm25_scores): results and scores are exactly those of an index
+that never held the hidden chunks. Each Hit carries both component scores (cosine, BM25),
+filled in for the final k even when a chunk came from one list only.
 """
 
 from __future__ import annotations
@@ -23,9 +26,7 @@ import numpy as np
 from ragkit.access import check_groups
 from ragkit.errors import ConfigError, IndexStoreError, UsageError
 from ragkit.index.embedding import Embedder, load_embedder
-from ragkit.index.records import Chunk
 from ragkit.index.store import IndexSnapshot, load_index
-from ragkit.retrieval.dense import DenseIndex
 from ragkit.retrieval.fusion import (
     RRF_K,
     Normalisation,
@@ -33,7 +34,9 @@ from ragkit.retrieval.fusion import (
     top_k,
     weighted_fusion,
 )
-from ragkit.retrieval.sparse import BM25Index, top_rows
+from ragkit.retrieval.sparse import top_rows
+from ragkit.text.analyse import analyser_for
+from ragkit.text.language import question_language
 from ragkit.types import Hit
 
 Mode = Literal["hybrid", "dense", "sparse"]
@@ -71,33 +74,13 @@ class HybridRetriever:
 
     def __init__(
         self,
-        chunks: list[Chunk],
-        dense: DenseIndex,
+        snapshot: IndexSnapshot,
         embedder: Embedder,
         settings: RetrieverSettings = RetrieverSettings(),
     ) -> None:
-        if len(dense) != len(chunks):
-            raise IndexStoreError(
-                f"{len(chunks)} chunks but {len(dense)} vectors: rebuild the index"
-            )
-        self.chunks = chunks
-        self.dense = dense
+        self.snapshot = snapshot
         self.embedder = embedder
         self.settings = settings
-        self.sparse: BM25Index | None = None
-        if settings.mode != "dense":  # tokenised now, so the first query does not pay for it
-            self.sparse = BM25Index(
-                [c.embedding_text for c in chunks],
-                languages=[c.language for c in chunks],
-                k1=settings.bm25_k1,
-                b=settings.bm25_b,
-            )
-        # readable_by, precomputed: public rows, and each group's rows
-        self._public = np.fromiter((not c.groups for c in chunks), bool, len(chunks))
-        self._group_masks: dict[str, np.ndarray] = {}
-        for row, chunk in enumerate(chunks):
-            for group in chunk.groups:
-                self._group_masks.setdefault(group, np.zeros(len(chunks), bool))[row] = True
 
     @classmethod
     def from_index(
@@ -132,7 +115,7 @@ class HybridRetriever:
                 f"use {query_model}: query with --model {index_model}, or rebuild the index "
                 f"with `ragkit ingest --model {query_model}`"
             )
-        return cls(snapshot.chunks, DenseIndex(snapshot.vectors_index), embedder, settings)
+        return cls(snapshot, embedder, settings)
 
     def warm_up(self) -> None:
         """Load the embedding model's weights now rather than on the first query.
@@ -155,7 +138,10 @@ class HybridRetriever:
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
         allowed = self._allowed(check_groups(groups))
-        if not question.strip() or not self.chunks or (allowed is not None and not allowed.any()):
+        snapshot = self.snapshot
+        if not question.strip() or not snapshot.live_count:
+            return []
+        if allowed is not None and not allowed.any():
             return []
         depth = max(self.settings.candidates, k)
         query_vector = bm25 = None
@@ -163,27 +149,32 @@ class HybridRetriever:
         sparse_run: dict[int, float] = {}  # {row: BM25 score}, readable rows only
         if self.settings.mode != "sparse":
             query_vector = self.embedder.embed([question])[0]  # (dim,)
-            dense_run = _as_run(*self.dense.search(query_vector, depth, allowed))
-        if self.sparse is not None and self.settings.mode != "dense":
-            bm25 = self.sparse.scores(question, allowed)  # (n_chunks,), 0 where hidden
-            sparse_run = _as_run(*top_rows(bm25, depth))
+            dense_run = _as_run(*snapshot.dense_search(query_vector, depth, allowed))
+        if self.settings.mode != "dense":
+            language = question_language(question, snapshot.languages(allowed))
+            terms = analyser_for(language).terms(question)
+            settings = self.settings
+            bm25 = snapshot.bm25_scores(terms, allowed, k1=settings.bm25_k1, b=settings.bm25_b)
+            sparse_run = _as_run(*top_rows(bm25, depth))  # bm25: (rows,), 0 where hidden
         if query_vector is not None and bm25 is not None and self.settings.fusion == "weighted":
-            _score_union(dense_run, sparse_run, bm25, self.dense, query_vector)
+            _score_union(dense_run, sparse_run, bm25, snapshot, query_vector)
         best = top_k(self._fuse(dense_run, sparse_run), k)
 
         rows = np.array([row for row, _ in best], dtype=np.int64)
         none: list[float | None] = [None] * len(best)
-        dense = none if query_vector is None else self.dense.similarities(query_vector, rows)
+        dense = none if query_vector is None else snapshot.similarities(query_vector, rows)
         sparse = none if bm25 is None else bm25[rows]
         return [
             Hit(
-                chunk=self.chunks[row],
+                chunk=chunk,
                 score=float(score),
                 rank=rank,
                 dense_score=_float(dense[rank - 1]),
                 sparse_score=_float(sparse[rank - 1]),
             )
-            for rank, (row, score) in enumerate(best, start=1)
+            for rank, ((_, score), chunk) in enumerate(
+                zip(best, snapshot.chunks_at(rows), strict=True), start=1
+            )
         ]
 
     def _fuse(self, dense: dict[int, float], sparse: dict[int, float]) -> dict[int, float]:
@@ -197,24 +188,19 @@ class HybridRetriever:
         return weighted_fusion(dense, sparse, settings.alpha, settings.normalisation)
 
     def _allowed(self, groups: frozenset[str]) -> np.ndarray | None:
-        """Readable rows for these groups, (n_chunks,) bool; None when every chunk is readable.
+        """Readable live rows for these groups, (rows,) bool; None when every row is.
 
-        Public rows OR the rows of each of the asker's groups, from masks built at load: the
-        same few vector operations for every asker, and no cache whose hits could be timed.
+        Computed for every question from the segments' per-row group ids (a vectorised
+        lookup): the same work for every asker, and no cache whose hits could be timed.
         """
-        mask = self._public.copy()
-        for group in groups:
-            rows = self._group_masks.get(group)
-            if rows is not None:
-                mask |= rows
-        return None if mask.all() else mask
+        return self.snapshot.readable_rows(groups)
 
 
 def _score_union(
     dense_run: dict[int, float],
     sparse_run: dict[int, float],
     bm25: np.ndarray,
-    dense: DenseIndex,
+    dense: IndexSnapshot,
     query_vector: np.ndarray,
 ) -> None:
     """Give each run the true score of every candidate of the other, in place.

@@ -76,7 +76,8 @@ class LiveRetriever:
 
     @property
     def chunks(self) -> list[Chunk]:
-        return self.current().retriever.chunks
+        """Every live chunk of the current generation (reads the whole store: small tools)."""
+        return self.current().snapshot.live_chunks()
 
     def _load(self, embedder: Embedder | None) -> Loaded:
         snapshot = load_index(self.index_dir)  # retries by itself across a swap

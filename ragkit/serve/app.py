@@ -177,7 +177,8 @@ def create_app(
             # The generation the assistant answers from, when it follows the live index.
             snapshot = getattr(getattr(assistant, "retriever", None), "snapshot", None)
             if callable(snapshot):
-                return sources_in(snapshot().manifest, who.groups)
+                live = snapshot()  # its per-file records load on first use
+                return sources_in({"files": live.files}, who.groups)
             return list_sources(index_dir, who.groups)
 
         rows = await anyio.to_thread.run_sync(listing)

@@ -90,7 +90,7 @@ def _indexed_text(index_dir: Path, source: str, groups: frozenset[str]) -> bytes
     snapshot = load_index(index_dir)
     pieces = [
         c.text
-        for c in snapshot.chunks_at(range(len(snapshot)))
+        for c in snapshot.live_chunks()  # deleted (tombstoned) chunks are not text of it
         if (c.source == source or c.source.startswith(source + "#"))
         and readable_by(c.groups, groups)
     ]

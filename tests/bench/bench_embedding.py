@@ -264,7 +264,7 @@ def quality(work: Path) -> None:
         ingest([SAMPLE], index, IngestOptions(progress=False), embedder=embedder)
         for mode in ("dense", "hybrid"):
             retriever = HybridRetriever.from_index(index, settings=RetrieverSettings(mode=mode))
-            everyone = frozenset(g for c in retriever.chunks for g in c.groups)
+            everyone = retriever.snapshot.group_names()
             qrels, run = {}, {}
             for item in items:
                 hits = retriever.retrieve(item.question, k=10, groups=everyone)

@@ -349,7 +349,7 @@ def sample(model: str, limit: int | None) -> list[dict[str, Any]]:
     index_dir = BENCH / f"sample-{key[:12]}"  # the same folder bench_retrieval.py uses
     ingest([REPO / "sample_corpus"], index_dir, options, embedder=embedder)
     retriever = HybridRetriever.from_index(index_dir, embedder)
-    groups = frozenset(g for c in retriever.chunks for g in c.groups)
+    groups = retriever.snapshot.group_names()
     generator = ExtractiveGenerator(embedder)
     retriever.warm_up()
     refused = {True: [], False: []}
@@ -362,7 +362,7 @@ def sample(model: str, limit: int | None) -> list[dict[str, Any]]:
         refused[bool(item["answerable"])].append(answer.abstained)
         if item["answerable"] and not answer.abstained:
             must.append(all(m.lower() in answer.text.lower() for m in item.get("must_contain", [])))
-    print(f"sample corpus: {len(items)} questions, {len(retriever.chunks)} chunks")
+    print(f"sample corpus: {len(items)} questions, {retriever.snapshot.live_count} chunks")
     return [
         row(
             "sample corpus",
@@ -387,7 +387,7 @@ def sample(model: str, limit: int | None) -> list[dict[str, Any]]:
         ),
         row(
             "latency",
-            f"retrieve + generate, {len(retriever.chunks)} chunks",
+            f"retrieve + generate, {retriever.snapshot.live_count} chunks",
             len(total_ms),
             "p50 / p95 ms",
             p50_95(total_ms),

@@ -71,7 +71,7 @@ def contoso_hits(data: Path, index: Path) -> dict[str, float]:
     build([folder / "data"], index, DEFAULT_MODEL)
     snapshot = load_index(index)
     retriever = HybridRetriever.from_snapshot(snapshot, load_embedder(DEFAULT_MODEL))
-    groups = frozenset(g for chunk in retriever.chunks for g in chunk.groups)
+    groups = snapshot.group_names()
     rows = [json.loads(line) for line in (folder / "evals/ground_truth.jsonl").open()]
     page_hits = doc_hits = asked = 0
     for row in rows:

@@ -119,8 +119,8 @@ def retrievers(index_dir: Path) -> dict[str, HybridRetriever]:
     default = HybridRetriever.from_snapshot(snapshot, embedder)
     seconds = time.perf_counter() - started
     print(
-        f"  load: BM25 over {len(snapshot.chunks)} chunks in {seconds:.3f} s "
-        f"(analyser: Snowball english)"
+        f"  load: {snapshot.live_count} chunks (BM25 saved at ingest) in {seconds:.3f} s "
+        "(analyser: ragkit.text.analyse)"
     )
     default.warm_up()
     other_fusion = "rrf" if default.settings.fusion == "weighted" else "weighted"
@@ -148,7 +148,7 @@ def timed(search: Callable[[str], Any], queries: Iterable[str]) -> tuple[list[An
 
 
 def groups_of(retriever: HybridRetriever) -> frozenset[str]:
-    return frozenset(g for chunk in retriever.chunks for g in chunk.groups)
+    return retriever.snapshot.group_names()
 
 
 # --- SciFact ------------------------------------------------------------------------------------
@@ -176,7 +176,27 @@ def doc_run(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
     return run
 
 
-def scifact(data: Path, quick: bool, tune: bool) -> list[Row]:
+def milvus_copy(index_dir: Path) -> str:
+    """The local index's chunks and vectors written into Milvus Lite (no re-embedding)."""
+    from ragkit.index.store import load_index, open_store
+
+    snapshot = load_index(index_dir)
+    chunks = snapshot.live_chunks()
+    vectors = snapshot.vectors_for(c.chunk_id for c in chunks)
+    spec = f"milvus:{BENCH / (index_dir.name + '-milvus.db')}"
+    store = open_store(spec)
+    existing = store.read_manifest()
+    if existing is None or existing.get("files") != snapshot.files:
+        manifest = {"fingerprint": snapshot.fingerprint, "files": snapshot.files}
+        matrix = np.stack([vectors[c.chunk_id] for c in chunks])
+        started = time.perf_counter()
+        store.write_generation(manifest, chunks, matrix)
+        print(f"  Milvus Lite copy: {len(chunks)} chunks in {time.perf_counter() - started:.1f} s")
+    store.close()
+    return spec
+
+
+def scifact(data: Path, quick: bool, tune: bool, milvus: bool = False) -> list[Row]:
     from _baseline import Baseline
     from langchain_core.documents import Document
 
@@ -200,7 +220,12 @@ def scifact(data: Path, quick: bool, tune: bool) -> list[Row]:
     print(f"SciFact: {len(records)} abstracts, {len(test)} test queries")
 
     rows: list[Row] = []
-    found = retrievers(ragkit_index(name, [corpus_path]))
+    index_dir = ragkit_index(name, [corpus_path])
+    found = retrievers(index_dir)
+    if milvus:
+        from ragkit.retrieval import open_retriever
+
+        found["ragkit on Milvus Lite (RRF in engine)"] = open_retriever(milvus_copy(index_dir))
     test_queries = [queries[qid] for qid in test]
     for system, retriever in found.items():
         hits, latencies = timed(lambda q, r=retriever: r.retrieve(q, k=SCIFACT_DEPTH), test_queries)
@@ -265,14 +290,20 @@ def sweep(
 ) -> None:
     """Fusion settings and BM25 variants, scored on train; the chosen ones also on test."""
     from ragkit.retrieval import fusion, sparse
+    from ragkit.text.analyse import analyser
+
+    snapshot = hybrid.snapshot
+    all_chunks = snapshot.chunks_at(range(len(snapshot)))  # a fresh index: no tombstones
+    k1, b = hybrid.settings.bm25_k1, hybrid.settings.bm25_b
 
     def lists(qrels: dict[str, dict[str, int]]) -> dict[str, tuple[dict, dict]]:
         out = {}
         for qid in qrels:
             vector = hybrid.embedder.embed([queries[qid]])[0]
-            rows, scores = hybrid.dense.search(vector, SCIFACT_DEPTH)
+            rows, scores = snapshot.dense_search(vector, SCIFACT_DEPTH)
             dense = dict(zip(rows.tolist(), scores.tolist(), strict=True))
-            rows, scores = hybrid.sparse.search(queries[qid], SCIFACT_DEPTH)
+            bm25 = snapshot.bm25_scores(analyser().terms(queries[qid]), None, k1=k1, b=b)
+            rows, scores = sparse.top_rows(bm25, SCIFACT_DEPTH)
             out[qid] = (dense, dict(zip(rows.tolist(), scores.tolist(), strict=True)))
         return out
 
@@ -280,7 +311,7 @@ def sweep(
         run = {}
         for qid, (dense, bm25) in per_query.items():
             best = fusion.top_k(fuse(dense, bm25), SCIFACT_DEPTH)
-            run[qid] = doc_run((hybrid.chunks[row].source, s) for row, s in best)
+            run[qid] = doc_run((all_chunks[row].source, s) for row, s in best)
         return ndcg_at_k(qrels, run, 10)
 
     configs: dict[str, Callable] = {
@@ -306,19 +337,19 @@ def sweep(
     unstemmed = Analyser("english")
     unstemmed._stem = lambda word: word  # the same words and stopwords, no stemming
     variants = {"snowball": Analyser("english"), "no stemmer": unstemmed}
-    for stem_label, analyser in variants.items():
+    for stem_label, variant in variants.items():
         for text_label, text_of in (
             ("embedding_text", lambda c: c.embedding_text),
             ("text", lambda c: c.text),
         ):
             started = time.perf_counter()
-            texts = [text_of(c) for c in hybrid.chunks]
-            index = sparse.BM25Index(texts, text_analyser=analyser)
+            texts = [text_of(c) for c in all_chunks]
+            index = sparse.BM25Index(texts, text_analyser=variant)
             build = time.perf_counter() - started
             run = {}
             for qid in train:
                 rows, scores = index.search(queries[qid], SCIFACT_DEPTH)
-                pairs = ((hybrid.chunks[r].source, s) for r, s in zip(rows, scores, strict=True))
+                pairs = ((all_chunks[r].source, s) for r, s in zip(rows, scores, strict=True))
                 run[qid] = doc_run(pairs)
             print(
                 f"  {stem_label:10s} {text_label:14s} {ndcg_at_k(train, run, 10):.4f}"
@@ -399,7 +430,7 @@ def sample(data: Path | None) -> list[Row]:
     gold = [{s.split("#", 1)[0] for s in r["sources"]} for r in items]
     print(f"sample corpus: {len(items)} answerable questions")
     found = retrievers(ragkit_index("sample", [root]))
-    sources = sorted({c.source for c in found[DEFAULT].chunks})
+    sources = sorted({c.source for c in found[DEFAULT].snapshot.live_chunks()})
     baseline = Baseline(load_files(root, sources), BENCH)
     rows = chunk_level_rows(
         "sample", [r["question"] for r in items], lambda i, src, *_: src in gold[i], found, baseline
@@ -420,7 +451,7 @@ def contoso(data: Path) -> list[Row]:
     items, gold = zip(*[(r, g) for r, g in zip(items, gold, strict=True) if g], strict=True)
     print(f"Contoso: {len(items)} questions with a page citation")
     found = retrievers(ragkit_index("contoso", [folder / "data"]))
-    sources = sorted({c.source for c in found[DEFAULT].chunks})
+    sources = sorted({c.source for c in found[DEFAULT].snapshot.live_chunks()})
     baseline = Baseline(load_files(folder / "data", sources), BENCH)
 
     def relevant(i: int, source: str, page: int | None, page_end: int | None) -> bool:
@@ -437,6 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="SciFact subset: ~1,000 abstracts")
     parser.add_argument("--tune", action="store_true", help="sweeps on SciFact train qrels")
+    parser.add_argument(
+        "--milvus", action="store_true", help="SciFact also through Milvus Lite (ragkit[milvus])"
+    )
     parser.add_argument("--only", default="scifact,sample,contoso", help="comma-separated")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -449,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no shared data (../shared/data or $RAGKIT_SHARED_DATA): SciFact and Contoso skipped")
     else:
         if "scifact" in only:
-            rows += scifact(data, args.quick, args.tune)
+            rows += scifact(data, args.quick, args.tune, args.milvus)
         if "contoso" in only:
             rows += contoso(data)
     print()

@@ -61,7 +61,8 @@ def public_texts(index: Path) -> str:
     from ragkit.index.store import load_index
 
     snapshot = load_index(index)
-    return "\n".join(c.text for c in snapshot.chunks if readable_by(c.groups, frozenset()))
+    chunks = snapshot.live_chunks()
+    return "\n".join(c.text for c in chunks if readable_by(c.groups, frozenset()))
 
 
 # --- ingestion side -----------------------------------------------------------------------
@@ -306,12 +307,14 @@ def serve_reads_during_ingest(work: Path, asks: int = 500, cli_asks: int = 30) -
             "import sys, time\nfrom pathlib import Path\nfrom ragkit.index import store\n"
             f"store.GRACE_SECONDS, store.KEEP_SUPERSEDED = {grace}, {keep}\n"
             "snap = store.load_index(Path(sys.argv[1]))\n"
-            "vectors = snap.vectors_index.reconstruct_n(0, snap.vectors_index.ntotal)\n"
+            "chunks = snap.live_chunks()\nby_id = snap.vectors_for(c.chunk_id for c in chunks)\n"
+            "import numpy\nvectors = numpy.stack([by_id[c.chunk_id] for c in chunks])\n"
+            "manifest = {**snap.manifest, 'files': snap.files}\n"
             "out = Path(sys.argv[2])\nout.mkdir()\n"
-            "store.write_generation(out, snap.manifest, snap.chunks, vectors)\n"
+            "store.write_generation(out, manifest, chunks, vectors)\n"
             "Path(sys.argv[3]).touch()\nend = time.time() + 600\n"
             "while time.time() < end:\n"
-            "    store.write_generation(out, snap.manifest, snap.chunks, vectors)\n"
+            "    store.write_generation(out, manifest, chunks, vectors)\n"
         )
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         argv = [sys.executable, "-c", code, str(index), str(scratch), str(ready)]
@@ -350,8 +353,11 @@ def serve_reads_during_ingest(work: Path, asks: int = 500, cli_asks: int = 30) -
 
 
 def _vectors(snapshot: Any) -> Any:
-    index = snapshot.vectors_index
-    return index.reconstruct_n(0, index.ntotal)
+    import numpy as np
+
+    chunks = snapshot.live_chunks()
+    by_id = snapshot.vectors_for(c.chunk_id for c in chunks)
+    return np.stack([by_id[c.chunk_id] for c in chunks])
 
 
 @section

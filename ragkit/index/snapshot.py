@@ -1,0 +1,282 @@
+"""A loaded generation: its segments side by side in one row space, minus tombstones.
+
+Global row r belongs to the segment whose offset range holds it (segments in manifest
+order). Deleted rows (tombstones) stay in their segment until a compaction rewrites it;
+they are never readable, never counted in BM25 statistics and never searched.
+
+Search primitives live here because they depend on the layout; the retriever fuses them:
+  - `dense_search`: per segment FAISS top-k, with the readable rows as an `IDSelectorBitmap`
+    inside the search (exact for flat segments; IVF segments widen the probe until they
+    return every readable row they can, so a filter never leaves the list short), merged.
+  - `bm25_scores`: Lucene BM25 computed at query time from saved term counts. N, df and
+    avgdl are taken over the rows the caller may read, across all segments, so a score is
+    exactly the score in an index that never held the hidden or deleted chunks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragkit.errors import IndexStoreError
+from ragkit.index.records import Chunk
+from ragkit.index.segment import Segment
+
+NPROBE = 64  # IVF lists probed per query; recall@10 vs exact measured in bench_scale.py
+
+
+class IndexSnapshot:
+    """One immutable generation, opened lazily (see module docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        segments: list[Segment],
+        deleted: list[np.ndarray],  # per segment: sorted local rows that are tombstoned
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.segments = segments
+        self.deleted = deleted
+        sizes = [len(s) for s in segments]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        self._files: dict[str, dict[str, Any]] | None = None
+        self._alive: np.ndarray | None = None
+        if any(len(d) for d in deleted):
+            alive = np.ones(int(self.offsets[-1]), bool)
+            for offset, rows in zip(self.offsets, deleted, strict=False):
+                alive[offset + rows] = False
+            self._alive = alive
+        self._lengths: np.ndarray | None = None
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        return self.manifest["fingerprint"]
+
+    @property
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Per source file: hash, groups, chunk ids. Read on first use (large at scale)."""
+        if self._files is None:
+            with open(self.path / "files.json", encoding="utf-8") as handle:
+                self._files = json.load(handle)
+        return self._files
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["dim"])
+
+    def __len__(self) -> int:
+        """Rows in the row space, tombstoned ones included (see `live_count`)."""
+        return int(self.offsets[-1])
+
+    @property
+    def live_count(self) -> int:
+        return len(self) if self._alive is None else int(self._alive.sum())
+
+    # -- chunks ---------------------------------------------------------------------------
+
+    def chunks_at(self, rows: Sequence[int] | np.ndarray) -> list[Chunk]:
+        """The chunks at these global rows, in the given order. IndexError past the end."""
+        wanted = np.asarray(rows, dtype=np.int64)
+        if len(wanted) and (wanted.min() < 0 or wanted.max() >= len(self)):
+            raise IndexError(f"row {int(wanted.max())} is past the end ({len(self)} rows)")
+        which = np.searchsorted(self.offsets, wanted, side="right") - 1
+        out: list[Chunk | None] = [None] * len(wanted)
+        for seg in np.unique(which):
+            picked = np.flatnonzero(which == seg)
+            local = wanted[picked] - self.offsets[seg]
+            for i, chunk in zip(picked, self.segments[seg].chunks_at(local), strict=True):
+                out[i] = chunk
+        return out  # type: ignore[return-value]
+
+    def live_chunks(self) -> list[Chunk]:
+        """Every live chunk, in row order (reads the whole store: for tests and tools)."""
+        out = []
+        for seg, segment in enumerate(self.segments):
+            dead = set(self.deleted[seg].tolist())
+            out += [c for row, c in segment.iter_chunks() if row not in dead]
+        return out
+
+    def vectors_by_id(self) -> dict[str, np.ndarray]:
+        """Every live chunk's stored vector (reads everything: prefer `vectors_for`)."""
+        return self.vectors_for(c.chunk_id for c in self.live_chunks())
+
+    def vectors_for(self, chunk_ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored (dim,) float32 vectors of those live chunks that hold these ids."""
+        ids = list(chunk_ids)
+        out: dict[str, np.ndarray] = {}
+        for seg, rows in enumerate(self.live_rows_of(ids)):
+            found = self.segments[seg].rows_of(ids)
+            pairs = [(cid, r) for cid, rs in found.items() for r in rs if r in rows]
+            if pairs:
+                vectors = self.segments[seg].vectors_at(np.array([r for _, r in pairs]))
+                out.update((cid, vectors[i]) for i, (cid, _) in enumerate(pairs))
+        return out
+
+    def live_rows_of(self, chunk_ids: Iterable[str]) -> list[set[int]]:
+        """Per segment, the live local rows holding any of these chunk ids."""
+        ids = list(chunk_ids)
+        result = []
+        for seg, segment in enumerate(self.segments):
+            rows = {r for rs in segment.rows_of(ids).values() for r in rs}
+            result.append(rows.difference(self.deleted[seg].tolist()))
+        return result
+
+    # -- access -----------------------------------------------------------------------------
+
+    def languages(self, allowed: np.ndarray | None) -> set[str | None]:
+        """Languages of the chunks in `allowed` (by group set: hidden chunks do not count)."""
+        found: set[str | None] = set()
+        for seg, segment in enumerate(self.segments):
+            start, end = int(self.offsets[seg]), int(self.offsets[seg + 1])
+            ids = np.asarray(segment.group_ids)
+            if allowed is not None:
+                ids = ids[allowed[start:end]]
+            found |= segment.languages(np.unique(ids).tolist())
+        return found
+
+    def group_names(self) -> frozenset[str]:
+        """Every access group some chunk names (from segment metadata, no chunk is read)."""
+        return frozenset(g for s in self.segments for gs in s.meta.group_sets for g in gs)
+
+    def readable_rows(self, groups: frozenset[str]) -> np.ndarray | None:
+        """(len(self),) bool: live rows an asker with `groups` may read; None = every row."""
+        masks = [segment.readable(groups) for segment in self.segments]
+        mask = np.concatenate(masks) if masks else np.zeros(0, bool)
+        if self._alive is not None:
+            mask &= self._alive
+        return None if mask.all() else mask
+
+    # -- dense ------------------------------------------------------------------------------
+
+    def dense_search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Global rows and cosines of the k nearest readable chunks, best first.
+
+        `query`: (dim,) float32 unit vector; `allowed`: (len(self),) bool or None (all).
+        """
+        import faiss
+
+        if query.shape != (self.dim,):
+            raise IndexStoreError(
+                f"query vector has shape {query.shape} but the index holds {self.dim}-dimensional "
+                "vectors: query with the model the index was built with"
+            )
+        found_rows, found_scores = [], []
+        for seg, segment in enumerate(self.segments):
+            start, end = int(self.offsets[seg]), int(self.offsets[seg + 1])
+            part = None if allowed is None else allowed[start:end]
+            limit = len(segment) if part is None else int(part.sum())
+            kk = min(k, limit)
+            if kk <= 0:
+                continue
+            bitmap = None if part is None else np.packbits(part, bitorder="little")
+            rows, scores = _search(faiss, segment, query, kk, bitmap)
+            found_rows.append(rows + start)
+            found_scores.append(scores)
+        if not found_rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        rows, scores = np.concatenate(found_rows), np.concatenate(found_scores)
+        order = np.lexsort((rows, -scores))[:k]
+        return rows[order], scores[order]
+
+    def similarities(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Exact cosine of the query with the vectors at global rows, (len(rows),)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), np.float32)
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        for seg in np.unique(which):
+            picked = np.flatnonzero(which == seg)
+            vectors = self.segments[seg].vectors_at(rows[picked] - self.offsets[seg])
+            out[picked] = vectors @ query.astype(np.float32)
+        return out
+
+    # -- BM25 ---------------------------------------------------------------------------------
+
+    def bm25_scores(
+        self, terms: Sequence[str], allowed: np.ndarray | None, *, k1: float, b: float
+    ) -> np.ndarray:
+        """Lucene BM25 of every row for these query terms (repeats count), (len(self),) float32.
+
+        Statistics come from the rows in `allowed` (None: all rows) only; other rows score 0.
+        idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)), times tf / (tf + k1 (1 - b + b len/avgdl)).
+        """
+        out = np.zeros(len(self), np.float32)
+        if not terms or not len(self):
+            return out
+        lengths = self._all_lengths()
+        if allowed is None:
+            n_docs, total = len(self), float(lengths.sum(dtype=np.float64))
+        else:
+            n_docs, total = int(allowed.sum()), float(np.dot(lengths, allowed))
+        if not n_docs:
+            return out
+        avg_length = max(total / n_docs, 1e-9)
+        weights: dict[str, int] = {}
+        for term in terms:
+            weights[term] = weights.get(term, 0) + 1
+        for term, repeats in weights.items():
+            rows, tf = self._postings(term)
+            if allowed is not None:
+                keep = allowed[rows]
+                rows, tf = rows[keep], tf[keep]
+            if not len(rows):
+                continue
+            df = len(rows)
+            idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+            norm = k1 * (1 - b + b * lengths[rows] / avg_length)
+            out[rows] += (repeats * (idf * tf / (tf + norm))).astype(np.float32)
+        return out
+
+    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Global rows and tf (float64) of one term across segments."""
+        rows, tfs = [], []
+        for seg, segment in enumerate(self.segments):
+            col = segment.term_columns([term]).get(term)
+            if col is None:
+                continue
+            local, tf = segment.postings(col)
+            rows.append(np.asarray(local, np.int64) + self.offsets[seg])
+            tfs.append(np.asarray(tf, np.float64))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0)
+        return np.concatenate(rows), np.concatenate(tfs)
+
+    def _all_lengths(self) -> np.ndarray:
+        if self._lengths is None:
+            parts = [np.asarray(s.lengths, np.float64) for s in self.segments]
+            self._lengths = np.concatenate(parts) if parts else np.zeros(0)
+        return self._lengths
+
+    def close(self) -> None:
+        for segment in self.segments:
+            segment.close()
+
+
+def _search(
+    faiss: Any, segment: Segment, query: np.ndarray, k: int, bitmap: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One segment's top-k among the rows set in `bitmap` (None: all), local rows."""
+    selector = None
+    if bitmap is not None:
+        selector = faiss.IDSelectorBitmap(len(segment), faiss.swig_ptr(bitmap))
+    nlist = segment.meta.nlist
+    nprobe = min(NPROBE, nlist)
+    while True:
+        if nlist:
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+        else:
+            params = None if selector is None else faiss.SearchParameters(sel=selector)
+        vector = query.reshape(1, -1).astype(np.float32)
+        scores, rows = segment.index.search(vector, k, params=params)  # (1, k) each
+        found = rows[0] >= 0
+        if found.sum() >= k or not nlist or nprobe >= nlist:
+            # `bitmap` and `selector` stay referenced until here: FAISS holds raw pointers.
+            return rows[0][found].astype(np.int64), scores[0][found]
+        nprobe = min(nprobe * 4, nlist)  # a narrow filter: probe wider until k are found

@@ -1,0 +1,92 @@
+"""The retriever over a Milvus store: dense + Milvus BM25, fused by RRF inside Milvus.
+
+    query ─┬─ embed ── dense ANN request (filter: asker's groups) ─┐
+           └─ text ─── BM25 full-text request (same filter) ───────┴─ RRFRanker ─ top-k
+
+One hybrid search per collection the asker may read (one collection per access-group set,
+see ragkit/index/milvus_store.py, so BM25 statistics never include a hidden chunk); the
+fused lists of several collections are merged by their RRF scores. The fusion differs from
+the local store's default (weighted z-score over the two lists): Milvus's rankers see only
+the engine's scores, and RRF needs no normalisation. Hits carry the fused score only.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ragkit.errors import IndexStoreError, UsageError
+from ragkit.index.embedding import Embedder, load_embedder
+from ragkit.index.milvus_store import MilvusSnapshot, MilvusStore
+from ragkit.index.records import Chunk
+from ragkit.retrieval.fusion import RRF_K
+from ragkit.types import Hit
+
+_DEPTH = 100  # candidates per list before fusion, as the local retriever
+
+
+class MilvusRetriever:
+    """Finds the chunks of a Milvus index that best match a question, among those readable."""
+
+    def __init__(self, snapshot: MilvusSnapshot, embedder: Embedder) -> None:
+        self.snapshot = snapshot
+        self.embedder = embedder
+
+    @classmethod
+    def from_spec(cls, spec: str, embedder: Embedder | None = None) -> MilvusRetriever:
+        snapshot = MilvusStore(spec).load()
+        model = str(snapshot.fingerprint.get("model"))
+        if embedder is None:
+            embedder = load_embedder(model)
+        elif embedder.fingerprint().get("model") != model:
+            raise IndexStoreError(
+                f"milvus store {spec} was built with model {model}: query with --model {model}"
+            )
+        return cls(snapshot, embedder)
+
+    def warm_up(self) -> None:
+        warm_up = getattr(self.embedder, "warm_up", None)
+        if warm_up is not None:
+            warm_up(bulk=True)
+
+    def retrieve(
+        self, question: str, *, k: int = 5, groups: frozenset[str] = frozenset()
+    ) -> list[Hit]:
+        """The k best chunks readable by `groups`, best first, ranks 1..k."""
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        if k < 1:
+            raise UsageError(f"k must be at least 1, got {k}")
+        names = self.snapshot.collections(frozenset(groups))
+        if not question.strip() or not names:
+            return []
+        vector = self.embedder.embed([question])[0].tolist()
+        expr = _group_filter(groups)
+        depth = max(_DEPTH, k)
+        found: list[tuple[float, Chunk]] = []
+        client = self.snapshot.store.client
+        for name in names:
+            requests = [
+                AnnSearchRequest([vector], "dense", {"metric_type": "IP"}, depth, expr=expr),
+                AnnSearchRequest([question], "sparse", {"metric_type": "BM25"}, depth, expr=expr),
+            ]
+            loaded = self.snapshot.store.loaded(name)
+            ranker = RRFRanker(RRF_K)
+            result = client.hybrid_search(
+                loaded, requests, ranker, limit=k, output_fields=["record"]
+            )
+            for hit in result[0]:
+                record = json.loads(hit["entity"]["record"])
+                found.append((float(hit["distance"]), Chunk.from_json(record)))
+        found.sort(key=lambda pair: (-pair[0], pair[1].chunk_id))
+        return [
+            Hit(chunk=chunk, score=score, rank=rank, dense_score=None, sparse_score=None)
+            for rank, (score, chunk) in enumerate(found[:k], start=1)
+        ]
+
+
+def _group_filter(groups: frozenset[str]) -> str:
+    """Milvus filter: public chunks, or chunks sharing a group with the asker."""
+    public = "array_length(groups) == 0"
+    if not groups:
+        return public
+    return f"{public} or array_contains_any(groups, {json.dumps(sorted(groups))})"

@@ -1,0 +1,123 @@
+"""The Milvus store, against a real Milvus Lite engine started by the test (pymilvus[milvus-lite]).
+
+Same contract as the local store: incremental sync by file, access groups inside the search,
+one-line errors for a mismatched or unreachable store, nothing written on a mismatch.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("milvus_lite", reason="Milvus Lite not installed: pip install 'ragkit[milvus]'")
+
+from ingest.pipeline import IngestOptions, ingest  # noqa: E402
+from ragkit.errors import IndexStoreError  # noqa: E402
+from ragkit.index.milvus_store import MilvusStore  # noqa: E402
+from ragkit.retrieval import open_retriever  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+POLICIES = {
+    "annual.md": "# Annual leave\n\nEmployees receive 25 days of annual leave per year.\n",
+    "sick.md": "# Sick leave\n\nSick pay lasts ten days; a doctor's note is needed.\n",
+    "laptops.md": "# Equipment\n\nLaptops are replaced every four years by IT.\n",
+    "salary.md": "---\ngroups: [managers]\n---\n# Salary bands\n\nSalary band 3 pays 60000.\n",
+}
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def options(model: str = "hash:64") -> IngestOptions:
+    return IngestOptions(model=model, progress=False)
+
+
+@pytest.fixture()
+def spec(tmp_path: Path) -> str:
+    return f"milvus:{tmp_path / 'milvus.db'}"
+
+
+def sources(spec: str, question: str, groups: frozenset[str] = frozenset()) -> list[str]:
+    retriever = open_retriever(spec)
+    hits = retriever.retrieve(question, k=4, groups=groups)
+    retriever.snapshot.store.close()  # Milvus Lite: one process per database file
+    return [h.chunk.source for h in hits]
+
+
+def test_ingest_search_groups_and_incremental_sync(tmp_path, spec):
+    corpus = write(tmp_path / "corpus", POLICIES)
+    report = ingest([corpus], spec, options())
+    assert report.written and report.count("added") == 4
+
+    assert sources(spec, "How many days of annual leave per year?")[0] == "annual.md"
+    assert "salary.md" not in sources(spec, "salary band pay")  # hidden without the group
+    assert sources(spec, "salary band pay", frozenset({"managers"}))[0] == "salary.md"
+
+    (corpus / "laptops.md").write_text("# Equipment\n\nPhones are replaced every two years.\n")
+    (corpus / "sick.md").unlink()
+    report = ingest([corpus], spec, options())
+    counts = report.to_json()["counts"]
+    assert (counts["updated"], counts["removed"], counts["unchanged"]) == (1, 1, 2)
+    assert report.embedded == 1  # only the changed file went through the model
+    found = sources(spec, "phones replaced laptops sick pay doctor")
+    assert "sick.md" not in found and found[0] == "laptops.md"
+    store = MilvusStore(spec)
+    chunks = store.load().live_chunks()
+    store.close()
+    assert sorted(c.source for c in chunks) == ["annual.md", "laptops.md", "salary.md"]
+    assert not any("Laptops are" in c.text for c in chunks)  # the old version is gone
+
+    again = ingest([corpus], spec, options())
+    assert not again.written  # nothing changed: nothing written
+
+
+def test_a_store_built_with_another_model_is_refused_and_left_alone(tmp_path, spec):
+    corpus = write(tmp_path / "corpus", POLICIES)
+    ingest([corpus], spec, options("hash:64"))
+    store = MilvusStore(spec)
+    before = store.read_manifest()
+    store.close()
+    with pytest.raises(
+        IndexStoreError, match=r"other settings \(model 'hash:64' -> 'hash:32'\): nothing written"
+    ):
+        ingest([corpus], spec, options("hash:32"))
+    assert store.read_manifest() == before
+    store.close()
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    code = "import sys; from ragkit.cli import main; sys.exit(main())"
+    cases = [
+        (["search", "leave", "--store", "milvus://127.0.0.1:9"], "does not answer"),
+        (["search", "leave", "--store", "milvus:" + str(tmp_path / "none.txt")], "milvus:PATH.db"),
+        (["search", "leave", "--store", "milvus:" + str(tmp_path / "empty.db")], "holds no index"),
+    ]
+    for args, message in cases:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode != 0
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], done.stderr[-800:]
+
+
+def test_cli_search_json_on_milvus(tmp_path, spec):
+    ingest([write(tmp_path / "corpus", POLICIES)], spec, options())
+    code = "import sys; from ragkit.cli import main; sys.exit(main())"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "search", "annual leave days", "--store", spec, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    hits = json.loads(done.stdout)["hits"]
+    assert hits[0]["source"] == "annual.md"
