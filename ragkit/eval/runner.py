@@ -272,11 +272,12 @@ def evaluate(
     if chunks is None:
         retriever = assistants[""].retriever
         snapshot = getattr(retriever, "snapshot", None)  # a local index: read its chunks once
-        chunks = (
-            snapshot.live_chunks()
-            if snapshot is not None
-            else list(getattr(retriever, "chunks", []))
-        )
+        if callable(snapshot):  # LiveRetriever: the generation it answers from
+            snapshot = snapshot()
+        if snapshot is not None:
+            chunks = snapshot.live_chunks()
+        else:
+            chunks = list(getattr(retriever, "chunks", []))
     warnings = coverage_warnings(dataset, {c.source for c in chunks}, str(index_dir or "the index"))
     warnings += access_warnings(dataset, chunks, settings.groups)
     for line in warnings:
