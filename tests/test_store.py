@@ -130,7 +130,7 @@ def test_chunk_store_is_a_plain_sqlite_table(tmp_path):
     final = write_generation(tmp_path, {"fingerprint": {}, "files": {}}, [chunk(0)], vectors(1))
     db = sqlite3.connect(final / "seg-000001" / "chunks.sqlite")
     (chunk_id, record) = db.execute("SELECT chunk_id, record FROM chunks WHERE row = 0").fetchone()
-    assert chunk_id == "id0" and "Text 0 é 漢字" in json.loads(record)
+    assert chunk_id == "id0" and json.loads(record)["text"] == "Text 0 é 漢字"
     db.close()
 
 

@@ -27,6 +27,7 @@ from ragkit.index.embedding import HashingEmbedder
 from ragkit.index.store import load_index
 from ragkit.index.vector_cache import VectorCache, cache_view
 from ragkit.retrieval import HybridRetriever, RetrieverSettings
+from ragkit.text.analyse import analyser
 
 # salary.md of the tiny corpus is readable by managers only
 SECRET_UNIT = "Salary Bands\nBand L4 pays 68,000 to 82,000 EUR per year."
@@ -124,13 +125,13 @@ def test_bm25_takes_the_same_time_for_hidden_and_unknown_words(tiny_index: Path)
     for _ in range(50):  # warm both paths
         retriever.retrieve(hidden, groups=public)
         retriever.retrieve(unknown, groups=public)
-    found = medians(
-        1500,
-        {
-            "hidden": lambda: retriever.sparse.scores(hidden, retriever._allowed(public)),
-            "unknown": lambda: retriever.sparse.scores(unknown, retriever._allowed(public)),
-        },
-    )
+    allowed = retriever._allowed(public)
+    terms = {q: analyser().terms(q) for q in (hidden, unknown)}
+
+    def bm25(query: str) -> np.ndarray:
+        return snapshot.bm25_scores(terms[query], allowed, k1=1.5, b=0.75)
+
+    found = medians(1500, {"hidden": lambda: bm25(hidden), "unknown": lambda: bm25(unknown)})
     assert_no_signal(found)
 
 
@@ -139,8 +140,8 @@ def test_bm25_drops_hidden_words_like_unknown_ones(tiny_index: Path) -> None:
     retriever = HybridRetriever.from_snapshot(
         snapshot, HashingEmbedder(dim=256), RetrieverSettings(mode="sparse")
     )
-    assert retriever.sparse is not None
-    view = retriever.sparse._view(retriever._allowed(frozenset()))
-    managers = retriever.sparse._view(retriever._allowed(frozenset({"managers"})))
-    assert len(retriever.sparse._query_terms("l4 pays quokka", view[2])) == 0
-    assert len(retriever.sparse._query_terms("l4 pays quokka", managers[2])) == 2
+    terms = analyser().terms("l4 pays quokka")
+    public = retriever._allowed(frozenset())
+    managers = retriever._allowed(frozenset({"managers"}))
+    assert snapshot.view_terms(terms, public) == []  # hidden words dropped like unknown ones
+    assert len(snapshot.view_terms(terms, managers)) == 2

@@ -189,13 +189,10 @@ def _write_chunks(path: Path, chunks: Sequence[Chunk], vocabulary: dict[str, int
 
 
 def _record(chunk: Chunk) -> str:
-    # Positional, not dataclasses.asdict: asdict deep-copies and costs more than the JSON.
-    values = [getattr(chunk, c) for c in _CHUNK_COLUMNS]
-    also = [other.to_json() for other in chunk.also]  # duplicates' places (ingest/dedup.py)
-    for record in also:
-        record.pop("text", None)
-    extra = [also] if also else []
-    return json.dumps([*values, chunk.groups, chunk.page_end, *extra], ensure_ascii=False)
+    """The chunk as JSON (Chunk.to_json, so every field, present and future, round-trips)."""
+    record = chunk.to_json()
+    del record["chunk_id"]  # its own column
+    return json.dumps(record, ensure_ascii=False)
 
 
 @dataclass
@@ -356,12 +353,10 @@ def load_npy(path: Path, *, mmap: bool = True) -> np.ndarray:
 
 def _chunk(chunk_id: str, record: str) -> Chunk:
     values = json.loads(record)
-    fields = dict(zip(_CHUNK_COLUMNS, values[: len(_CHUNK_COLUMNS)], strict=True))
-    also = values[len(_CHUNK_COLUMNS) + 2] if len(values) > len(_CHUNK_COLUMNS) + 2 else []
-    return Chunk(
-        chunk_id=chunk_id,
-        **{**fields, "headings": tuple(fields["headings"])},
-        groups=tuple(values[len(_CHUNK_COLUMNS)]),
-        page_end=values[len(_CHUNK_COLUMNS) + 1],
-        also=tuple(Chunk.from_json({**other, "text": ""}) for other in also),
-    )
+    if not isinstance(values, dict):
+        raise ValueError("a chunks.sqlite record is not a JSON object")
+    for key in ("groups", "headings"):
+        value = values.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"a chunks.sqlite record has '{key}' that is not a list of strings")
+    return Chunk.from_json({**values, "chunk_id": chunk_id})

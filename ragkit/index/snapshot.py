@@ -227,21 +227,36 @@ class IndexSnapshot:
                 keep = allowed[rows]
                 rows, tf = rows[keep], tf[keep]
             if not len(rows):
-                continue
+                continue  # hidden or unknown: dropped alike
             df = len(rows)
             idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
             norm = k1 * (1 - b + b * lengths[rows] / avg_length)
             out[rows] += (repeats * (idf * tf / (tf + norm))).astype(np.float32)
         return out
 
+    def view_terms(self, terms: Sequence[str], allowed: np.ndarray | None) -> list[str]:
+        """The query terms some allowed row holds: a word only hidden chunks hold is dropped
+        exactly like a word no chunk holds."""
+        kept = []
+        for term in dict.fromkeys(terms):
+            rows, _ = self._postings(term)
+            if len(rows) and (allowed is None or allowed[rows].any()):
+                kept.append(term)
+        return kept
+
     def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Global rows and tf (float64) of one term across segments."""
+        """Global rows and tf (float64) of one term across segments.
+
+        A term no segment holds goes through the same steps on empty arrays, so that a word
+        held only by hidden chunks and a word held by none cost about the same (issue 13's
+        timing channel); a hidden word with very many postings still costs more to filter.
+        """
         rows, tfs = [], []
         for seg, segment in enumerate(self.segments):
             col = segment.term_columns([term]).get(term)
+            local, tf = segment.postings(0 if col is None else col)  # the same reads either way
             if col is None:
-                continue
-            local, tf = segment.postings(col)
+                local, tf = local[:0], tf[:0]
             rows.append(np.asarray(local, np.int64) + self.offsets[seg])
             tfs.append(np.asarray(tf, np.float64))
         if not rows:
