@@ -56,7 +56,6 @@ from ragkit.index.embedding import DEFAULT_MODEL, load_embedder  # noqa: E402
 from ragkit.index.records import sha256_hex  # noqa: E402
 from ragkit.index.store import load_index  # noqa: E402
 from ragkit.retrieval import HybridRetriever, RetrieverSettings  # noqa: E402
-from ragkit.retrieval.dense import DenseIndex  # noqa: E402
 
 BENCH = REPO / ".bench" / "multilingual"
 DEPTH = 10
@@ -204,11 +203,23 @@ def variants(chunks: list[Any]) -> dict[str, tuple[list[Any], RetrieverSettings,
 def evaluate(
     index: Path, questions: Sequence[Question], vectors: dict[str, np.ndarray], embedder: Any
 ) -> dict[str, tuple]:
+    import tempfile
+
+    from ragkit.index.store import write_generation
+
     snapshot = load_index(index)
     stub = PrecomputedEmbedder(embedder, vectors)
+    stored = snapshot.live_chunks()
+    by_id = snapshot.vectors_for(c.chunk_id for c in stored)
+    matrix = np.stack([by_id[c.chunk_id] for c in stored])
+    scratch = Path(tempfile.mkdtemp(prefix="bench-multilingual-"))
     results = {}
-    for label, (chunks, settings, union) in variants(list(snapshot.chunks)).items():
-        retriever = HybridRetriever(chunks, DenseIndex(snapshot.vectors_index), stub, settings)
+    for n, (label, (chunks, settings, union)) in enumerate(variants(stored).items()):
+        # BM25 is saved with the index: each language variant gets its own index
+        folder = scratch / f"v{n}"
+        manifest = {"fingerprint": snapshot.fingerprint, "files": snapshot.files}
+        write_generation(folder, manifest, chunks, matrix)
+        retriever = HybridRetriever.from_index(folder, stub, settings)
         patch = (
             mock.patch("ragkit.retrieval.hybrid._score_union", union) if union else nullcontext()
         )
