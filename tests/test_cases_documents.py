@@ -56,9 +56,9 @@ def ask(index: Path, question: str) -> dict:
 
 
 def chunk_records(index: Path) -> list[dict]:
-    generation = (index / "CURRENT").read_text().strip()
-    lines = (index / generation / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines]
+    from ragkit.index.store import load_index
+
+    return [c.to_json() for c in load_index(index).live_chunks()]
 
 
 # ---- 06: headings only ----
