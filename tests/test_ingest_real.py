@@ -181,7 +181,7 @@ def test_every_file_gets_an_outcome(
     }
     # Identical chunk texts are stored once (carrying every place in Chunk.also), and each
     # distinct embedded text goes through the model once.
-    stored = load_index(index).chunks
+    stored = load_index(index).live_chunks()
     assert report["written"] and report["chunks_total"] == sum(1 + len(c.also) for c in stored)
     assert report["embedded"] == len({c.embedding_text for c in stored})
     assert report["chunks_total"] == sum(f["chunks"] for f in files.values())

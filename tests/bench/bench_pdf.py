@@ -51,6 +51,13 @@ _CITATION = re.compile(r"\[([^\]#]+?\.pdf)#page=(\d+)\]")
 _PAGE_LABEL = re.compile(r"(?:page|p\.|pág\.?|página)?\s*\d{1,4}(?:\s*(?:of|/|de)\s*\d{1,4})?")
 
 
+def stored_chunks(index: Path) -> list:
+    """Every live chunk of an index, in either store format (the old checkout reads format 1)."""
+    snapshot = load_index(index)
+    live = getattr(snapshot, "live_chunks", None)
+    return list(live() if live is not None else snapshot.chunks)
+
+
 def shared_data() -> Path | None:
     path = Path(os.environ.get("RAGKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
     return path if path.is_dir() else None
@@ -63,7 +70,7 @@ def build(paths: Sequence[Path], index: Path, model: str) -> list[Chunk]:
     print(f"  {index.name}: {report.chunks_total} chunks in {time.perf_counter() - started:.0f} s")
     if failed:
         print(f"  failed: {failed}")
-    return list(load_index(index).chunks)
+    return stored_chunks(index)
 
 
 def contoso_hits(data: Path, index: Path) -> dict[str, float]:
@@ -147,7 +154,7 @@ def measure(data: Path | None, work: Path) -> dict[str, float]:
         return figures
     figures |= contoso_hits(data, work / "contoso")
     contoso = data / "contoso-hr-pdfs" / "data"
-    holding, total = header_footer_share(load_index(work / "contoso").chunks, contoso)
+    holding, total = header_footer_share(stored_chunks(work / "contoso"), contoso)
     figures["contoso header/footer share"] = holding / total
     holding = total = 0
     for lang in ("en", "pt-BR"):
