@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ class SegmentMeta:
     group_sets: list[tuple[str, ...]]
     nlist: int = 0
     group_languages: list[list[str]] | None = None  # per group set: chunk languages ("" = None)
+    # per group set: {language: chunks}, the prior a short question's language is told with
+    group_language_counts: list[dict[str, int]] | None = None
 
 
 def write_segment(
@@ -97,12 +100,18 @@ def write_segment(
     faiss.write_index(index, str(folder / "vectors.faiss"))
     written.append(folder / "vectors.faiss")
 
-    languages: dict[int, set[str]] = {}
+    languages: dict[int, Counter[str]] = {}
     for chunk, gid in zip(chunks, group_ids.tolist(), strict=True):
-        languages.setdefault(gid, set()).add(chunk.language or "")
-    group_languages = [sorted(languages.get(g, ())) for g in range(len(group_index))]
+        languages.setdefault(gid, Counter())[chunk.language or ""] += 1
+    counts = [dict(sorted(languages.get(g, Counter()).items())) for g in range(len(group_index))]
     meta = SegmentMeta(
-        rows, dim, "ivf-sq8" if nlist else "flat", list(group_index), nlist, group_languages
+        rows,
+        dim,
+        "ivf-sq8" if nlist else "flat",
+        list(group_index),
+        nlist,
+        [sorted(c) for c in counts],
+        counts,
     )
     with open(folder / "meta.json", "w", encoding="utf-8") as handle:
         json.dump({**meta.__dict__, "group_sets": [list(g) for g in meta.group_sets]}, handle)
@@ -261,10 +270,18 @@ class Segment:
     def __len__(self) -> int:
         return self.meta.rows
 
-    def languages(self, readable_sets: Iterable[int]) -> set[str | None]:
-        """Languages of the chunks in these group sets (None: not told)."""
-        per_set = self.meta.group_languages or [[""] for _ in self.meta.group_sets]
-        return {code or None for g in readable_sets for code in per_set[g]}
+    def languages(self, readable_sets: Iterable[int]) -> Counter[str | None]:
+        """Chunks per language in these group sets (None: not told). Counts are as written:
+        tombstoned rows still count, which is fine for a prior."""
+        per_set = self.meta.group_language_counts or [
+            dict.fromkeys(codes, 1)
+            for codes in (self.meta.group_languages or [[""]] * len(self.meta.group_sets))
+        ]
+        found: Counter[str | None] = Counter()
+        for g in readable_sets:
+            for code, n in per_set[g].items():
+                found[code or None] += n
+        return found
 
     def readable(self, groups: frozenset[str]) -> np.ndarray:
         """(rows,) bool: which chunks an asker with `groups` may read."""

@@ -16,6 +16,7 @@ Search primitives live here because they depend on the layout; the retriever fus
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -129,15 +130,15 @@ class IndexSnapshot:
 
     # -- access -----------------------------------------------------------------------------
 
-    def languages(self, allowed: np.ndarray | None) -> set[str | None]:
-        """Languages of the chunks in `allowed` (by group set: hidden chunks do not count)."""
-        found: set[str | None] = set()
+    def languages(self, allowed: np.ndarray | None) -> Counter[str | None]:
+        """Chunks per language in `allowed` (by group set: hidden chunks do not count)."""
+        found: Counter[str | None] = Counter()
         for seg, segment in enumerate(self.segments):
             start, end = int(self.offsets[seg]), int(self.offsets[seg + 1])
             ids = np.asarray(segment.group_ids)
             if allowed is not None:
                 ids = ids[allowed[start:end]]
-            found |= segment.languages(np.unique(ids).tolist())
+            found += segment.languages(np.unique(ids).tolist())
         return found
 
     def group_names(self) -> frozenset[str]:

@@ -94,8 +94,11 @@ def question_language(question: str, languages: Iterable[str | None]) -> str | N
     against (one entry per chunk, None for unknown; or a Counter of them).
 
     One language there: that one, with no detection (an English-only index never loads
-    lingua). Several: the question's own language among them, detected; when lingua is
-    unsure (a three-word question), the most common one. None when no chunk has a language.
+    lingua). Several: the most probable one, lingua's relative confidence for the question
+    times the language's share of the chunks (Bayes' rule with the index as the prior), so a
+    short English question about "in vivo" cells is not read as Latin because an index of
+    9,913 English abstracts holds 7 detected as Latin (measured on SciFact: reading questions
+    by lingua alone cost BM25 0.08 nDCG@10). None when no chunk has a language.
     """
     raw = languages if isinstance(languages, Counter) else Counter(languages)
     counts: Counter[str] = Counter({code: n for code, n in raw.items() if code})
@@ -103,4 +106,18 @@ def question_language(question: str, languages: Iterable[str | None]) -> str | N
         return None
     if len(counts) == 1:
         return next(iter(counts))
-    return detect_language(question, among=counts) or counts.most_common(1)[0][0]
+    confidences = language_confidences(question, counts)
+    total = sum(counts.values())
+    return max(
+        counts, key=lambda code: (confidences.get(code, 0.0) * counts[code] / total, counts[code])
+    )
+
+
+def language_confidences(text: str, among: Collection[str]) -> dict[str, float]:
+    """lingua's relative confidence per ISO 639-1 code in `among` (they sum to 1), or {}."""
+    codes = tuple(sorted({c.lower() for c in among if c}))
+    detector = _detector(codes)
+    if detector is None:
+        return {}
+    values = detector.compute_language_confidence_values(text[:SAMPLE_CHARS])
+    return {str(v.language.iso_code_639_1.name).lower(): float(v.value) for v in values}
