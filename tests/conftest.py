@@ -80,3 +80,17 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+# The JSON shape of a hit (CLI --json, the chain's passages, /v1/ask): pinned in one place.
+HIT_JSON_KEYS = {
+    "chunk_id",
+    "source",
+    "sources",
+    "page",
+    "page_end",
+    "ocr_confidence",
+    "section",
+    "score",
+    "text",
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import HIT_JSON_KEYS
 
 from ragkit.chain import load_chain
 from ragkit.errors import RagkitError, UsageError
@@ -29,17 +30,7 @@ def test_invoke_answers_with_a_verifiable_citation(chain):
     assert citation["source"] == "leave.md"
     passage_texts = [p["text"] for p in result["passages"] if p["source"] == citation["source"]]
     assert any(citation["quote"] in text for text in passage_texts)
-    assert set(result["passages"][0]) == {
-        "chunk_id",
-        "source",
-        "sources",
-        "page",
-        "page_end",
-        "ocr_confidence",
-        "section",
-        "score",
-        "text",
-    }
+    assert set(result["passages"][0]) == HIT_JSON_KEYS
 
 
 def test_stream_pieces_add_up_to_the_invoke_result(chain):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import HIT_JSON_KEYS
 
 from ragkit.cli import main
 
@@ -75,17 +76,7 @@ def test_search_json_hits(capsys, tiny_index):
     )
     hits = json.loads(out)["hits"]
     assert code == 0 and len(hits) == 2 and hits[0]["source"] == "expenses.md"
-    assert set(hits[0]) == {
-        "chunk_id",
-        "source",
-        "sources",
-        "page",
-        "page_end",
-        "ocr_confidence",
-        "section",
-        "score",
-        "text",
-    }
+    assert set(hits[0]) == HIT_JSON_KEYS
 
 
 def test_sources_hides_restricted_documents_unless_in_group(capsys, tiny_index):

@@ -183,16 +183,7 @@ def _read_pointer(index_dir: Path) -> str | None:
 def _load_manifest(
     index_dir: Path, generation: Path, *, any_format: bool = False
 ) -> dict[str, Any]:
-    try:
-        manifest = loads_json((generation / _MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _corrupt(index_dir, f"{generation.name}/{_MANIFEST} is missing") from None
-    except PermissionError as exc:
-        raise _unreadable(index_dir, exc) from None
-    except (OSError, ValueError) as exc:
-        raise _corrupt(index_dir, f"{generation.name}/{_MANIFEST}: {_short(exc)}") from None
-    if not isinstance(manifest, dict):
-        raise _corrupt(index_dir, f"{_MANIFEST} is JSON {type(manifest).__name__}, not an object")
+    manifest = _read_json_object(index_dir, generation, _MANIFEST)
     if manifest.get("format") != FORMAT_VERSION:
         if any_format:
             return manifest
@@ -211,15 +202,22 @@ def _manifest_and_files(index_dir: Path, generation: Path) -> dict[str, Any]:
     manifest = _load_manifest(index_dir, generation, any_format=True)
     if manifest.get("format") != FORMAT_VERSION:
         return manifest  # an older format: the writer rebuilds it
+    return {**manifest, "files": _read_json_object(index_dir, generation, _FILES)}
+
+
+def _read_json_object(index_dir: Path, generation: Path, name: str) -> dict[str, Any]:
+    """A generation's JSON object file; every way it can be bad is a one-line store error."""
     try:
-        files = loads_json((generation / _FILES).read_text(encoding="utf-8"))
+        value = loads_json((generation / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _corrupt(index_dir, f"{generation.name}/{name} is missing") from None
     except PermissionError as exc:
         raise _unreadable(index_dir, exc) from None
     except (OSError, ValueError) as exc:
-        raise _corrupt(index_dir, f"{generation.name}/{_FILES}: {_short(exc)}") from None
-    if not isinstance(files, dict):
-        raise _corrupt(index_dir, f"{_FILES} is JSON {type(files).__name__}, not an object")
-    return {**manifest, "files": files}
+        raise _corrupt(index_dir, f"{generation.name}/{name}: {_short(exc)}") from None
+    if not isinstance(value, dict):
+        raise _corrupt(index_dir, f"{name} is JSON {type(value).__name__}, not an object")
+    return value
 
 
 def _load_generation(index_dir: Path, generation: Path) -> IndexSnapshot:
