@@ -55,13 +55,14 @@ from ragkit.reader.candidates import (
     passage_cosine,
     passage_texts_to_embed,
     passages_text,
+    top_passages,
+    unit_text,
 )
 from ragkit.reader.coverage import uncovered
 from ragkit.reader.features import cheap_features, dense_features
 from ragkit.reader.plain import plain
 from ragkit.reader.selector import load_selector
-from ragkit.retrieval.sparse import lucene_idf
-from ragkit.text.analyse import analyser_for, words
+from ragkit.text.analyse import analyser_for, lucene_idf, words
 from ragkit.text.language import question_language
 from ragkit.text.segment import BULLET, Unit, segment
 from ragkit.types import REFUSAL, Answer, Citation, Hit
@@ -223,10 +224,9 @@ class ExtractiveGenerator:
         """The candidate units, embedded and scored, best first."""
         if self.reader == "trained":
             return self._rank_trained(question, hits)
-        order = sorted(range(len(hits)), key=lambda i: (-hits[i].score, hits[i].rank, i))
-        order = order[: self.max_passages]
+        order = top_passages(hits, self.max_passages)
         units = [u for i in order for u in segment(hits[i].chunk.text, i)]
-        units = [u for u in units if not is_planted(question, self._unit_text(u, hits))]
+        units = [u for u in units if not is_planted(question, unit_text(u, hits))]
         if not units:
             return []
         # Each text in its own language: the question's (detected among the passages'
@@ -235,7 +235,7 @@ class ExtractiveGenerator:
         q_terms = analyser_for(language).content_terms(question)
         q_words = frozenset(words(question))
         cue = question_cue(question)
-        texts = [self._unit_text(u, hits) for u in units]
+        texts = [unit_text(u, hits) for u in units]
         unit_terms = [
             set(analyser_for(hits[u.hit].chunk.language).content_terms(t))
             for u, t in zip(units, texts, strict=True)
@@ -313,11 +313,6 @@ class ExtractiveGenerator:
         scored.sort(key=lambda s: -s.score)
         return scored
 
-    @staticmethod
-    def _unit_text(unit: Unit, hits: Sequence[Hit]) -> str:
-        body = hits[unit.hit].chunk.text[unit.start : unit.end]
-        return f"{unit.header.splitlines()[0]}\n{body}" if unit.header else body
-
     def _choose(
         self, question: str, ranked: list[Scored], hits: Sequence[Hit]
     ) -> tuple[list[Unit], int]:
@@ -330,7 +325,7 @@ class ExtractiveGenerator:
         units = [
             u
             for u in segment(text, best.unit.hit)
-            if u == best.unit or not is_planted(question, self._unit_text(u, hits))
+            if u == best.unit or not is_planted(question, unit_text(u, hits))
         ]
         position = units.index(best.unit) if best.unit in units else -1
         body = text[best.unit.start : best.unit.end].rstrip("*_ ")

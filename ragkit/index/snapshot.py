@@ -26,6 +26,7 @@ import numpy as np
 from ragkit.errors import IndexStoreError
 from ragkit.index.records import Chunk
 from ragkit.index.segment import Segment
+from ragkit.text.analyse import lucene_idf
 
 NPROBE = 64  # IVF lists probed per query; recall@10 vs exact measured in bench_scale.py
 
@@ -230,7 +231,7 @@ class IndexSnapshot:
             if not len(rows):
                 continue  # hidden or unknown: dropped alike
             df = len(rows)
-            idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))
+            idf = lucene_idf(n_docs, df)
             norm = k1 * (1 - b + b * lengths[rows] / avg_length)
             out[rows] += (repeats * (idf * tf / (tf + norm))).astype(np.float32)
         return out

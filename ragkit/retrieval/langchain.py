@@ -133,9 +133,9 @@ class RagkitEmbeddings(Embeddings):
         """The model the index at `index_dir` was built with (no weights load until first use).
         Raises IndexStoreError when there is no index or it does not record its model."""
         from ragkit.index.embedding import load_embedder
-        from ragkit.index.store import read_manifest
+        from ragkit.index.store import read_head
 
-        manifest = read_manifest(Path(index_dir))
+        manifest = read_head(Path(index_dir))
         model = ((manifest or {}).get("fingerprint") or {}).get("model")
         if not model:
             raise IndexStoreError(

@@ -31,15 +31,10 @@ from typing import Any
 import numpy as np
 
 from ragkit.cache import LRUCache
-from ragkit.text.analyse import Analyser, analyser, analyser_for, words
+from ragkit.text.analyse import Analyser, analyser, analyser_for, lucene_idf, words
 from ragkit.text.language import question_language
 
 _VIEWS_KEPT = 8
-
-
-def lucene_idf(n_docs: int | np.ndarray, df: int | np.ndarray) -> Any:
-    """BM25's Lucene IDF, always positive: ln(1 + (N - df + 0.5) / (df + 0.5))."""
-    return np.log1p((n_docs - df + 0.5) / (df + 0.5))
 
 
 class Vocabulary:

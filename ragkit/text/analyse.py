@@ -26,6 +26,7 @@ import re
 import threading
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from ragkit.errors import ConfigError
 
@@ -143,3 +144,13 @@ def analyser_for(code: str | None) -> Analyser:
     if not code:
         return analyser(DEFAULT_LANGUAGE)
     return analyser(SNOWBALL.get(code.split("-", 1)[0].lower(), PLAIN))
+
+
+def lucene_idf(n_docs: Any, df: Any) -> Any:
+    """BM25's Lucene IDF, always positive: ln(1 + (N - df + 0.5) / (df + 0.5)).
+
+    Scalars or numpy arrays (element-wise); the one formula for BM25 and the reader's lexical
+    scores."""
+    import numpy as np
+
+    return np.log1p((n_docs - df + 0.5) / (df + 0.5))

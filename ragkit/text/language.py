@@ -52,13 +52,9 @@ def detect_language(
     if len(letters) < max(min_latin_letters, 1) and all(ch <= "\u024f" for ch in letters):
         return None
 
-    detector = _detector(codes)
-    if detector is None:
-        return None
-    values = detector.compute_language_confidence_values(sample)
-    if not values or values[0].value < min_confidence:
-        return None
-    return str(values[0].language.iso_code_639_1.name).lower()
+    confidences = language_confidences(sample, codes)
+    best = max(confidences, key=confidences.__getitem__, default=None)
+    return best if best is not None and confidences[best] >= min_confidence else None
 
 
 def supported_codes() -> frozenset[str]:
