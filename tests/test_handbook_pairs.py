@@ -76,7 +76,7 @@ def test_schema(pairs):
     assert not [i for i, n in ids.items() if n > 1], "duplicate ids"
     for pair in pairs:
         where = pair.get("id", pair)
-        assert KEYS <= pair.keys(), f"{where}: missing {KEYS - pair.keys()}"
+        assert pair.keys() >= KEYS, f"{where}: missing {KEYS - pair.keys()}"
         assert pair["lang"] in LANGS, where
         assert pair["kind"] in KINDS, where
         assert pair["question"].strip().endswith(("?", ".")), where
