@@ -27,6 +27,7 @@ KINDS = {"fact", "list", "table", "yesno", "procedure", "rephrased"} | {
 UNANSWERABLE_KINDS = {"near-miss", "entity-swap", "off-topic"}
 LANGS = {"en", "pt"}
 MAX_PER_DOC = 8
+MAX_WORDS = 6  # a must_contain string is a short fact: a number with its unit, a name, a phrase
 KEYS = {"id", "doc", "lang", "question", "answerable", "kind", "must_contain"}
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")  # [text](url) and ![alt](src) keep their text
@@ -82,6 +83,8 @@ def test_schema(pairs):
         assert pair["question"].strip().endswith(("?", ".")), where
         assert isinstance(pair["must_contain"], list), where
         assert all(isinstance(s, str) and s.strip() for s in pair["must_contain"]), where
+        long = [s for s in pair["must_contain"] if len(s.split()) > MAX_WORDS]
+        assert not long, f"{where}: must_contain is the fact, not the sentence: {long}"
         if pair["answerable"]:
             assert pair["kind"] not in UNANSWERABLE_KINDS, where
             assert pair["must_contain"], f"{where}: an answerable pair needs must_contain"
