@@ -196,10 +196,11 @@ def _remove(
     with store.writing():
         snapshot = store.load()
         drop = set(sources)
-        old_stored = snapshot.live_chunks()
-        keep = [c for c in dedup.expand(old_stored) if c.source not in drop]
-        stored = dedup.merge(keep)
-        old_vectors = _vectors_by_embedded_text(snapshot)
+        touched = {cid for s in drop for cid in snapshot.files[s]["chunk_ids"]}
+        old = _Old.read(snapshot, touched)
+        files = {s: e for s, e in snapshot.files.items() if s not in drop}
+        stored = _stored_after(old, files, {}, touched)
+        old_vectors = _vectors_by_embedded_text(snapshot, old.stored)
         embedder = None
         if any(_embedded_key(c) not in old_vectors for c in stored):
             # A duplicate whose first copy was removed now stands alone: embed its own text.
@@ -208,14 +209,73 @@ def _remove(
         vectors, report.embedded = _vectors_for(stored, old_vectors, embedder, options)  # type: ignore[arg-type]
         if not stored:
             vectors = np.zeros((0, snapshot.dim), dtype=np.float32)
-        files = {s: e for s, e in snapshot.files.items() if s not in drop}
         manifest = {**snapshot.manifest, "files": files}
         snapshot.close()
-        _write(store, manifest, old_stored, stored, vectors)
+        _write(store, manifest, old.stored, stored, vectors)
     report.written = True
-    report.chunks_total = len(keep)
+    report.chunks_total = sum(len(e["chunk_ids"]) for e in files.values())
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class _Old:
+    """What a sync reads of the live index: the stored chunks it may rewrite.
+
+    A sync that changes a few files reads only the stored chunks holding those files' old
+    chunks, and (`add_merges`) those the new chunks would be merged with as duplicates, all
+    looked up by chunk id and by (text, groups) through the store's indexes: its cost follows
+    what changed, not the corpus. When the store cannot look rows up (`whole`: segments
+    written before those indexes, or the Milvus store), every stored chunk is read.
+    """
+
+    snapshot: IndexSnapshot | None
+    stored: list[Chunk]  # stored chunks read: the region this sync may rewrite
+    whole: bool  # `stored` is every stored chunk
+    chunks: dict[str, Chunk]  # every chunk `stored` stands for (duplicates expanded), by id
+
+    @classmethod
+    def read(cls, snapshot: IndexSnapshot | None, touched_ids: set[str]) -> _Old:
+        if snapshot is None:
+            return cls(None, [], True, {})
+        found = snapshot.stored_with(touched_ids, ())
+        stored = snapshot.live_chunks() if found is None else found
+        return cls(snapshot, stored, found is None, {c.chunk_id: c for c in dedup.expand(stored)})
+
+    def add_merges(self, chunks: Sequence[Chunk]) -> None:
+        """Also read the stored chunks that these new chunks are duplicates of."""
+        if self.whole or self.snapshot is None or not chunks:
+            return
+        have = {c.chunk_id for c in self.stored}
+        found = self.snapshot.stored_with((), {(c.text, c.groups) for c in chunks}) or []
+        more = [c for c in found if c.chunk_id not in have]
+        self.stored += more
+        self.chunks.update((c.chunk_id, c) for c in dedup.expand(more))
+
+
+def _stored_after(
+    old: _Old,
+    files: dict[str, Any],
+    new_chunks: dict[str, list[Chunk]],
+    touched_ids: set[str],
+) -> list[Chunk]:
+    """The stored chunks that replace `old.stored`: every chunk of `files` that the region
+    holds or that is new, in file order (sorted sources, then position), merged as duplicates.
+    Restricted to the region, this is exactly what merging the whole index would give there,
+    since a stored chunk outside it shares no chunk and no (text, groups) with it."""
+    ordered: list[Chunk] = []
+    for source in sorted(files):
+        if source in new_chunks:
+            ordered += new_chunks[source]
+        elif old.whole:
+            ordered += [old.chunks[cid] for cid in files[source]["chunk_ids"]]
+        else:
+            ordered += [
+                old.chunks[cid]
+                for cid in files[source]["chunk_ids"]
+                if cid in old.chunks and cid not in touched_ids
+            ]
+    return dedup.merge(ordered)
 
 
 @dataclass
@@ -342,18 +402,20 @@ def _sync(
         return  # nothing to do: no model, no write
 
     snapshot = store.load() if plan.previous else None
-    old_stored = snapshot.live_chunks() if snapshot else []
-    old_chunks = {c.chunk_id: c for c in dedup.expand(old_stored)}
-    old_vectors = _vectors_by_embedded_text(snapshot) if snapshot else {}
+    changing = [c.source for c, *_ in plan.changed if c.source in plan.previous]
+    touched = {
+        cid for source in [*changing, *plan.removed] for cid in plan.previous[source]["chunk_ids"]
+    }
+    old = _Old.read(snapshot, touched)
     files: dict[str, Any] = {s: plan.previous[s] for s in plan.unchanged}
     new_chunks: dict[str, list[Chunk]] = {}
     widened: list[str] = []
     for candidate, data, digest, groups in _progress(plan.changed, options, "reading"):
         outcome, entry, chunks = _load_and_chunk(candidate, data, digest, groups, embedder, options)
         source = candidate.source
-        old = plan.previous.get(source)
-        if outcome.status == "failed" and old is not None:
-            kept = _fail_closed(candidate, old, groups, old_chunks)
+        previous = plan.previous.get(source)
+        if outcome.status == "failed" and previous is not None:
+            kept = _fail_closed(candidate, previous, groups, old.chunks)
             if kept is None:
                 outcome = FileOutcome(
                     source,
@@ -369,12 +431,14 @@ def _sync(
                     source, "failed", outcome.reason + " (kept the indexed version)"
                 )
         elif entry is not None:
-            status: Status = "updated" if old is not None else "added"
+            status: Status = "updated" if previous is not None else "added"
             outcome = FileOutcome(source, status, chunks=len(chunks), warnings=outcome.warnings)
             files[source] = entry
             new_chunks[source] = chunks
-            if old is not None and _widens(old, entry):
-                widened.append(f"{source}: {_describe_access(old)} -> {_describe_access(entry)}")
+            if previous is not None and _widens(previous, entry):
+                widened.append(
+                    f"{source}: {_describe_access(previous)} -> {_describe_access(entry)}"
+                )
         report.outcomes.append(outcome)
     if widened and not options.allow_widen:
         report.widened = widened
@@ -398,13 +462,9 @@ def _sync(
         # Only failures again: the live generation already holds everything there is.
         report.chunks_total = sum(len(entry["chunk_ids"]) for entry in files.values())
         return
-    ordered: list[Chunk] = []
-    for source in sorted(files):
-        if source in new_chunks:
-            ordered += new_chunks[source]
-        else:
-            ordered += [old_chunks[cid] for cid in files[source]["chunk_ids"]]
-    stored = dedup.merge(ordered)
+    old.add_merges([c for chunks in new_chunks.values() for c in chunks])
+    stored = _stored_after(old, files, new_chunks, touched)
+    old_vectors = _vectors_by_embedded_text(snapshot, old.stored) if snapshot else {}
     vectors, embedded = _vectors_for(stored, old_vectors, embedder, options)
     dim = int(vectors.shape[1]) if len(vectors) else (snapshot.dim if snapshot else 1)
     new_manifest = {
@@ -415,10 +475,10 @@ def _sync(
     }
     if snapshot is not None:
         snapshot.close()
-    _write(store, new_manifest, old_stored if plan.previous else None, stored, vectors)
+    _write(store, new_manifest, old.stored if plan.previous else None, stored, vectors)
     report.written = True
     report.embedded = embedded
-    report.chunks_total = len(ordered)
+    report.chunks_total = sum(len(entry["chunk_ids"]) for entry in files.values())
 
 
 def _vectors_for(
@@ -452,8 +512,10 @@ def _embedded_key(chunk: Chunk) -> str:
     return sha256_hex(chunk.embedding_text)
 
 
-def _vectors_by_embedded_text(snapshot: IndexSnapshot) -> dict[str, np.ndarray]:
-    stored = snapshot.live_chunks()
+def _vectors_by_embedded_text(
+    snapshot: IndexSnapshot, stored: Sequence[Chunk]
+) -> dict[str, np.ndarray]:
+    """Stored vectors of these stored chunks, by the text that was embedded for them."""
     by_id = snapshot.vectors_for(c.chunk_id for c in stored)
     return {_embedded_key(c): by_id[c.chunk_id] for c in stored if c.chunk_id in by_id}
 

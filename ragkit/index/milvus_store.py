@@ -409,5 +409,11 @@ class MilvusSnapshot:
             chunks += [Chunk.from_json(json.loads(r["record"])) for r in rows]
         return chunks
 
+    def stored_with(
+        self, chunk_ids: Iterable[str], keys: Iterable[tuple[str, tuple[str, ...]]]
+    ) -> list[Chunk] | None:
+        """None: duplicates' ids and (text, groups) are not indexed here, so a sync reads all."""
+        return None
+
     def close(self) -> None:
         pass

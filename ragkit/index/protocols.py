@@ -82,6 +82,14 @@ class IndexSnapshot(Protocol):
         """Every live chunk (reads the whole index: for tests, evaluation, small tools)."""
         ...
 
+    def stored_with(
+        self, chunk_ids: Iterable[str], keys: Iterable[tuple[str, tuple[str, ...]]]
+    ) -> list[Chunk] | None:
+        """Live stored chunks holding one of `chunk_ids` (as their own id or a duplicate's in
+        `also`) or whose (text, groups) is in `keys`, read through indexes; None when the
+        store cannot answer without reading everything (the caller then uses live_chunks)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -4,8 +4,12 @@ A segment is written once, in a staging folder, and never modified; generations 
 hard link. Everything a query touches is read lazily or memory-mapped, so opening a segment
 costs the same for 1,000 chunks as for 1,000,000:
 
-    chunks.sqlite   table chunks(row = local row, chunk_id, record JSON), indexed by chunk_id;
-                    table terms(term, col): the BM25 vocabulary, queried per query term
+    chunks.sqlite   table chunks(row = local row, chunk_id, record JSON, dkey), indexed by
+                    chunk_id and by dkey (`dedup_key`: the text and groups duplicates are
+                    merged by); table also_ids(chunk_id, row): the ids of the duplicates a
+                    row carries; table terms(term, col): the BM25 vocabulary, queried per
+                    query term. A sync looks up the rows it changes through these indexes
+                    (segments written before them have meta.keyed false: that sync reads all)
     vectors.faiss   exact IndexFlatIP below COMPRESS_AT rows, read with IO_FLAG_MMAP_IFC
                     (zero copy); at or above it IndexIVFScalarQuantizer (8-bit codes)
     vectors.npy     float32 (rows, dim) unit vectors, compressed segments only: exact cosines
@@ -24,6 +28,7 @@ fetching 10 rows takes well under a millisecond at any size (tests/bench/bench_s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -57,6 +62,7 @@ class SegmentMeta:
     group_languages: list[list[str]] | None = None  # per group set: chunk languages ("" = None)
     # per group set: {language: chunks}, the prior a short question's language is told with
     group_language_counts: list[dict[str, int]] | None = None
+    keyed: bool = False  # chunks.sqlite has dkey and also_ids (rows found by what they hold)
 
 
 def write_segment(
@@ -112,6 +118,7 @@ def write_segment(
         nlist,
         [sorted(c) for c in counts],
         counts,
+        keyed=True,
     )
     with open(folder / "meta.json", "w", encoding="utf-8") as handle:
         json.dump({**meta.__dict__, "group_sets": [list(g) for g in meta.group_sets]}, handle)
@@ -184,17 +191,34 @@ def _write_chunks(path: Path, chunks: Sequence[Chunk], vocabulary: dict[str, int
     try:
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")  # the caller fsyncs the finished file
-        db.execute("CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT, record TEXT)")
+        db.execute(
+            "CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT, record TEXT, dkey BLOB)"
+        )
+        db.execute("CREATE TABLE also_ids (chunk_id TEXT, row INTEGER)")
         db.execute("CREATE TABLE terms (term TEXT PRIMARY KEY, col INTEGER) WITHOUT ROWID")
         db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?)",
-            ((row, c.chunk_id, _record(c)) for row, c in enumerate(chunks)),
+            "INSERT INTO chunks VALUES (?, ?, ?, ?)",
+            (
+                (row, c.chunk_id, _record(c), dedup_key(c.text, c.groups))
+                for row, c in enumerate(chunks)
+            ),
+        )
+        db.executemany(
+            "INSERT INTO also_ids VALUES (?, ?)",
+            ((o.chunk_id, row) for row, c in enumerate(chunks) for o in c.also),
         )
         db.executemany("INSERT INTO terms VALUES (?, ?)", vocabulary.items())
         db.execute("CREATE INDEX chunk_ids ON chunks (chunk_id)")
+        db.execute("CREATE INDEX dkeys ON chunks (dkey)")
+        db.execute("CREATE INDEX also_chunk_ids ON also_ids (chunk_id)")
         db.commit()
     finally:
         db.close()
+
+
+def dedup_key(text: str, groups: Sequence[str]) -> bytes:
+    """16 bytes naming (text, groups): chunks equal in both are stored once (ingest/dedup.py)."""
+    return hashlib.sha256(json.dumps([text, list(groups)]).encode("utf-8")).digest()[:16]
 
 
 def _record(chunk: Chunk) -> str:
@@ -327,6 +351,26 @@ class Segment:
                 for cid, row in cursor:
                     out.setdefault(cid, []).append(row)
         return out
+
+    def rows_holding(self, chunk_ids: Sequence[str], keys: Sequence[bytes]) -> set[int]:
+        """Local rows that hold one of these chunk ids (stored, or carried as a duplicate) or
+        whose `dedup_key` is one of `keys`; through SQLite's indexes, not a scan."""
+        if not self.meta.keyed:
+            raise ValueError(f"{self.path.name} predates row keys: read it whole")
+        found: set[int] = set()
+        queries = (
+            ("SELECT row FROM chunks WHERE chunk_id IN ({})", chunk_ids),
+            ("SELECT row FROM also_ids WHERE chunk_id IN ({})", chunk_ids),
+            ("SELECT row FROM chunks WHERE dkey IN ({})", keys),
+        )
+        for query, values in queries:
+            values = list(values)
+            for start in range(0, len(values), 500):  # SQLite's bound-variable limit
+                part = values[start : start + 500]
+                with self._lock:
+                    cursor = self._db.execute(query.format(",".join("?" * len(part))), part)
+                    found.update(row for (row,) in cursor)
+        return found
 
     def term_columns(self, terms: Iterable[str]) -> dict[str, int]:
         """BM25 column of each term this segment holds."""

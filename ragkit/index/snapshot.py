@@ -25,7 +25,7 @@ import numpy as np
 
 from ragkit.errors import IndexStoreError
 from ragkit.index.records import Chunk
-from ragkit.index.segment import Segment
+from ragkit.index.segment import Segment, dedup_key
 from ragkit.text.analyse import lucene_idf
 
 NPROBE = 64  # IVF lists probed per query; recall@10 vs exact measured in bench_scale.py
@@ -118,6 +118,23 @@ class IndexSnapshot:
             if pairs:
                 vectors = self.segments[seg].vectors_at(np.array([r for _, r in pairs]))
                 out.update((cid, vectors[i]) for i, (cid, _) in enumerate(pairs))
+        return out
+
+    def stored_with(
+        self, chunk_ids: Iterable[str], keys: Iterable[tuple[str, tuple[str, ...]]]
+    ) -> list[Chunk] | None:
+        """Live stored chunks that hold one of `chunk_ids` (their own id, or a duplicate's in
+        `also`) or whose (text, groups) is one of `keys`: what a sync that changes those
+        chunks must rewrite. Found through indexes, so it costs what is asked for; None when a
+        segment predates those indexes (the caller then reads the whole index)."""
+        if not all(segment.meta.keyed for segment in self.segments):
+            return None
+        ids = sorted(set(chunk_ids))
+        digests = sorted({dedup_key(text, groups) for text, groups in keys})
+        out: list[Chunk] = []
+        for seg, segment in enumerate(self.segments):
+            rows = segment.rows_holding(ids, digests).difference(self.deleted[seg].tolist())
+            out += segment.chunks_at(sorted(rows))
         return out
 
     def live_rows_of(self, chunk_ids: Iterable[str]) -> list[set[int]]:
