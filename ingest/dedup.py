@@ -16,6 +16,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from ragkit.index.records import Chunk
+from ragkit.index.records import expand as expand_stored
 
 
 def merge(chunks: Sequence[Chunk]) -> list[Chunk]:
@@ -38,11 +39,7 @@ def merge(chunks: Sequence[Chunk]) -> list[Chunk]:
 def expand(stored: Iterable[Chunk]) -> list[Chunk]:
     """Every chunk a stored list stands for: each stored chunk, then its duplicates (text
     restored)."""
-    chunks: list[Chunk] = []
-    for chunk in stored:
-        chunks.append(dataclasses.replace(chunk, also=()))
-        chunks += [dataclasses.replace(other, text=chunk.text, also=()) for other in chunk.also]
-    return chunks
+    return expand_stored(stored)
 
 
 def duplicate_files(hashes: dict[str, str]) -> list[str]:

@@ -101,3 +101,20 @@ def test_a_file_changed_since_indexing_is_not_served(served, tmp_path):
         md.write_bytes(kept)
     finally:
         path.write_bytes(original)
+
+
+def test_a_document_is_read_from_the_live_generation_not_the_whole_index(served, monkeypatch):
+    """The server answers from the snapshot it holds: no index load and no whole-store read
+    per request (at a million chunks either costs seconds)."""
+    import ragkit.serve.documents as documents
+    from ragkit.index.snapshot import IndexSnapshot
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a document request read the index again")
+
+    monkeypatch.setattr(documents, "load_index", refuse)
+    monkeypatch.setattr(IndexSnapshot, "live_chunks", refuse)
+    client, _ = served
+    notes = client.get("/v1/documents/notes.txt", headers=auth(STAFF))
+    assert notes.status_code == 200 and "The canteen opens at 08:00." in notes.text
+    assert client.get("/v1/documents/salary.md", headers=auth(STAFF)).status_code == 404

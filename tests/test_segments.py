@@ -137,3 +137,22 @@ def test_the_retriever_never_returns_a_tombstoned_chunk(tmp_path):
     )
     hits = HybridRetriever.from_index(tmp_path).retrieve("policy leave salary laptop", k=5)
     assert [h.chunk.chunk_id for h in hits] == ["id30"]
+
+
+def test_languages_come_from_group_set_counts_without_reading_rows(tmp_path):
+    """A question's language prior: chunks per language the asker may read, summed from each
+    segment's per-group-set counts (no per-row scan: the same few sums at any size)."""
+    import dataclasses
+
+    chunks = [
+        dataclasses.replace(chunk(i, ("hr",) if i < 3 else ()), language="pt" if i < 3 else "en")
+        for i in range(10)
+    ]
+    write_generation(tmp_path, manifest(), chunks, unit(10))
+    write_changes(tmp_path, manifest(), [], [chunk(50, ("hr",))], unit(1, seed=3))
+    snapshot = load_index(tmp_path)
+    for segment in snapshot.segments:
+        segment.group_ids = None  # a per-row read would fail
+    assert snapshot.languages(frozenset()) == {"en": 7}
+    assert snapshot.languages(frozenset({"hr"})) == {"en": 7, "pt": 3, None: 1}
+    assert snapshot.languages(None) == {"en": 7, "pt": 3, None: 1}

@@ -9,7 +9,8 @@ from the same source always gets the same id and unchanged content is never re-e
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 BlockKind = Literal["heading", "paragraph", "list", "table", "code"]
@@ -117,6 +118,16 @@ class Chunk:
                 ),
             }
         )
+
+
+def expand(stored: Iterable[Chunk]) -> list[Chunk]:
+    """Every chunk a list of stored chunks stands for: each one, then the duplicates it
+    carries in `also` (their text restored), in that order."""
+    chunks: list[Chunk] = []
+    for chunk in stored:
+        chunks.append(replace(chunk, also=()))
+        chunks += [replace(other, text=chunk.text, also=()) for other in chunk.also]
+    return chunks
 
 
 def context_line(title: str, headings: tuple[str, ...]) -> str:

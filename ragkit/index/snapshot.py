@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ragkit.errors import IndexStoreError
-from ragkit.index.records import Chunk
+from ragkit.index.records import Chunk, readable_by
 from ragkit.index.segment import Segment, dedup_key
 from ragkit.text.analyse import lucene_idf
 
@@ -148,15 +148,20 @@ class IndexSnapshot:
 
     # -- access -----------------------------------------------------------------------------
 
-    def languages(self, allowed: np.ndarray | None) -> Counter[str | None]:
-        """Chunks per language in `allowed` (by group set: hidden chunks do not count)."""
+    def languages(self, groups: frozenset[str] | None) -> Counter[str | None]:
+        """Chunks per language that an asker with `groups` may read (None: every chunk).
+
+        Read from each segment's per-group-set counts: a few dictionary sums per question,
+        whatever the corpus size, and the same work for every asker. Tombstoned chunks still
+        count until a compaction drops them, which is fine for a prior.
+        """
         found: Counter[str | None] = Counter()
-        for seg, segment in enumerate(self.segments):
-            start, end = int(self.offsets[seg]), int(self.offsets[seg + 1])
-            ids = np.asarray(segment.group_ids)
-            if allowed is not None:
-                ids = ids[allowed[start:end]]
-            found += segment.languages(np.unique(ids).tolist())
+        for segment in self.segments:
+            sets = segment.meta.group_sets
+            readable = [
+                g for g, names in enumerate(sets) if groups is None or readable_by(names, groups)
+            ]
+            found += segment.languages(readable)
         return found
 
     def group_names(self) -> frozenset[str]:

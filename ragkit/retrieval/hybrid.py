@@ -137,7 +137,8 @@ class HybridRetriever:
         """The k best chunks readable by `groups`, best first, ranks 1..k."""
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
-        allowed = self._allowed(check_groups(groups))
+        groups = check_groups(groups)
+        allowed = self._allowed(groups)
         snapshot = self.snapshot
         if not question.strip() or not snapshot.live_count:
             return []
@@ -151,7 +152,7 @@ class HybridRetriever:
             query_vector = self.embedder.embed([question])[0]  # (dim,)
             dense_run = _as_run(*snapshot.dense_search(query_vector, depth, allowed))
         if self.settings.mode != "dense":
-            language = question_language(question, snapshot.languages(allowed))
+            language = question_language(question, snapshot.languages(groups))
             terms = analyser_for(language).terms(question)
             settings = self.settings
             bm25 = snapshot.bm25_scores(terms, allowed, k1=settings.bm25_k1, b=settings.bm25_b)

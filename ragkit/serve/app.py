@@ -184,10 +184,17 @@ def create_app(
         rows = await anyio.to_thread.run_sync(listing)
         return {"object": "list", "data": [row.to_json() for row in rows]}
 
+    def read_document(source: str, groups: frozenset[str]) -> Any:
+        # From the generation the assistant answers from, when it follows the live index:
+        # no index files are opened per request.
+        snapshot = getattr(getattr(assistant, "retriever", None), "snapshot", None)
+        live = snapshot() if callable(snapshot) else None
+        return document_body(index_dir, source, groups, live)
+
     @app.get("/v1/documents/{source:path}", response_model=None)
     async def document(source: str, who: Who) -> Response:
         try:
-            body = await anyio.to_thread.run_sync(document_body, index_dir, source, who.groups)
+            body = await anyio.to_thread.run_sync(read_document, source, who.groups)
         except DocumentNotFound:
             # One answer for unknown, restricted, gone and changed: existence does not leak.
             raise ApiError(

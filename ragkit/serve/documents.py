@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ragkit.index.records import readable_by
-from ragkit.index.store import load_index, read_manifest
+from ragkit.index.protocols import IndexSnapshot
+from ragkit.index.records import expand, readable_by
+from ragkit.index.store import load_index
 
 # A document is data, never a page of ours: no script, no plugin, no form, no network.
 DOCUMENT_HEADERS = {
@@ -46,20 +47,32 @@ class DocumentBody:
     media_type: str
 
 
-def document_body(index_dir: Path, source: str, groups: frozenset[str]) -> DocumentBody:
+def document_body(
+    index_dir: Path,
+    source: str,
+    groups: frozenset[str],
+    snapshot: IndexSnapshot | None = None,
+) -> DocumentBody:
     """The document at `source` as the caller with `groups` may see it.
 
-    Raises DocumentNotFound for every reason it cannot be shown (see the module docstring).
+    `snapshot`: the generation the server answers from (a long-lived server passes its live
+    one, so a request reads no index files); None: the live generation is loaded for this
+    request. Raises DocumentNotFound for every reason it cannot be shown (module docstring).
     """
-    manifest = read_manifest(Path(index_dir)) or {}
-    files: dict[str, Any] = manifest.get("files") or {}
+    if snapshot is None:
+        snapshot = load_index(Path(index_dir))
+        try:
+            return document_body(index_dir, source, groups, snapshot)
+        finally:
+            snapshot.close()
+    files: dict[str, Any] = snapshot.files
     file_source = source.split("#", 1)[0]  # a JSONL record's source is FILE.jsonl#<_id>
     entry = files.get(file_source)
     if not isinstance(entry, dict) or not readable_by(tuple(entry.get("groups", ())), groups):
         raise DocumentNotFound(source)
     suffix = Path(file_source).suffix.lower()
     if "#" in source or suffix not in (".pdf", ".md", ".markdown", ".html", ".htm"):
-        return DocumentBody(_indexed_text(Path(index_dir), source, groups), "text/plain")
+        return DocumentBody(_indexed_text(snapshot, entry, source, groups), "text/plain")
     data = _original(entry)
     if suffix == ".pdf":
         return DocumentBody(data, "application/pdf")
@@ -85,12 +98,20 @@ def _original(entry: dict[str, Any]) -> bytes:
     return data
 
 
-def _indexed_text(index_dir: Path, source: str, groups: frozenset[str]) -> bytes:
-    """The text the index holds for `source` (or for every record of a JSONL file)."""
-    snapshot = load_index(index_dir)
+def _indexed_text(
+    snapshot: IndexSnapshot, entry: dict[str, Any], source: str, groups: frozenset[str]
+) -> bytes:
+    """The text the index holds for `source` (or for every record of a JSONL file), in the
+    file's chunk order; only that file's chunks are read."""
+    ids = [cid for cid in entry.get("chunk_ids", ()) if isinstance(cid, str)]
+    stored = snapshot.stored_with(ids, ())
+    if stored is None:  # segments without row keys: read every chunk
+        stored = snapshot.live_chunks()  # deleted (tombstoned) chunks are not text of it
+    wanted = set(ids)
+    by_id = {c.chunk_id: c for c in expand(stored) if c.chunk_id in wanted}
     pieces = [
         c.text
-        for c in snapshot.live_chunks()  # deleted (tombstoned) chunks are not text of it
+        for c in (by_id[cid] for cid in dict.fromkeys(ids) if cid in by_id)
         if (c.source == source or c.source.startswith(source + "#"))
         and readable_by(c.groups, groups)
     ]
