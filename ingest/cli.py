@@ -143,9 +143,9 @@ def add_remove_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "remove",
         help="remove documents from an index",
-        description="Drop sources (as `ragkit sources` lists them) from the index. A file "
-        "still inside a remembered folder comes back at the next `ragkit ingest`: move it or "
-        "list it in .ragkitignore.",
+        description="Drop sources (as `ragkit sources` lists them) from the index. The index "
+        "remembers the removal: later syncs of the folder holding the file skip it, until "
+        "`ragkit ingest PATH_OF_THE_FILE` names it again.",
     )
     parser.add_argument("sources", nargs="+", metavar="SOURCE", help="sources to remove")
     add_index_option(parser)
@@ -166,4 +166,5 @@ def run_remove(args: argparse.Namespace) -> int:
         verb = "Would remove" if report.dry_run else "Removed"
         for outcome in report.outcomes:
             print(f"{verb} {outcome.source}")
+        print("Later syncs skip these files; `ragkit ingest PATH_OF_THE_FILE` brings one back.")
     return 0

@@ -9,6 +9,10 @@ heading re-embeds the chunks under it. When nothing changed, no model is loaded 
 is written. A change of embedding model or chunk settings makes the stored vectors
 meaningless, so the index is rebuilt (from the given paths and every remembered root).
 
+`ragkit remove` (remove_sources) records each removed file's path in the manifest
+(`excluded`): later syncs of the folder holding it skip it (reported as skipped), so a removal
+lasts; `ragkit ingest` given that file itself brings it back.
+
 Access never widens silently:
 - A run that would let more people read any file than before (new groups, or public where
   it was restricted) stops before writing and lists those files, unless `allow_widen`.
@@ -168,8 +172,9 @@ def remove_sources(
 ) -> IngestReport:
     """Drop the given sources (as `ragkit sources` lists them) from the index.
 
-    A source still under a remembered root comes back at the next full sync unless the file
-    is moved or ignored (`.ragkitignore`). Raises UsageError naming sources the index lacks.
+    Each removed file's path is recorded as excluded, so later syncs of its folder skip it;
+    `ragkit ingest PATH_OF_THAT_FILE` brings it back. Raises UsageError naming sources the
+    index lacks.
     """
     started = time.perf_counter()
     store = open_store(index_dir)
@@ -209,7 +214,9 @@ def _remove(
         vectors, report.embedded = _vectors_for(stored, old_vectors, embedder, options)  # type: ignore[arg-type]
         if not stored:
             vectors = np.zeros((0, snapshot.dim), dtype=np.float32)
-        manifest = {**snapshot.manifest, "files": files}
+        gone = [snapshot.files[s].get("path") for s in drop]
+        excluded = sorted({*snapshot.manifest.get("excluded", ()), *filter(None, gone)})
+        manifest = {**snapshot.manifest, "files": files, "excluded": excluded}
         snapshot.close()
         _write(store, manifest, old.stored, stored, vectors)
     report.written = True
@@ -286,6 +293,7 @@ class _Plan:
     changed: list[tuple[Candidate, bytes, str, tuple[str, ...]]]  # candidate, data, hash, groups
     unchanged: list[str]
     removed: list[str]
+    excluded: list[str]  # real paths `ragkit remove` took out, kept out by later syncs
 
 
 def _run(
@@ -318,7 +326,19 @@ def _run(
     report.outcomes += [FileOutcome(src, "skipped", why) for src, why in found.skipped]
     report.outcomes += [FileOutcome(src, "failed", why) for src, why in found.failed]
     failed = {src for src, _ in found.failed}
-    plan = _plan(found.candidates, scopes, fingerprint, previous, roots, options, report, failed)
+    # A file removed with `ragkit remove` stays out, unless this run names that very file.
+    named = {os.path.realpath(p) for p in paths if not os.path.isdir(p)}
+    excluded = {str(p) for p in (manifest or {}).get("excluded", ())} - named
+    candidates = []
+    for candidate in found.candidates:
+        if os.path.realpath(candidate.path) in excluded:
+            path = candidate.path
+            reason = f"removed with `ragkit remove` (`ragkit ingest {path}` brings it back)"
+            report.outcomes.append(FileOutcome(candidate.source, "skipped", reason))
+        else:
+            candidates.append(candidate)
+    plan = _plan(candidates, scopes, fingerprint, previous, roots, options, report, failed)
+    plan.excluded = sorted(p for p in excluded if os.path.lexists(p))  # gone files: forgotten
     if options.dry_run:
         report.widened = _widened_by_rules(plan)
         return
@@ -337,7 +357,7 @@ def _plan(
 ) -> _Plan:
     """What changed. Files that failed discovery (unreadable access rules) are not seen, so
     their indexed copies are removed with the rest (fail closed); they are reported once."""
-    plan = _Plan(fingerprint, previous, roots, [], [], [])
+    plan = _Plan(fingerprint, previous, roots, [], [], [], [])
     seen: set[str] = set()
     for candidate in candidates:
         real = os.path.realpath(candidate.path)
@@ -395,7 +415,9 @@ def _sync(
     report: IngestReport,
     manifest: dict[str, Any] | None,
 ) -> None:
-    roots_changed = manifest is not None and manifest.get("roots") != plan.roots
+    roots_changed = manifest is not None and (
+        manifest.get("roots") != plan.roots or manifest.get("excluded", []) != plan.excluded
+    )
     if not plan.changed and not plan.removed and not report.rebuild_reason and not roots_changed:
         report.chunks_total = sum(len(plan.previous[s]["chunk_ids"]) for s in plan.unchanged)
         report.duplicates = _duplicates({s: plan.previous[s] for s in plan.unchanged})
@@ -472,6 +494,7 @@ def _sync(
         "files": files,
         "dim": dim,
         "roots": plan.roots,
+        "excluded": plan.excluded,
     }
     if snapshot is not None:
         snapshot.close()

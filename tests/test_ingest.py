@@ -244,6 +244,27 @@ def test_remove_drops_sources_and_names_unknown_ones(corpus, tmp_path):
         remove_sources(["nope.md"], index)
 
 
+def test_a_removed_file_stays_out_of_later_syncs_until_named(corpus, tmp_path):
+    """`ragkit remove` of a file inside a remembered folder lasts: a full sync (no PATH) and a
+    sync of its folder skip it, saying how to bring it back; naming the file brings it back."""
+    index = tmp_path / "idx"
+    run(corpus, index)
+    remove_sources(["leave/annual.md"], index)
+    for paths in ([], [corpus], [corpus / "leave"]):
+        report = ingest(paths, index, FAKE)
+        skipped = [o for o in report.outcomes if o.status == "skipped"]
+        assert [o.source for o in skipped] == ["leave/annual.md"]
+        assert "ragkit ingest" in skipped[0].reason and "annual.md" in skipped[0].reason
+        sources = {c.source for c in load_index(index).live_chunks()}
+        assert sources == {"sick.txt", "salary.md"}
+    dry = ingest([], index, IngestOptions(**{**vars(FAKE), "dry_run": True}))
+    assert "leave/annual.md" not in {o.source for o in dry.outcomes if o.status == "added"}
+    report = ingest([corpus / "leave" / "annual.md"], index, FAKE)
+    assert report.count("added") == 1
+    assert ingest([], index, FAKE).count("skipped") == 0  # the exclusion is lifted for good
+    assert "leave/annual.md" in {c.source for c in load_index(index).live_chunks()}
+
+
 def test_remembered_groups_keep_a_later_run_from_widening(tmp_path):
     """Case 15-access-groups: ingested with --groups hr, then the same command without it."""
     docs = tmp_path / "docs2"  # the case's own files: tests/test_ingest_cli.py

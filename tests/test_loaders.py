@@ -370,6 +370,18 @@ def test_jsonl_records(tmp_path: Path) -> None:
         ("paragraph", "Take with food.", ()),
     ]
     assert docs[0].metadata == {"year": 2001}
+    assert [d.language for d in docs] == [None, None]  # undeclared: detected at chunking
+
+
+def test_jsonl_records_may_declare_their_language(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    records = [
+        {"_id": "a", "text": "Férias anuais: 25 dias.", "language": "pt-BR"},
+        {"_id": "b", "text": "Annual leave.", "metadata": {"lang": "en"}},
+        {"_id": "c", "text": "No tag.", "language": 3},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert [d.language for d in load_file(path, "c.jsonl")] == ["pt-BR", "en", None]
 
 
 def test_jsonl_bad_lines_are_skipped_and_reported(tmp_path: Path) -> None:
