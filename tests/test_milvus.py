@@ -121,3 +121,111 @@ def test_cli_search_json_on_milvus(tmp_path, spec):
     )
     hits = json.loads(done.stdout)["hits"]
     assert hits[0]["source"] == "annual.md"
+
+
+def chunk_texts(spec: str) -> list[str]:
+    store = MilvusStore(spec)
+    try:
+        return sorted(c.text for c in store.load().live_chunks())
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("crash", ["before-commit", "after-commit"])
+def test_a_killed_write_leaves_a_loadable_store_and_the_next_sync_completes(
+    tmp_path, spec, monkeypatch, crash
+):
+    """Killed before the head row is written, the store reads as the previous generation (the
+    new entities are invisible, then deleted by the next writer); killed after it, the new
+    generation is live and the old versions are hidden, then deleted by the next writer."""
+    corpus = write(tmp_path / "corpus", POLICIES)
+    ingest([corpus], spec, options())
+    before = chunk_texts(spec)
+    (corpus / "laptops.md").write_text("# Equipment\n\nPhones are replaced every two years.\n")
+    (corpus / "extra.md").write_text("# Parking\n\nParking is free for cyclists.\n")
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt("killed")
+
+    target = "_write_meta" if crash == "before-commit" else "_delete_pending"
+    original = getattr(MilvusStore, target)
+    calls: list[dict] = []
+
+    def crash_once(self, manifest):
+        calls.append(manifest)
+        if crash == "after-commit" and manifest.get("generation") == 1:
+            return original(self, manifest)  # recovering the first sync's generation
+        killed()  # writing generation 2's manifest, or deleting what it replaced
+
+    monkeypatch.setattr(MilvusStore, target, crash_once)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([corpus], spec, options())
+    monkeypatch.setattr(MilvusStore, target, original)
+    # Whatever the moment, the store loads, and reads as exactly one generation.
+    after_crash = chunk_texts(spec)
+    if crash == "before-commit":
+        assert after_crash == before
+        assert "extra.md" not in sources(spec, "parking free cyclists")
+    else:
+        assert not any("Laptops are" in t for t in after_crash)  # pending old version hidden
+        assert sum("Phones are" in t for t in after_crash) == 1
+    report = ingest([corpus], spec, options())  # after-commit: nothing left to sync
+    assert report.ok and report.written == (crash == "before-commit")
+    final = chunk_texts(spec)
+    assert sum("Phones are" in t for t in final) == 1 and not any("Laptops are" in t for t in final)
+    assert sum("Parking is free" in t for t in final) == 1
+    assert len(final) == 5 and stored_entities(spec) == 5  # nothing hidden is left behind
+
+
+def stored_entities(spec: str) -> int:
+    """Entities in the store's chunk collections, whatever their generation."""
+    store = MilvusStore(spec)
+    try:
+        snapshot = store.load()
+        return sum(
+            len(store.client.query(store.loaded(name), filter="gen >= 0", output_fields=["pk"]))
+            for name in snapshot.collections_all()
+        )
+    finally:
+        store.close()
+
+
+def test_a_second_writer_is_refused_with_one_line(tmp_path, spec):
+    corpus = write(tmp_path / "corpus", POLICIES)
+    store = MilvusStore(spec)
+    with store.writing(), pytest.raises(IndexStoreError, match="being written by another"):
+        ingest([corpus], spec, options())
+    store.close()
+
+
+def test_a_long_lived_retriever_follows_new_generations_and_collections(tmp_path, spec):
+    corpus = write(tmp_path / "corpus", POLICIES)
+    ingest([corpus], spec, options())
+    retriever = open_retriever(spec)
+    managers = frozenset({"managers"})
+    assert retriever.retrieve("bonus scheme", k=2, groups=managers)[0].chunk.source != "bonus.md"
+    (corpus / "bonus.md").write_text("---\ngroups: [finance]\n---\n# Bonus\n\nBonus scheme B.\n")
+    (corpus / "salary.md").unlink()
+    store = retriever.snapshot.store
+    from ingest.pipeline import IngestReport, _run  # same process: the same Lite client
+    from ragkit.index.embedding import load_embedder
+
+    with store.writing():
+        _run([corpus], store, load_embedder("hash:64"), options(), IngestReport(spec))
+    finance = retriever.retrieve("bonus scheme", k=2, groups=frozenset({"finance"}))
+    assert finance[0].chunk.source == "bonus.md"  # a collection created after it opened
+    hits = retriever.retrieve("salary band pay", k=4, groups=managers)
+    assert "salary.md" not in [h.chunk.source for h in hits]
+    store.close()
+
+
+def test_a_foreign_collection_under_our_name_is_refused_and_left_alone(tmp_path, spec):
+    store = MilvusStore(spec)
+    name = store.collection(())
+    store.client.create_collection(name, dimension=8)  # someone else's, 8 dimensions
+    store.close()  # Milvus Lite: one client per database file at a time
+    with pytest.raises(IndexStoreError, match=f"collection {name} that ragkit did not write"):
+        ingest([write(tmp_path / "corpus", POLICIES)], spec, options())
+    assert store.read_manifest() is None  # nothing committed
+    assert store.client.describe_collection(name)["fields"][-1]["params"]["dim"] == 8
+    store.close()

@@ -5,12 +5,13 @@
 
 Collections, for an index named N (`ragkit` unless the spec ends in `#NAME`):
 
-    N_meta        the manifest (fingerprint, dim, per-file records, group sets), as JSON split
-                  into rows of at most 60,000 characters; written last on every sync
-    N_g<hash>     the chunks of one access-group set: chunk_id, file, record (the chunk as
-                  JSON), groups, dense (FLOAT_VECTOR, inner product), text (the embedding text,
-                  analysed by Milvus's English analyser) and sparse, filled by Milvus's BM25
-                  function from text
+    N_meta        the manifest (fingerprint, dim, per-file records, group sets, generation), as
+                  JSON split into rows of at most 60,000 characters keyed "g<gen>p<part>",
+                  and one "head" row naming the live generation and its part count
+    N_g<hash>     the chunks of one access-group set: chunk_id, gen (the generation that
+                  wrote it), record (the chunk as JSON), groups, dense (FLOAT_VECTOR, inner
+                  product), text (the embedding text, analysed by Milvus's English analyser)
+                  and sparse, filled by Milvus's BM25 function from text
 
 Why one collection per access-group set: Milvus computes BM25 statistics (N, df, avgdl) over a
 whole collection, whatever the filter. With every chunk in one collection, a chunk the asker
@@ -21,9 +22,21 @@ read, so no statistic ever includes a hidden chunk. (Scores from two collections
 rank, as RRF does, rather than compared as BM25 values.) The asker's groups are also applied
 as a filter expression inside every search, as a second lock.
 
-Writes are not atomic across collections as the local store's generations are: chunks are
-deleted and inserted first and the manifest last, so a killed ingest leaves at worst chunks
-the manifest does not list; the next sync replaces them (their files show as changed).
+Writes: Milvus has no transaction across collections, so a sync is made safe by generation
+numbers. One writer at a time holds a lock file (`PATH.db.lock` beside a Milvus Lite file;
+for a server, a lock file in the temporary folder of this machine: two machines syncing one
+server index are not kept apart). A sync at generation G+1:
+  1. recovers what a killed writer left: entities with gen > G (never committed) are
+     deleted, and the deletions the live manifest lists as pending are done again;
+  2. inserts the new and changed chunks with gen = G+1 (invisible: readers filter gen <= G);
+  3. writes the manifest's parts under g<G+1>, then upserts the head row: the commit point,
+     one single-row write. Killed before it, the store still reads as generation G;
+  4. deletes the chunks the new manifest lists as pending (dropped or replaced ones, gen <
+     G+1) and the old manifest parts.
+Between 3 and 4 a reader may see the old version of a changed chunk beside the new one (it
+filters pending ids out when there are few); a writer killed there leaves the deletions to
+the next sync. Readers re-read the head row before each question, so a long-lived server
+follows new generations and new access-group collections.
 """
 
 from __future__ import annotations
@@ -31,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +56,9 @@ from ragkit.index.records import Chunk, readable_by
 PREFIX = "milvus:"
 _PART = 60_000  # characters of manifest JSON per meta row (VARCHAR holds 65,535)
 _BATCH = 1000
-FORMAT = "milvus-1"
+FORMAT = "milvus-2"  # 1: no generations (writes were not recoverable)
+_HEAD = "head"
+_PENDING_FILTER_MAX = 1000  # pending ids a reader filters out itself; more wait for step 4
 # Milvus Lite knows only the standard and jieba tokenizers, not the "english" analyser type;
 # this is the same chain spelled out (lower-case, English stopwords, Snowball English).
 ANALYZER = {
@@ -110,9 +125,13 @@ class MilvusStore:
     def location(self) -> str:
         return self.spec
 
-    def writing(self) -> contextlib.AbstractContextManager[None]:
-        """No lock across processes here: run one ingest per Milvus index at a time."""
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held while a sync writes: one writer per index; what a killed writer left is
+        recovered first, even when this sync then finds nothing to write."""
+        with _writer_lock(self.spec):
+            self.recover(self.read_manifest())
+            yield
 
     @property
     def client(self) -> Any:
@@ -141,22 +160,56 @@ class MilvusStore:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read_manifest(self) -> dict[str, Any] | None:
+    def read_head(self) -> dict[str, Any] | None:
+        """The head row ({"gen", "parts"}), or None when the index has none (or is older)."""
         meta = f"{self.name}_meta"
         if not self.client.has_collection(meta):
             return None
         rows = self.client.query(
-            self.loaded(meta), filter='key like "m%"', output_fields=["key", "value"]
+            self.loaded(meta), filter=f'key == "{_HEAD}"', output_fields=["value"]
         )
+        if not rows:
+            return None
+        try:
+            head = json.loads(rows[0]["value"])
+            return {"gen": int(head["gen"]), "parts": int(head["parts"])}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise self._corrupt(f"its head row is unreadable: {exc}") from exc
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        meta = f"{self.name}_meta"
+        if not self.client.has_collection(meta):
+            return None
+        head = self.read_head()
+        if head is None:  # format milvus-1: parts "m000000"...; the writer rebuilds it
+            rows = self.client.query(
+                self.loaded(meta), filter='key like "m%"', output_fields=["key", "value"]
+            )
+        else:
+            prefix = f"g{head['gen']:08d}p"
+            rows = self.client.query(
+                self.loaded(meta), filter=f'key like "{prefix}%"', output_fields=["key", "value"]
+            )
+            if len(rows) != head["parts"]:
+                raise self._corrupt(
+                    f"generation {head['gen']} has {len(rows)} of {head['parts']} manifest parts"
+                )
         if not rows:
             return None
         text = "".join(r["value"] for r in sorted(rows, key=lambda r: r["key"]))
         try:
-            return json.loads(text)
+            manifest = json.loads(text)
         except ValueError as exc:
-            raise IndexStoreError(
-                f"milvus store {self.spec}: its manifest is corrupt ({exc}): re-run ragkit ingest"
-            ) from exc
+            raise self._corrupt(f"its manifest is not JSON: {exc}") from exc
+        if not isinstance(manifest, dict):
+            raise self._corrupt("its manifest is not a JSON object")
+        return manifest
+
+    def _corrupt(self, what: str) -> IndexStoreError:
+        return IndexStoreError(
+            f"milvus store {self.spec} is corrupt ({what}): drop its collections "
+            f"({self.name}_*) and run `ragkit ingest PATH --store {self.spec}` again"
+        )
 
     def load(self) -> MilvusSnapshot:
         manifest = self.read_manifest()
@@ -181,11 +234,17 @@ class MilvusStore:
     def write_generation(
         self, manifest: dict[str, Any], chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> str:
-        """Replace the whole index with these chunks (same fingerprint only)."""
+        """Replace the whole index with these chunks (same fingerprint only).
+
+        Over an index of this format the old chunks are deleted only after the new manifest
+        is live (every old generation is pending); an older format's collections are dropped
+        first, since their schema differs."""
         previous = self._check_fingerprint(manifest)
-        for groups in (previous or {}).get("group_sets", []):
-            self.client.drop_collection(self.collection(groups))
-        return self._write(manifest, [], chunks, vectors, [])
+        if previous is not None and previous.get("format") != FORMAT:
+            for groups in previous.get("group_sets", []):
+                self.client.drop_collection(self.collection(groups))
+            previous = None
+        return self._write(manifest, previous, [], chunks, vectors, replace_all=True)
 
     def write_changes(
         self,
@@ -194,11 +253,9 @@ class MilvusStore:
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
     ) -> str:
-        """Delete the chunks with `dropped_ids`, insert `chunks`, then write the manifest."""
-        previous = self._check_fingerprint(manifest) or {}
-        return self._write(
-            manifest, list(dropped_ids), chunks, vectors, previous.get("group_sets", [])
-        )
+        """Insert `chunks`, commit `manifest`, then delete the chunks with `dropped_ids`."""
+        previous = self._check_fingerprint(manifest)
+        return self._write(manifest, previous, list(dropped_ids), chunks, vectors)
 
     def _check_fingerprint(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
         previous = self.read_manifest()
@@ -216,21 +273,43 @@ class MilvusStore:
             )
         return previous
 
+    def recover(self, previous: dict[str, Any] | None) -> None:
+        """Undo what a killed writer left (step 1 of the module docstring)."""
+        if previous is None or previous.get("format") != FORMAT:
+            return
+        gen = int(previous.get("generation", 0))
+        for groups in previous.get("group_sets", []):
+            name = self.collection(groups)
+            if self.client.has_collection(name):
+                self.client.delete(name, filter=f"gen > {gen}")
+        self._delete_pending(previous)
+
+    def _delete_pending(self, manifest: dict[str, Any]) -> None:
+        gen = int(manifest.get("generation", 0))
+        pending = list(manifest.get("pending", []))
+        for groups in manifest.get("group_sets", []):
+            name = self.collection(groups)
+            if manifest.get("replaced_all"):
+                self.client.delete(name, filter=f"gen < {gen}")
+                continue
+            for start in range(0, len(pending), _BATCH):
+                ids = json.dumps(pending[start : start + _BATCH])
+                self.client.delete(name, filter=f"gen < {gen} and chunk_id in {ids}")
+
     def _write(
         self,
         manifest: dict[str, Any],
+        previous: dict[str, Any] | None,
         dropped: list[str],
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
-        group_sets: list[list[str]],
+        *,
+        replace_all: bool = False,
     ) -> str:
+        self.recover(previous)
+        gen = int((previous or {}).get("generation", 0)) + 1
         dim = int(vectors.shape[1]) if len(chunks) else int(manifest.get("dim") or 1)
-        known = {tuple(g) for g in group_sets}
-        for groups in sorted(known):
-            name = self.collection(groups)
-            for start in range(0, len(dropped), _BATCH):
-                ids = json.dumps(dropped[start : start + _BATCH])
-                self.client.delete(name, filter=f"chunk_id in {ids}")
+        known = {tuple(g) for g in (previous or {}).get("group_sets", [])}
         by_set: dict[tuple[str, ...], list[int]] = {}
         for i, chunk in enumerate(chunks):
             by_set.setdefault(tuple(sorted(chunk.groups)), []).append(i)
@@ -241,25 +320,49 @@ class MilvusStore:
                 known.add(groups)
             for start in range(0, len(rows), _BATCH):
                 batch = rows[start : start + _BATCH]
-                self.client.insert(name, [_entity(chunks[i], vectors[i]) for i in batch])
+                self.client.insert(name, [_entity(chunks[i], vectors[i], gen) for i in batch])
         files = manifest.get("files", {})
+        # A replaced chunk keeps its id: its old entity (gen < this one) goes with the dropped.
+        pending = sorted({*dropped, *(c.chunk_id for c in chunks)}) if not replace_all else []
         full = {
             **manifest,
             "format": FORMAT,
             "dim": dim,
             "chunks": sum(len(e.get("chunk_ids", ())) for e in files.values()),
             "group_sets": sorted([list(g) for g in known]),
+            "generation": gen,
+            "pending": pending,
+            "replaced_all": replace_all,
         }
-        self._write_meta(full)
+        for groups in known:
+            self.client.flush(self.collection(groups))
+        self._write_meta(full)  # the commit point
+        self._delete_pending(full)
         return self.spec
 
     def _create(self, name: str, dim: int) -> None:
+        if self.client.has_collection(name):
+            # Not in the manifest: a killed first write, or someone else's collection.
+            described = self.client.describe_collection(name)
+            fields = {f.get("name"): f for f in described.get("fields", [])}
+            dense = fields.get("dense", {}).get("params", {}).get("dim")
+            if "gen" not in fields or "record" not in fields or int(dense or 0) != dim:
+                raise IndexStoreError(
+                    f"milvus store {self.spec} has a collection {name} that ragkit did not "
+                    f"write (or with other dimensions than {dim}): nothing written; drop it "
+                    "or use another index name (#NAME)"
+                )
+            return
+        self._create_new(name, dim)
+
+    def _create_new(self, name: str, dim: int) -> None:
         from pymilvus import DataType, Function, FunctionType
 
         client = self.client
         schema = client.create_schema(auto_id=True)
         schema.add_field("pk", DataType.INT64, is_primary=True)
         schema.add_field("chunk_id", DataType.VARCHAR, max_length=64)
+        schema.add_field("gen", DataType.INT64)
         schema.add_field("record", DataType.VARCHAR, max_length=65535)
         schema.add_field(
             "groups", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=64, max_length=128
@@ -285,6 +388,7 @@ class MilvusStore:
         index.add_index("dense", index_type="FLAT", metric_type="IP")
         index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         index.add_index("chunk_id", index_type="INVERTED")
+        index.add_index("gen", index_type="INVERTED")
         try:
             client.create_collection(
                 name, schema=schema, index_params=index, consistency_level="Strong"
@@ -312,10 +416,58 @@ class MilvusStore:
             )
         text = json.dumps(manifest, sort_keys=True, ensure_ascii=False)
         parts = [text[i : i + _PART] for i in range(0, len(text), _PART)] or [""]
-        rows = [{"key": f"m{i:06d}", "value": p, "v": [0.0, 0.0]} for i, p in enumerate(parts)]
-        client.upsert(meta, rows)
-        client.delete(meta, filter=f'key like "m%" and key > "m{len(parts) - 1:06d}"')
+        gen = int(manifest["generation"])
+        prefix = f"g{gen:08d}p"
+        client.delete(meta, filter=f'key like "{prefix}%"')  # a killed writer's parts
+        rows = [
+            {"key": f"{prefix}{i:05d}", "value": part, "v": [0.0, 0.0]}
+            for i, part in enumerate(parts)
+        ]
+        for start in range(0, len(rows), 16):
+            client.insert(meta, rows[start : start + 16])
         client.flush(meta)
+        head = json.dumps({"gen": gen, "parts": len(parts)})
+        client.upsert(meta, [{"key": _HEAD, "value": head, "v": [0.0, 0.0]}])  # the commit
+        client.flush(meta)
+        # Older generations' parts (and format 1's "m" rows) are no longer read.
+        client.delete(meta, filter=f'key != "{_HEAD}" and not (key like "{prefix}%")')
+
+
+def _writer_lock(spec: str) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock file for writers of this index: beside a Milvus Lite file, or in the
+    temporary folder for a server (this machine only)."""
+    import fcntl
+    import tempfile
+
+    uri, name = parse_spec(spec)
+    if uri.startswith("http"):
+        digest = hashlib.sha256(f"{uri}#{name}".encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"ragkit-milvus-{digest}.lock"
+    else:
+        path = Path(f"{uri}.{name}.lock")
+
+    @contextlib.contextmanager
+    def held() -> Any:
+        try:
+            handle = open(path, "a+")  # noqa: SIM115 (held for the whole block)
+        except OSError as exc:
+            raise IndexStoreError(
+                f"milvus store {spec}: cannot create its lock file {path} "
+                f"({exc.strerror or exc}): check the folder's permissions"
+            ) from None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexStoreError(
+                    f"milvus store {spec} is being written by another ragkit process: wait for it"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    return held()
 
 
 class _Guarded:
@@ -342,9 +494,10 @@ class _Guarded:
         return call
 
 
-def _entity(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
+def _entity(chunk: Chunk, vector: np.ndarray, gen: int) -> dict[str, Any]:
     return {
         "chunk_id": chunk.chunk_id,
+        "gen": gen,
         "record": json.dumps(chunk.to_json(), ensure_ascii=False),
         "groups": list(chunk.groups),
         "dense": np.asarray(vector, dtype=np.float32).tolist(),
@@ -353,12 +506,39 @@ def _entity(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
 
 
 class MilvusSnapshot:
-    """What a writer and a retriever need from the live Milvus index."""
+    """What a writer and a retriever need from the live Milvus index.
+
+    Reads see the generation of `manifest` (entities with gen above it are a writer's
+    uncommitted work); `refresh` follows the head row to a newer generation.
+    """
 
     def __init__(self, store: MilvusStore, manifest: dict[str, Any]) -> None:
         self.store = store
         self.manifest = manifest
         self.path = Path(store.spec)
+
+    @property
+    def generation(self) -> int:
+        return int(self.manifest.get("generation", 0))
+
+    def refresh(self) -> None:
+        """Load the live manifest when a writer committed a newer generation (one small
+        query by primary key: cheap enough before every question)."""
+        head = self.store.read_head()
+        if head is not None and head["gen"] != self.generation:
+            manifest = self.store.read_manifest()
+            if manifest is not None and manifest.get("format") == FORMAT:
+                self.manifest = manifest
+
+    def visible(self) -> str:
+        """Filter expression for this generation's entities (see the module docstring)."""
+        expr = f"gen <= {self.generation}"
+        pending = self.manifest.get("pending", [])
+        if self.manifest.get("replaced_all"):
+            expr = f"gen == {self.generation}"
+        elif pending and len(pending) <= _PENDING_FILTER_MAX:
+            expr += f" and not (gen < {self.generation} and chunk_id in {json.dumps(pending)})"
+        return expr
 
     @property
     def fingerprint(self) -> dict[str, Any]:
@@ -391,7 +571,8 @@ class MilvusSnapshot:
             for start in range(0, len(ids), _BATCH):
                 rows = self.store.client.query(
                     self.store.loaded(name),
-                    filter=f"chunk_id in {json.dumps(ids[start : start + _BATCH])}",
+                    filter=f"({self.visible()}) and chunk_id in "
+                    f"{json.dumps(ids[start : start + _BATCH])}",
                     output_fields=["chunk_id", "dense"],
                 )
                 out.update((r["chunk_id"], np.asarray(r["dense"], np.float32)) for r in rows)
@@ -401,12 +582,20 @@ class MilvusSnapshot:
         return [self.store.collection(g) for g in self.manifest.get("group_sets", [])]
 
     def live_chunks(self) -> list[Chunk]:
+        """Every chunk of this generation, read in batches (query_iterator: no row cap)."""
         chunks = []
         for name in self.collections_all():
-            rows = self.store.client.query(
-                self.store.loaded(name), filter="pk >= 0", output_fields=["record"], limit=16384
+            iterator = self.store.client.query_iterator(
+                self.store.loaded(name),
+                batch_size=_BATCH,
+                filter=self.visible(),
+                output_fields=["record"],
             )
-            chunks += [Chunk.from_json(json.loads(r["record"])) for r in rows]
+            try:
+                while rows := iterator.next():
+                    chunks += [Chunk.from_json(json.loads(r["record"])) for r in rows]
+            finally:
+                iterator.close()
         return chunks
 
     def stored_with(

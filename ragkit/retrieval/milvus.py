@@ -56,11 +56,14 @@ class MilvusRetriever:
 
         if k < 1:
             raise UsageError(f"k must be at least 1, got {k}")
+        if not question.strip():
+            return []
+        self.snapshot.refresh()  # a writer may have committed since: follow it
         names = self.snapshot.collections(frozenset(groups))
-        if not question.strip() or not names:
+        if not names:
             return []
         vector = self.embedder.embed([question])[0].tolist()
-        expr = _group_filter(groups)
+        expr = f"({self.snapshot.visible()}) and ({_group_filter(groups)})"
         depth = max(_DEPTH, k)
         found: list[tuple[float, Chunk]] = []
         client = self.snapshot.store.client
