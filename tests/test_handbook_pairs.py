@@ -96,6 +96,19 @@ def test_schema(pairs):
             assert pair.get("missing", "").strip(), f"{where}: say what is missing"
 
 
+def test_the_question_does_not_give_the_answer_away(pairs):
+    # A pair whose required string is already in the question is passed by echoing it back.
+    echoed = [
+        f"{p['id']}: {needle!r}"
+        for p in pairs
+        for needle in p["must_contain"]
+        if normalise(needle) in normalise(p["question"])
+    ]
+    assert not echoed, "\n".join(echoed)
+    questions = Counter(normalise(p["question"]) for p in pairs)
+    assert not [q for q, n in questions.items() if n > 1], "duplicate questions"
+
+
 def test_per_document_cap(pairs):
     over = {d: n for d, n in Counter(p["doc"] for p in pairs).items() if n > MAX_PER_DOC}
     assert not over, f"more than {MAX_PER_DOC} pairs on one document: {over}"
