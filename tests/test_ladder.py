@@ -234,6 +234,7 @@ def test_ladder_summary_counts_hallucinations_and_pairs_deltas(tmp_path):
             "answerable": qid.startswith("a"),
             "abstained": abstained,
             "correct": correct,
+            "grounded": not abstained and qid == "a1",  # only a1's citations check out
             "hallucination": (not abstained and not correct) if condition == "ungrounded" else None,
             "new_tokens": 4,
             "seconds": 0.5,
@@ -247,6 +248,8 @@ def test_ladder_summary_counts_hallucinations_and_pairs_deltas(tmp_path):
     summary = summarise(records, [Rung(BASE, None), Rung("prefix", None)], tmp_path, resamples=50)
     closed = summary["rungs"][BASE]["conditions"]["ungrounded"]["metrics"]
     assert closed["hallucination"]["value"] == pytest.approx(2 / 3)
+    validity = summary["rungs"][BASE]["conditions"]["grounded"]["metrics"]
+    assert validity["grounding.citation_validity"] == {"value": pytest.approx(1 / 3), "n": 3}
     assert (
         summary["rungs"]["prefix"]["conditions"]["ungrounded"]["metrics"]["hallucination"]["value"]
         == 0
@@ -292,6 +295,63 @@ def test_public_data_is_split_by_article_and_teaches_refusal():
 
     examples, counts = build_examples(unanswerable, lambda q: [], refusal_share=0.0)
     assert {e.target for e in examples} == {REFUSAL} and counts["unanswerable"] == len(examples)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
+def test_validation_split_shares_no_article_with_training():
+    from ragkit.tune.public import build, record_unit, split_validation
+
+    root = Path(__file__).resolve().parents[1] / "sample_corpus"
+    train, _ = build(DATA, root, train_size=200, test_size=10)
+    kept, validation = split_validation(train, 0.2)
+    assert validation and len(kept) + len(validation) == len(train)
+    assert not {record_unit(r) for r in kept} & {record_unit(r) for r in validation}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"id": "x", "id": "y"}', "duplicate key 'id'"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"id": "x", "question": "q"', "not valid JSON"),
+        (
+            json.dumps(
+                {
+                    "id": "x",
+                    "question": "q",
+                    "answer": "",
+                    "sources": [],
+                    "answerable": False,
+                    "passages": ["just text"],
+                    "oracle": [],
+                }
+            ),
+            '"passages" must be a list',
+        ),
+    ],
+)
+def test_tune_and_ladder_readers_give_one_line_errors(tmp_path, line, reason):
+    from ragkit.eval.ladder import read_test
+    from ragkit.tune.data import read_records
+
+    good = json.dumps(
+        {
+            "id": "ok",
+            "question": "q",
+            "answer": "",
+            "sources": [],
+            "answerable": False,
+            "passages": PASSAGES,
+            "oracle": PASSAGES[:1],
+        }
+    )
+    path = tmp_path / "records.jsonl"
+    path.write_text(good + "\n" + line + "\n", encoding="utf-8")
+    for reader in (read_records, read_test):
+        with pytest.raises(ConfigError) as caught:
+            reader(path)
+        message = str(caught.value)
+        assert message.startswith(f"{path}:2: ") and reason in message and "\n" not in message
 
 
 # -- the real model -------------------------------------------------------------------------

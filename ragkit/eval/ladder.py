@@ -13,6 +13,10 @@ Answers are generated greedily in left-padded batches and graded by `ragkit.eval
 to `rungs/<rung>.jsonl` as they exist, so an interrupted run resumes; `ladder.json`,
 `ladder.md` and `ladder.html` (inline SVG charts) are rewritten at the end.
 
+Citation validity: the share of non-refusal answers whose citations check out (every [n]
+marker names a shown passage and the passages it names support the cited sentence:
+`ragkit.generators.grounding.check_citations`, the chain's grounded/unverified flag).
+
 Hallucination (closed book only): an answer that is not a refusal and is not correct against
 the documents, i.e. for an answerable question it does not match the answer the gold document
 gives, and for an unanswerable one any answer at all (no document supports one). Deltas against
@@ -35,9 +39,11 @@ from ragkit.eval.bootstrap import paired_bootstrap
 from ragkit.eval.grading import answer_record
 from ragkit.eval.items import EvalItem
 from ragkit.eval.summary import condition_metrics
+from ragkit.tune.data import check_passages, json_line
 
 CONDITIONS = ("grounded", "ungrounded", "oracle")
 BASE = "base"
+LADDER_FIELDS = ("id", "question", "answerable", "passages", "oracle")
 HEADLINE = (
     "answer.correct",
     "answer.em",
@@ -65,15 +71,18 @@ def read_test(path: Path | str) -> list[dict[str, Any]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-        if not {"id", "question", "answerable", "passages", "oracle"} <= set(record):
+        record = json_line(path, number, line)
+        missing = [
+            k for k in ("id", "question", "answerable", "passages", "oracle") if k not in record
+        ]
+        if missing:
             raise ConfigError(
-                f"{path}:{number}: ladder records need id, question, answerable, passages and "
-                "oracle (write them with tests/bench/bench_ladder.py or ragkit.tune.public)"
+                f"{path}:{number}: missing {missing}; ladder records need id, question, "
+                "answerable, passages and oracle (write them with tests/bench/bench_ladder.py "
+                "or ragkit.tune.public)"
             )
+        for key in ("passages", "oracle"):
+            check_passages(path, number, key, record[key])
         records.append(record)
     return records
 
@@ -187,6 +196,9 @@ def answer_batch(generator: Any, batch: Sequence[tuple[str, dict[str, Any]]]) ->
                 "new_tokens": len(generator.tokenizer(answer.text)["input_ids"]),
                 "seconds": round(seconds / len(group), 4),
             }
+            # Grounded: an answer whose [n] markers all name shown passages that support
+            # the cited sentences (`grounding.check_citations`; the chain's "unverified").
+            line["grounded"] = not answer.abstained and "unverified" not in answer.metadata
             if condition == "ungrounded":
                 line["hallucination"] = not line["abstained"] and not line["correct"]
             lines.append(line)
@@ -210,6 +222,15 @@ def summarise(
             lines = [results[rung.name].get((i, condition)) for i in ids]
             lines = [x for x in lines if x is not None]
             metrics = condition_metrics(lines)
+            answered = [x for x in lines if not x.get("abstained")]
+            if answered and all("grounded" in x for x in answered):
+                # Citation validity is the share of (non-refusal) answers whose citations
+                # check out, not the quote check (quotes are verbatim by construction).
+                share = sum(bool(x["grounded"]) for x in answered) / len(answered)
+                metrics["grounding.citation_validity"] = {
+                    "value": round(share, 6),
+                    "n": len(answered),
+                }
             if condition == "ungrounded" and lines:
                 share = sum(bool(x.get("hallucination")) for x in lines) / len(lines)
                 metrics["hallucination"] = {"value": round(share, 6), "n": len(lines)}

@@ -33,6 +33,7 @@ from typing import Any
 
 from ragkit.errors import ConfigError
 from ragkit.generators.hf import encode, fit_prompt
+from ragkit.strict import loads_json
 from ragkit.text.segment import split_sentences
 from ragkit.types import REFUSAL, Hit
 
@@ -60,19 +61,43 @@ def read_records(path: Path | str) -> list[dict[str, Any]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        record = json_line(path, number, line)
         missing = [key for key in REQUIRED if key not in record]
         if missing:
             raise ConfigError(
                 f"{path}:{number}: missing {missing}; each line needs {list(REQUIRED)}"
             )
+        if "passages" in record:
+            check_passages(path, number, "passages", record["passages"])
         records.append(record)
     if not records:
         raise ConfigError(f"training data {path} has no records")
     return records
+
+
+def json_line(path: Path | str, number: int, line: str) -> dict[str, Any]:
+    """One JSONL line as an object, read strictly (`ragkit.strict`: a repeated key is an error,
+    not a silent last-one-wins); a bad line is a ConfigError naming the file and line."""
+    try:
+        record = loads_json(line)
+    except ValueError as exc:  # json.JSONDecodeError and strict.DuplicateKeyError
+        reason = getattr(exc, "msg", None) or str(exc)
+        raise ConfigError(f"{path}:{number}: not valid JSON ({reason}); fix that line") from exc
+    if not isinstance(record, dict):
+        raise ConfigError(f"{path}:{number}: each line must be a JSON object, not {record!r:.40}")
+    return record
+
+
+def check_passages(path: Path | str, number: int, key: str, value: Any) -> None:
+    """`value` is a list of {"source", "text"} objects (what `record_hits` reads)."""
+    ok = isinstance(value, list) and all(
+        isinstance(p, dict) and isinstance(p.get("source"), str) and isinstance(p.get("text"), str)
+        for p in value
+    )
+    if not ok:
+        raise ConfigError(
+            f'{path}:{number}: "{key}" must be a list of {{"source": ..., "text": ...}} objects'
+        )
 
 
 def file_sha256(path: Path | str) -> str:

@@ -308,6 +308,31 @@ def _gold(question: Question, search, pools) -> Passage | None:
     return next((p for p in pools[question.pool] if p.source.startswith(prefix)), None)
 
 
+def record_unit(record: dict[str, Any]) -> str:
+    """The split unit of a record `build` wrote: its article title (SQuAD, XQuAD: one title is
+    one article in every language) or its document path (the sample corpus)."""
+    source = str((record.get("oracle") or [{}])[0].get("source", record["id"]))
+    file, _, rest = source.partition("#")
+    if file.endswith(".json"):  # "<squad file>#<title>/<paragraph>.<chunk>"
+        return "article:" + rest.rsplit("/", 1)[0]
+    return "doc:" + file
+
+
+def split_validation(
+    records: Sequence[dict[str, Any]], share: float = 0.15
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(train, validation) of training records, by article or document (`record_unit`).
+
+    Hyperparameters are chosen on the validation part, never on the held-out split; the
+    hash is salted so this cut is independent of the train/held-out one.
+    """
+    train, validation = [], []
+    for record in records:
+        unit = record_unit(record)
+        (validation if held_out(f"validation:{unit}", share) else train).append(record)
+    return train, validation
+
+
 def write_jsonl(records: Sequence[dict[str, Any]], path: Path | str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
