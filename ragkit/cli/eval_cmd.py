@@ -54,6 +54,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--max-new-tokens", type=int, default=32, help="answer length cap for --ladder"
     )
     parser.add_argument(
+        "--conditions",
+        default="grounded,ungrounded,oracle",
+        help="--ladder: the conditions to answer (comma-separated; a later run adds the rest)",
+    )
+    parser.add_argument(
         "--precision",
         choices=("fp32", "bf16"),
         default="fp32",
@@ -112,6 +117,7 @@ def run_ladder_command(args: argparse.Namespace) -> int:
         progress=not args.no_progress and not args.json,
         resamples=args.resamples,
         precision=args.precision,
+        conditions=tuple(c.strip() for c in args.conditions.split(",") if c.strip()),
     )
     if args.json:
         print_json(summary)

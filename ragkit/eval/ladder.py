@@ -122,13 +122,22 @@ def run_ladder(
     llm: str = "smollm2",
     system_prompt: str | None = None,
     max_new_tokens: int = 32,
-    batch_size: int = 8,
+    batch_size: int = 16,
     limit: int | None = None,
     progress: bool = True,
     resamples: int = 5000,
     precision: str = "fp32",
+    conditions: Sequence[str] = CONDITIONS,
 ) -> dict[str, Any]:
-    """Answer, grade and report every (rung, condition, question); resumable."""
+    """Answer, grade and report every (rung, condition, question); resumable.
+
+    `conditions`: a subset of CONDITIONS to answer now (the report covers whatever the rung
+    files hold, so a later run can add the others)."""
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown or not conditions:
+        raise ConfigError(
+            f"unknown ladder condition(s) {unknown or conditions}: use {', '.join(CONDITIONS)}"
+        )
     from ragkit.generators.hf import HFGenerator
     from ragkit.prompt import load_system_prompt
 
@@ -139,7 +148,7 @@ def run_ladder(
     for rung in rungs:
         path = out / "rungs" / f"{rung.name}.jsonl"
         done = {(r["id"], r["condition"]) for r in _read_jsonl(path)}
-        todo = [(c, r) for c in CONDITIONS for r in records if (r["id"], c) not in done]
+        todo = [(c, r) for c in conditions for r in records if (r["id"], c) not in done]
         if not todo:
             continue
         generator = HFGenerator(

