@@ -265,6 +265,15 @@ def test_ladder_summary_counts_hallucinations_and_pairs_deltas(tmp_path):
     assert "<svg" in (tmp_path / "ladder.html").read_text()
 
 
+def test_ladder_refuses_an_unknown_condition(tmp_path):
+    from ragkit.eval.ladder import run_ladder
+
+    with pytest.raises(ConfigError, match="unknown ladder condition.*closed-book"):
+        run_ladder(
+            tmp_path / "test.jsonl", [Rung(BASE, None)], tmp_path, conditions=("closed-book",)
+        )
+
+
 # -- public training data -------------------------------------------------------------------
 
 
