@@ -2,8 +2,10 @@
 
 The index remembers the roots it was built from (`ingest.roots`): a run syncs the paths it
 is given (or, with none, every remembered root), removing only files that disappeared from
-inside those paths. A run hashes every file (cheap), compares with the manifest, and only
-loads, chunks and embeds files that are new or changed. A stored vector is reused when the
+inside those paths. A run compares each file's stat stamp (size, mtime, ctime, inode) with
+the one recorded when it was last read, and hashes only files whose stamp differs (see
+`_stamp`); it then loads, chunks and embeds only files whose content or access rules
+changed. A stored vector is reused when the
 exact text that was embedded (context line + text) is unchanged, so renaming a title or a
 heading re-embeds the chunks under it. When nothing changed, no model is loaded and nothing
 is written. A change of embedding model or chunk settings makes the stored vectors
@@ -294,6 +296,8 @@ class _Plan:
     unchanged: list[str]
     removed: list[str]
     excluded: list[str]  # real paths `ragkit remove` took out, kept out by later syncs
+    # source -> stat stamp taken before the file was read (None: changed too recently)
+    stamps: dict[str, list[int] | None] = field(default_factory=dict)
 
 
 def _run(
@@ -372,6 +376,21 @@ def _plan(
             seen.add(candidate.source)
             continue
         seen.add(candidate.source)
+        groups = tuple(sorted({*candidate.groups, *candidate.run_groups}))
+        same_rules = bool(old) and tuple(old.get("rule_groups", ())) == groups
+        stamp = _stamp(candidate.path)
+        if (
+            same_rules
+            and old is not None
+            and stamp is not None
+            and old.get("stamp") == stamp
+            and old.get("path") == real
+        ):
+            plan.unchanged.append(candidate.source)  # not even read (see _stamp)
+            report.outcomes.append(
+                FileOutcome(candidate.source, "unchanged", chunks=len(old["chunk_ids"]))
+            )
+            continue
         try:
             data = read_regular_file(candidate.path, int(options.max_file_mb * 2**20))
         except OSError as exc:
@@ -379,8 +398,8 @@ def _plan(
             report.outcomes.append(FileOutcome(candidate.source, "failed", reason))
             continue
         digest = sha256_hex(data)
-        groups = tuple(sorted({*candidate.groups, *candidate.run_groups}))
-        if old and old["hash"] == digest and tuple(old.get("rule_groups", ())) == groups:
+        plan.stamps[candidate.source] = _settled(stamp)
+        if same_rules and old["hash"] == digest:
             plan.unchanged.append(candidate.source)
             report.outcomes.append(
                 FileOutcome(candidate.source, "unchanged", chunks=len(old["chunk_ids"]))
@@ -400,6 +419,32 @@ def _plan(
             status: Status = "updated" if candidate.source in previous else "added"
             report.outcomes.append(FileOutcome(candidate.source, status))
     return plan
+
+
+STAMP_SETTLE_NS = 2_000_000_000  # a file changed this recently is hashed again next time
+
+
+def _stamp(path: Path) -> list[int] | None:
+    """[size, mtime_ns, ctime_ns, inode] of a file, None when it cannot be stat'ed.
+
+    A file whose stamp equals the one recorded when it was last read is unchanged and is not
+    read or hashed again (at a million chunks, hashing every file costs seconds). The inode
+    change time is in it because no tool can set it back: copying old content in with its
+    old mtime (`rsync -t`, `touch -r`) still changes ctime. As git does against "racy"
+    files, a stamp is recorded only once the file has been still for STAMP_SETTLE_NS: a
+    write within the same clock tick as the read would leave the stamp unchanged.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+
+
+def _settled(stamp: list[int] | None) -> list[int] | None:
+    if stamp is None or time.time_ns() - max(stamp[1], stamp[2]) < STAMP_SETTLE_NS:
+        return None
+    return stamp
 
 
 def _in_scopes(real_path: str | None, scopes: Sequence[Scope]) -> bool:
@@ -429,7 +474,7 @@ def _sync(
         cid for source in [*changing, *plan.removed] for cid in plan.previous[source]["chunk_ids"]
     }
     old = _Old.read(snapshot, touched)
-    files: dict[str, Any] = {s: plan.previous[s] for s in plan.unchanged}
+    files: dict[str, Any] = {s: _restamped(plan.previous[s], plan, s) for s in plan.unchanged}
     new_chunks: dict[str, list[Chunk]] = {}
     widened: list[str] = []
     for candidate, data, digest, groups in _progress(plan.changed, options, "reading"):
@@ -453,6 +498,7 @@ def _sync(
                     source, "failed", outcome.reason + " (kept the indexed version)"
                 )
         elif entry is not None:
+            entry["stamp"] = plan.stamps.get(source)
             status: Status = "updated" if previous is not None else "added"
             outcome = FileOutcome(source, status, chunks=len(chunks), warnings=outcome.warnings)
             files[source] = entry
@@ -502,6 +548,15 @@ def _sync(
     report.written = True
     report.embedded = embedded
     report.chunks_total = sum(len(entry["chunk_ids"]) for entry in files.values())
+
+
+def _restamped(entry: dict[str, Any], plan: _Plan, source: str) -> dict[str, Any]:
+    """An unchanged file's record, with the stamp of this run's read when it was read (a
+    touched file hashed equal): later runs then skip it again. Written only when the run
+    writes for other reasons."""
+    if source not in plan.stamps:
+        return entry
+    return {**entry, "stamp": plan.stamps[source]}
 
 
 def _vectors_for(

@@ -131,3 +131,40 @@ def test_every_step_equals_a_fresh_build(tmp_path, monkeypatch, whole):
     remove_sources(["c-sick-copy.txt"], index)
     (corpus / "c-sick-copy.txt").unlink()
     assert_same_as_fresh(corpus, index, tmp_path)
+
+
+def test_an_unchanged_file_is_not_even_read_and_a_disguised_change_is_caught(tmp_path, monkeypatch):
+    """A file whose stat stamp (size, mtime, ctime, inode) is the one recorded at its last
+    read is skipped unread; new content under the old size and mtime (as `rsync -t` or
+    `touch -r` leave it) changes ctime, so it is read again."""
+    import os
+
+    import ingest.pipeline as pipeline
+
+    corpus, index = tmp_path / "docs", tmp_path / "idx"
+    write_corpus(corpus, files=5)
+    fresh = ingest([corpus], index, OPTIONS)  # just written: too recent to trust a stamp
+    assert all(e["stamp"] is None for e in load_index(index).files.values()) and fresh.ok
+    monkeypatch.setattr(pipeline, "STAMP_SETTLE_NS", 0)  # as if the files had settled
+    (corpus / "new.txt").write_text("Parking is free.\n")
+    ingest([corpus], index, OPTIONS)
+    reads: list[str] = []
+    real_read = pipeline.read_regular_file
+
+    def counting(path, limit):
+        reads.append(path.name)
+        return real_read(path, limit)
+
+    monkeypatch.setattr(pipeline, "read_regular_file", counting)
+    report = ingest([corpus], index, OPTIONS)
+    assert report.count("unchanged") == 6 and reads == [] and not report.written
+
+    target = corpus / "policy-002.txt"
+    before = target.stat()
+    text = target.read_text()
+    target.write_text(text.replace("Policy 2", "Policy X"))  # same size
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # old mtime back
+    assert target.stat().st_size == before.st_size
+    report = ingest([corpus], index, OPTIONS)
+    assert reads == ["policy-002.txt"] and report.count("updated") == 1
+    assert any("Policy X" in c.text for c in load_index(index).live_chunks())
