@@ -460,8 +460,16 @@ def _sync(
     report: IngestReport,
     manifest: dict[str, Any] | None,
 ) -> None:
+    # Also rewritten (the manifest alone): remembered roots or exclusions that changed, and
+    # stamps of unchanged files that were read this time, so the next run skips them unread.
     roots_changed = manifest is not None and (
-        manifest.get("roots") != plan.roots or manifest.get("excluded", []) != plan.excluded
+        manifest.get("roots") != plan.roots
+        or manifest.get("excluded", []) != plan.excluded
+        or any(
+            stamp != plan.previous[s].get("stamp")
+            for s, stamp in plan.stamps.items()
+            if s in plan.previous and s in plan.unchanged
+        )
     )
     if not plan.changed and not plan.removed and not report.rebuild_reason and not roots_changed:
         report.chunks_total = sum(len(plan.previous[s]["chunk_ids"]) for s in plan.unchanged)

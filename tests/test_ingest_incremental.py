@@ -146,6 +146,8 @@ def test_an_unchanged_file_is_not_even_read_and_a_disguised_change_is_caught(tmp
     fresh = ingest([corpus], index, OPTIONS)  # just written: too recent to trust a stamp
     assert all(e["stamp"] is None for e in load_index(index).files.values()) and fresh.ok
     monkeypatch.setattr(pipeline, "STAMP_SETTLE_NS", 0)  # as if the files had settled
+    restamp = ingest([corpus], index, OPTIONS)  # read again, equal: only stamps are written
+    assert restamp.written and restamp.embedded == 0 and restamp.count("unchanged") == 5
     (corpus / "new.txt").write_text("Parking is free.\n")
     ingest([corpus], index, OPTIONS)
     reads: list[str] = []

@@ -18,6 +18,8 @@ Per size, each step a fresh process as a user runs it:
                (the page cache is warm from the ingest: a cold disk adds its reads)
   warm         in one process, 200 SciFact queries through HybridRetriever.retrieve (k=5)
                after one warm-up query: p50 / p95 ms
+  re-sync      `ragkit ingest` with nothing changed: wall time (files whose stat stamp is
+               recorded are not read; an index from before stamps is read and restamped)
   add one file a new 20-record JSONL file, then `ragkit ingest` again: wall time
   change one   one existing 1,000-record file edited (every record), `ragkit ingest`: wall time
   recall@10    dense search against exact inner product over the stored vectors (only
@@ -312,6 +314,9 @@ def measure_queries(
     row.update(warm_latencies(index, queries))
     row["recall10"] = float("nan") if milvus else dense_recall(index_path, queries)
 
+    sync = ("ingest", str(corpus), "--index", str(index), "--model", model, "--no-progress")
+    row["resync_s"] = cli(*sync, "--json")[0]  # nothing changed (an older index: restamps)
+    row["resync_cpu_s"] = cli.cpu  # type: ignore[attr-defined]
     extra = corpus / f"zz-new-{int(time.time())}.jsonl"  # new on every run, also with --reuse
     with open(extra, "w", encoding="utf-8") as handle:
         for record in records[:20]:
@@ -347,6 +352,8 @@ COLUMNS = [
     ("warm_p95_ms", "warm p95 ms", "{:.1f}"),
     ("warm_cpu_p50_ms", "warm CPU p50 ms", "{:.1f}"),
     ("warm_cpu_p95_ms", "warm CPU p95 ms", "{:.1f}"),
+    ("resync_s", "re-sync unchanged s", "{:.2f}"),
+    ("resync_cpu_s", "re-sync CPU s", "{:.2f}"),
     ("add_one_s", "add one file s", "{:.2f}"),
     ("add_one_cpu_s", "add one file CPU s", "{:.2f}"),
     ("change_one_s", "change one file s", "{:.2f}"),
