@@ -29,6 +29,7 @@ from ragkit.index.segment import Segment, dedup_key
 from ragkit.text.analyse import lucene_idf
 
 NPROBE = 64  # IVF lists probed per query; recall@10 vs exact measured in bench_scale.py
+RERANK = 4  # an IVF segment returns RERANK x k rows by its 8-bit codes, re-scored exactly
 
 
 class IndexSnapshot:
@@ -201,7 +202,16 @@ class IndexSnapshot:
             if kk <= 0:
                 continue
             bitmap = None if part is None else np.packbits(part, bitorder="little")
-            rows, scores = _search(faiss, segment, query, kk, bitmap)
+            if segment.meta.nlist:
+                # 8-bit codes reorder near ties: take RERANK x k by code, keep the k best by
+                # the exact float32 vectors (read for those rows only).
+                wide = min(limit, max(RERANK * kk, kk))
+                rows, _ = _search(faiss, segment, query, wide, bitmap)
+                scores = segment.vectors_at(rows) @ query.astype(np.float32)
+                best = np.lexsort((rows, -scores))[:kk]
+                rows, scores = rows[best], scores[best]
+            else:
+                rows, scores = _search(faiss, segment, query, kk, bitmap)
             found_rows.append(rows + start)
             found_scores.append(scores)
         if not found_rows:
