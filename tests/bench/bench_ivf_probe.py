@@ -1,0 +1,81 @@
+"""How many IVF lists to probe: recall@10 against exact search, and search time, per nprobe.
+
+    python tests/bench/bench_ivf_probe.py INDEX [--queries 30] [--probes 32,64,128,256,512]
+
+INDEX: a bench_scale.py index whose large segment is compressed (IVF + SQ8), e.g.
+/tmp/ragkit-bench-scale/n1000000/index. Truth is exact inner product over the stored float32
+vectors; each search goes through IndexSnapshot.dense_search (re-ranking included), with no
+filter and with every 10th row readable. 64 probes (ragkit's setting before this sweep) is
+the baseline row; ragkit now probes an eighth of the lists (ragkit/index/snapshot.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("RAGKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("index", type=Path)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--probes", default="32,64,128,256,512")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from ragkit.index import snapshot as snapshot_module
+    from ragkit.index.embedding import load_embedder
+    from ragkit.index.store import load_index
+
+    snapshot = load_index(args.index)
+    embedder = load_embedder(snapshot.fingerprint["model"])
+    with open(DATA / "beir-scifact" / "queries.jsonl", encoding="utf-8") as handle:
+        queries = [json.loads(line)["text"] for line in handle][: args.queries]
+    allowed = np.zeros(len(snapshot), bool)
+    allowed[::10] = True
+    truths = []
+    for query in queries:
+        vector = embedder.embed([query])[0]
+        scores = np.empty(len(snapshot), np.float32)
+        for offset, segment in zip(snapshot.offsets, snapshot.segments, strict=False):
+            for start in range(0, len(segment), 200_000):
+                rows = np.arange(start, min(start + 200_000, len(segment)))
+                scores[offset + rows] = segment.vectors_at(rows) @ vector
+        every = set(np.argsort(-scores, kind="stable")[:10].tolist())
+        masked = np.where(allowed, scores, -np.inf)
+        some = set(np.argsort(-masked, kind="stable")[:10].tolist())
+        truths.append((vector, every, some))
+    nlist = max(s.meta.nlist for s in snapshot.segments)
+    default = max(snapshot_module.NPROBE_MIN, nlist // snapshot_module.NPROBE_SHARE)
+    print(f"{len(snapshot)} rows, {len(queries)} queries, {nlist} lists; ragkit probes {default}")
+    print(f"{'nprobe':>8} {'recall@10':>10} {'10% readable':>13} {'ms/search':>10} {'CPU ms':>8}")
+    for nprobe in [int(p) for p in args.probes.split(",")]:
+        snapshot_module.NPROBE = nprobe
+        found = {"all": 0, "some": 0}
+        wall = cpu = 0.0
+        for vector, every, some in truths:
+            for name, mask, truth in (("all", None, every), ("some", allowed, some)):
+                started, cpu_started = time.perf_counter(), time.process_time()
+                rows, _ = snapshot.dense_search(vector, 10, mask)
+                wall += time.perf_counter() - started
+                cpu += time.process_time() - cpu_started
+                found[name] += len(truth & set(rows.tolist()))
+        n = 10 * len(truths)
+        searches = 2 * len(truths)
+        print(
+            f"{nprobe:>8} {found['all'] / n:>10.3f} {found['some'] / n:>13.3f} "
+            f"{1000 * wall / searches:>10.1f} {1000 * cpu / searches:>8.1f}"
+            + ("  (ragkit)" if nprobe == default else "  (before)" if nprobe == 64 else "")
+        )
+
+
+if __name__ == "__main__":
+    main()
