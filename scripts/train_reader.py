@@ -63,15 +63,17 @@ from ragkit.reader.features import (  # noqa: E402
 )
 from ragkit.types import Hit  # noqa: E402
 
-SCRIPT_VERSION = "6"
+SCRIPT_VERSION = "7"
 CACHE = REPO / ".cache" / "reader"
 SQUAD_QUESTIONS = 1500
 XQUAD_QUESTIONS = 300
 FAQUAD_QUESTIONS = 400
-MAX_PASSAGES = 3
-MAX_CANDIDATES = 3
+MAX_PASSAGES = 5
+MAX_CANDIDATES = 6
 RETRIEVE_K = 5
 C_STAGE = 0.5  # inverse L2 strength of both stages
+HR_WEIGHT = 3.0  # an HR-style question weighs this many public ones (validation: 0.54 vs 0.52 at 1)
+HR_SOURCES = frozenset({"hr_pairs", "sample_eval", "contoso", "handbook", "cross"})
 HR_HELD_OUT = frozenset(
     {
         "sample_corpus/people/remote-work.md",
@@ -117,6 +119,8 @@ class Example:
     gold_page: tuple[str, int] | None = None
     kind: str = ""  # hr: answerable / near-miss / off-topic
     extra: dict[str, Any] = field(default_factory=dict)
+    split: str = ""  # handbook pairs: train / validation / test (`handbook_split`)
+    require_all: bool = False  # handbook pairs: every gold string must be in the answer
 
 
 def normalise(text: str) -> str:
@@ -185,15 +189,16 @@ def sample_by_paragraph(examples: list[Example], n: int, seed: int = 0) -> list[
 
 
 def ingest(corpus: Path, name: str) -> Path:
+    """An index of `corpus` in .cache/reader/index-<name>, synced (`ragkit ingest` embeds only
+    what changed: a rerun over an unchanged corpus takes a fraction of a second)."""
     index = CACHE / f"index-{name}"
-    if not index.exists():
-        code = "from ragkit.cli import main; raise SystemExit(main())"
-        subprocess.run(
-            [sys.executable, "-c", code, "ingest", str(corpus), "--index", str(index)],
-            check=True,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-        )
+    code = "from ragkit.cli import main; raise SystemExit(main())"
+    subprocess.run(
+        [sys.executable, "-c", code, "ingest", str(corpus), "--index", str(index), "--no-progress"],
+        check=True,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
     return index
 
 
@@ -256,6 +261,62 @@ def hr_examples(data: Path) -> list[Example]:
                 truth=r["truth"][: cite.start()],
                 gold_page=(cite.group(1), int(cite.group(2))),
                 kind="answerable",
+            )
+        )
+    return out
+
+
+HANDBOOK_PAIRS = REPO / "training" / "reader" / "handbook_pairs.jsonl"
+
+
+def handbook_split(doc: str) -> str:
+    """The split of a handbook pair, by its document: crc32(doc path) % 10 in 0-5 is "train",
+    6-7 "validation" (choosing settings and the refusal threshold), 8-9 "test" (reported
+    only). Every pair of one document lands in the same split."""
+    bucket = zlib.crc32(doc.encode("utf-8")) % 10
+    return "train" if bucket < 6 else "validation" if bucket < 8 else "test"
+
+
+def corpus_root(doc: str) -> str:
+    """The folder under shared/data indexed for a pair's document: its top folder, or the
+    language folder of a corpus that holds translations side by side (mozilla-legal-docs-pt
+    has pt-BR/ and en/: a Portuguese question is asked of the Portuguese documents)."""
+    parts = doc.split("/")
+    return "/".join(parts[:2]) if parts[0] == "mozilla-legal-docs-pt" else parts[0]
+
+
+def handbook_examples(data: Path, splits: Sequence[str]) -> list[Example]:
+    """The pairs of training/reader/handbook_pairs.jsonl in `splits`, each asked end to end
+    (retrieve k=RETRIEVE_K, as `ragkit ask`) of an index of its corpus root (cached in
+    .cache/reader/index-<root>)."""
+    from ragkit.assistant import Assistant
+
+    if not HANDBOOK_PAIRS.exists():
+        return []
+    records = [json.loads(line) for line in HANDBOOK_PAIRS.read_text().splitlines() if line]
+    records = [r for r in records if handbook_split(r["doc"]) in splits]
+    assistants: dict[str, Any] = {}
+    out = []
+    for r in records:
+        root = corpus_root(r["doc"])
+        if root not in assistants:
+            index = ingest(data / root, root.replace("/", "-"))
+            assistants[root] = Assistant.from_index(index)
+        split = handbook_split(r["doc"])
+        out.append(
+            Example(
+                r["question"],
+                assistants[root].retrieve(r["question"], k=RETRIEVE_K),
+                r["must_contain"] if r["answerable"] else [],
+                r["answerable"],
+                "handbook",
+                r["doc"],
+                split != "train",
+                r.get("lang", "en"),
+                kind=r["kind"],
+                split=split,
+                require_all=True,
+                extra={"id": r["id"]},
             )
         )
     return out
@@ -364,6 +425,7 @@ class Rows:
     crosses: list[list[int]]
     labels: np.ndarray
     texts: list[str]
+    hit_of: np.ndarray  # (n_units,) index into the example's hits of each unit's passage
 
 
 def example_rows(e: Example) -> Rows:
@@ -381,6 +443,7 @@ def example_rows(e: Example) -> Rows:
         crosses,
         np.asarray(labels, dtype=bool),
         [f"{c.context}\n{c.text}" for c in candidates],
+        np.asarray([u.hit for u in units], dtype=np.int64),
     )
 
 
@@ -395,7 +458,9 @@ def sparse_matrix(dense: np.ndarray, crosses: Sequence[Sequence[int]]) -> Any:
     return (sparse.csr_matrix(np.pad(dense, ((0, 0), (0, N_CROSS)))) + x_cross).tocsr()
 
 
-def fit(dense: np.ndarray, crosses: list[list[int]], y: np.ndarray) -> dict[str, Any]:
+def fit(
+    dense: np.ndarray, crosses: list[list[int]], y: np.ndarray, weight: np.ndarray | None = None
+) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
     mean = dense.mean(axis=0)
@@ -403,7 +468,7 @@ def fit(dense: np.ndarray, crosses: list[list[int]], y: np.ndarray) -> dict[str,
     scale[scale < 1e-6] = 1.0
     x = sparse_matrix((dense - mean) / scale, crosses)
     model = LogisticRegression(C=C_STAGE, max_iter=2000, solver="lbfgs")
-    model.fit(x, y)
+    model.fit(x, y, sample_weight=weight)
     coef = model.coef_[0]
     d = dense.shape[1]
     return {
@@ -417,9 +482,10 @@ def fit(dense: np.ndarray, crosses: list[list[int]], y: np.ndarray) -> dict[str,
 
 def stage2_rows(
     rows: Sequence[Rows], stage1: Any, cosines: Sequence[np.ndarray]
-) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[int]]:
-    """The top MAX_CANDIDATES units of each example by stage 1, with dense features."""
-    xs, cs, ys, owner = [], [], [], []
+) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[int], np.ndarray]:
+    """The top MAX_CANDIDATES units of each example by stage 1, with dense features; the last
+    array is each row's passage (index into its example's hits)."""
+    xs, cs, ys, owner, hit_of = [], [], [], [], []
     for n, (r, cos) in enumerate(zip(rows, cosines, strict=True)):
         if not len(r.labels):
             continue
@@ -428,14 +494,15 @@ def stage2_rows(
         cs.extend(r.crosses[i] for i in keep)
         ys.append(r.labels[keep])
         owner.extend([n] * len(keep))
-    return np.vstack(xs), cs, np.concatenate(ys), owner
+        hit_of.append(r.hit_of[keep])
+    return np.vstack(xs), cs, np.concatenate(ys), owner, np.concatenate(hit_of)
 
 
 MAX_FALSE_REFUSAL = 0.10  # the product's bar for refusing answerable questions
 # HashingEmbedder is a weightless stand-in for tests and dry runs whose cosines carry little
 # signal: its threshold leans further towards answering, so a test about layout or access
 # groups is not decided by a refusal.
-HASH_MAX_FALSE_REFUSAL = 0.05
+HASH_MAX_FALSE_REFUSAL = 0.02
 
 
 def capped_threshold(answerable: np.ndarray, cap: float = MAX_FALSE_REFUSAL) -> float:
@@ -453,8 +520,11 @@ def choose_threshold(answerable: Sequence[float], *unanswerable: Sequence[float]
     return best(answerable, *unanswerable)
 
 
-def question_features(p1: float, cos1: float, e: Example, embed: Any) -> list[float]:
-    """Answerability features of an example; `embed(texts)` gives unit vectors."""
+def question_features(
+    probabilities: Sequence[float], cos1: float, best_hit: int, e: Example, embed: Any
+) -> list[float]:
+    """Answerability features of an example (`probabilities`: its stage-2 candidates', best
+    first; `best_hit`: the best unit's passage); `embed(texts)` gives unit vectors."""
     from ragkit.reader.candidates import passage_cosine, passage_texts_to_embed
     from ragkit.reader.selector import answerability_features
 
@@ -462,7 +532,7 @@ def question_features(p1: float, cos1: float, e: Example, embed: Any) -> list[fl
     vectors = embed([e.question, *(t for _, t in missing)])
     computed = {i: float(v @ vectors[0]) for (i, _), v in zip(missing, vectors[1:], strict=True)}
     passage = passage_cosine(e.hits, MAX_PASSAGES, computed)
-    return answerability_features(p1, cos1, passage, e.question, e.hits)
+    return answerability_features(probabilities, cos1, passage, e.question, e.hits, best_hit)
 
 
 def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
@@ -481,36 +551,51 @@ def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[
     }
 
 
+def end_to_end_features(
+    examples: Sequence[Example], stage1: Any, stage2: Any, embed: Any
+) -> np.ndarray:
+    """(n, len(ANSWERABILITY_NAMES)) question features of `examples` as the generator computes
+    them with these stages: stage 1 keeps MAX_CANDIDATES units, `embed` (texts -> unit
+    vectors) gives their cosines, stage 2 their probabilities."""
+    rows_q = []
+    for e in examples:
+        r = example_rows(e)
+        if not len(r.labels):
+            rows_q.append(question_features([], 0.0, 0, e, embed))
+            continue
+        keep = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:MAX_CANDIDATES]
+        vectors = embed([e.question, *[r.texts[i] for i in keep]])
+        cos = vectors[1:] @ vectors[0]
+        x = np.hstack([r.cheap[keep], dense_features(cos, r.cheap[keep])])
+        z = stage2.logits(x, [r.crosses[i] for i in keep])
+        order = np.argsort(-z, kind="stable")
+        probabilities = [float(1 / (1 + np.exp(-z[i]))) for i in order]
+        best_hit = int(r.hit_of[keep[order[0]]])
+        rows_q.append(question_features(probabilities, float(cos.max()), best_hit, e, embed))
+    return np.array(rows_q)
+
+
 def hash_embedder_threshold(
-    stage1: Any,
-    stage2_json: dict[str, Any],
-    answerability: Any,
-    hr: list[Example],
-    kinds: list[str],
+    stage1: Any, stage2_json: dict[str, Any], answerability: Any, hr: list[Example]
 ) -> float:
     """The threshold for `HashingEmbedder` (tests, dry runs): its cosines run lower than a
-    trained model's, so the same selector needs its own cut, chosen the same way."""
+    trained model's, so the same selector needs its own cut, capped on HR training questions."""
     from ragkit.index.embedding import HashingEmbedder
     from ragkit.reader.selector import LogisticStage
 
     embedder = HashingEmbedder(dim=2048)
     stage2 = LogisticStage.from_json(stage2_json, N_CHEAP + 2)
-    rows_q = []
-    for e in hr:
-        r = example_rows(e)
-        if not len(r.labels):
-            rows_q.append(question_features(0.0, 0.0, e, embedder.embed))
-            continue
-        keep = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:MAX_CANDIDATES]
-        vectors = embedder.embed([e.question, *[r.texts[i] for i in keep]])
-        cos = vectors[1:] @ vectors[0]
-        x = np.hstack([r.cheap[keep], dense_features(cos, r.cheap[keep])])
-        z = stage2.logits(x, [r.crosses[i] for i in keep])
-        p1 = float(1 / (1 + np.exp(-z.max())))
-        rows_q.append(question_features(p1, float(cos.max()), e, embedder.embed))
-    support = answerability.probability(np.array(rows_q))
-    del kinds  # the cap looks at answerable questions only
+    support = answerability.probability(end_to_end_features(hr, stage1, stage2, embedder.embed))
     return capped_threshold(support[[e.answerable for e in hr]], HASH_MAX_FALSE_REFUSAL)
+
+
+def handbook_documents(data: Path) -> list[Path]:
+    """Every file of the corpora the handbook pairs are asked of (their index's content)."""
+    if not HANDBOOK_PAIRS.exists():
+        return []
+    lines = HANDBOOK_PAIRS.read_text().splitlines()
+    roots = sorted({corpus_root(json.loads(line)["doc"]) for line in lines if line})
+    return [f for root in roots for f in sorted((data / root).rglob("*")) if f.is_file()]
 
 
 def data_hash(data: Path) -> str:
@@ -522,9 +607,11 @@ def data_hash(data: Path) -> str:
         data / "faquad" / "data" / "train.json",
         data / "contoso-hr-pdfs" / "evals" / "ground_truth.jsonl",
         REPO / "training" / "reader" / "hr_pairs.jsonl",
+        *([HANDBOOK_PAIRS] if HANDBOOK_PAIRS.exists() else []),
         REPO / "sample_corpus" / "eval.jsonl",
         *sorted((REPO / "sample_corpus").rglob("*.*")),
         *sorted((data / "contoso-hr-pdfs" / "data").glob("*.pdf")),
+        *handbook_documents(data),
     ]
     for f in files:
         h.update(f.relative_to(f.parents[1]).as_posix().encode())
@@ -557,10 +644,14 @@ def training_examples(data: Path) -> list[Example]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global MAX_PASSAGES, MAX_CANDIDATES  # one run, one setting: the helpers read them
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "ragkit" / "reader" / "selector.json")
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--max-passages", type=int, default=MAX_PASSAGES)
+    parser.add_argument("--max-candidates", type=int, default=MAX_CANDIDATES)
     args = parser.parse_args(argv)
+    MAX_PASSAGES, MAX_CANDIDATES = args.max_passages, args.max_candidates
     began = time.time()
     data = shared_data()
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -568,11 +659,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     hr = hr_examples(data)
     hr_train = [e for e in hr if not e.held_out]
     hr_train += cross_corpus_negatives([e for e in hr_train if e.answerable])
+    handbook = handbook_examples(data, ("train", "validation"))
+    validation = [e for e in handbook if e.split == "validation"]
+    hr_train += [e for e in handbook if e.split == "train"]
     public += off_corpus_negatives(public)
     examples = public + hr_train
     print(
         f"training examples: {len(public)} public, {len(hr_train)} HR "
-        f"({sum(e.held_out for e in hr)} HR held out)",
+        f"({sum(e.source == 'handbook' for e in hr_train)} handbook); "
+        f"{sum(e.held_out for e in hr)} sample/contoso HR held out, "
+        f"{len(validation)} handbook validation",
         flush=True,
     )
     rows = [example_rows(e) for e in examples]
@@ -594,10 +690,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     cheap = np.vstack([r.cheap for r in rows if len(r.labels)])
     crosses = [c for r in rows for c in r.crosses]
     labels = np.concatenate([r.labels for r in rows])
-    stage1_json = fit(cheap, crosses, labels)
+    # each question weighs the same whatever its number of units; HR-style ones (the
+    # documents the product reads) HR_WEIGHT times a public one
+    per_example = np.array([HR_WEIGHT if e.source in HR_SOURCES else 1.0 for e in examples])
+    w1 = np.concatenate(
+        [np.full(len(r.labels), per_example[n] / max(1, len(r.labels))) for n, r in enumerate(rows)]
+    )
+    w1 *= len(w1) / w1.sum()
+    stage1_json = fit(cheap, crosses, labels, w1)
     stage1 = LogisticStage.from_json(stage1_json, N_CHEAP)
-    x2, c2, y2, owner = stage2_rows(rows, stage1, cosines)
-    stage2_json = fit(x2, c2, y2)
+    x2, c2, y2, owner, hit_of = stage2_rows(rows, stage1, cosines)
+    owner_arr = np.asarray(owner)
+    counts = np.bincount(owner_arr, minlength=len(examples))
+    w2 = per_example[owner_arr] / counts[owner_arr]
+    w2 *= len(w2) / w2.sum()
+    stage2_json = fit(x2, c2, y2, w2)
 
     # out-of-fold stage-2 scores of the HR training questions (folds grouped by document),
     # turned into question-level answerability features, as the generator computes them
@@ -612,18 +719,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         test = {n for n in all_index if fold_of[examples[n].group] == fold}
         train_mask = ~np.isin(owner_arr, list(test))
         part = fit(
-            x2[train_mask], [c for c, m in zip(c2, train_mask, strict=True) if m], y2[train_mask]
+            x2[train_mask],
+            [c for c, m in zip(c2, train_mask, strict=True) if m],
+            y2[train_mask],
+            w2[train_mask],
         )
         model = LogisticStage.from_json(part, x2.shape[1])
         for n in test:
             rows_n = np.flatnonzero(owner_arr == n)
             e = examples[n]
+            probabilities: list[float] = []
+            cos1, best_hit = 0.0, 0
             if len(rows_n):
                 z = model.logits(x2[rows_n], [c2[i] for i in rows_n])
-                p1, cos1 = float(1 / (1 + np.exp(-z.max()))), float(x2[rows_n, N_CHEAP].max())
-            else:
-                p1, cos1 = 0.0, 0.0
-            question_rows[n] = question_features(p1, cos1, e, store.embed)
+                order = np.argsort(-z, kind="stable")
+                probabilities = [float(1 / (1 + np.exp(-z[i]))) for i in order]
+                cos1 = float(x2[rows_n, N_CHEAP].max())
+                best_hit = int(hit_of[rows_n[order[0]]])
+            question_rows[n] = question_features(probabilities, cos1, best_hit, e, store.embed)
     kinds = sorted({examples[n].kind for n in hr_index if not examples[n].answerable})
     qx = np.array([question_rows[n] for n in all_index])
     qy = np.array([e.answerable for e in examples])
@@ -634,21 +747,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ragkit.reader.selector import Answerability
 
     answerability = Answerability.from_json(answerability_json)
-    support = answerability.probability(qx[is_hr])
-    qy = qy[is_hr]
+    stage2 = LogisticStage.from_json(stage2_json, N_CHEAP + 2)
+    if validation:
+        # the handbook validation documents, end to end with the final stages: never trained on
+        threshold_source = "handbook validation split, end to end"
+        calibration = validation
+        support = answerability.probability(
+            end_to_end_features(validation, stage1, stage2, store.embed)
+        )
+        qy = np.array([e.answerable for e in validation])
+    else:
+        threshold_source = "HR training questions, out-of-fold stage-2 scores"
+        calibration = [examples[n] for n in hr_index]
+        support = answerability.probability(qx[is_hr])
+        qy = qy[is_hr]
+    store.save()
+    kinds = sorted({e.kind for e in calibration if not e.answerable})
     groups = [support[qy]] + [
-        support[[not examples[n].answerable and examples[n].kind == k for n in hr_index]]
-        for k in kinds
+        support[[not e.answerable and e.kind == k for e in calibration]] for k in kinds
     ]
     threshold = capped_threshold(groups[0])
-    print(f"balanced-accuracy threshold would be {choose_threshold(*groups):.4f}")
+    balanced = choose_threshold(*groups)
+    for name, t in (("capped", threshold), ("balanced", balanced)):
+        refused = support < t
+        print(
+            f"{name} threshold {t:.4f}: false refusal {refused[qy].mean():.2f}, correct "
+            f"refusal {refused[~qy].mean() if (~qy).any() else float('nan'):.2f}"
+        )
     print(
         f"threshold {threshold:.4f} from {int(qy.sum())} answerable and "
-        f"{int((~qy).sum())} unanswerable HR training questions ({', '.join(kinds)}), "
-        "out-of-fold stage-2 scores"
+        f"{int((~qy).sum())} unanswerable questions ({', '.join(kinds)}): {threshold_source}"
     )
     hash_threshold = hash_embedder_threshold(
-        stage1, stage2_json, answerability, [examples[n] for n in hr_index], kinds
+        stage1, stage2_json, answerability, [examples[n] for n in hr_index]
     )
     artefact = {
         "format": 1,
@@ -664,10 +795,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "units": int(len(labels)),
             "positives": int(labels.sum()),
             "held_out_hr_documents": sorted(HR_HELD_OUT),
+            "handbook_split": "crc32(doc path) % 10: 0-5 train, 6-7 validation, 8-9 test",
+            "handbook_pairs": {
+                split: sum(e.split == split for e in handbook) for split in ("train", "validation")
+            },
+            "threshold_from": threshold_source,
         },
         "stage1": stage1_json,
         "stage2": stage2_json,
         "answerability": answerability_json,
+        "settings": {"max_passages": MAX_PASSAGES, "max_candidates": MAX_CANDIDATES},
         "thresholds": {
             args.model: round(threshold, 4),
             "default": round(threshold, 4),

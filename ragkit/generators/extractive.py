@@ -128,11 +128,11 @@ class ExtractiveGenerator:
         *,
         model: str = DEFAULT_MODEL,
         threshold: float | None = None,
-        max_passages: int = 3,
-        # Units re-ranked by the embedding model. 3 rather than 4 keeps a warm answer on 10k
-        # SciFact chunks at p95 48 ms instead of 58 (bench_warm_query.py), for one sample-corpus
-        # question (correct 0.627 -> 0.614, within the bootstrap interval).
-        max_candidates: int = 3,
+        max_passages: int | None = None,
+        # Units re-ranked by the embedding model. None: the trained selector's own settings
+        # (chosen on its validation split, stored in selector.json); 3 for the heuristic reader
+        # (3 rather than 4 kept its warm answer on 10k SciFact chunks at p95 48 ms, not 58).
+        max_candidates: int | None = None,
         max_units: int = 2,
         cache_size: int = 4096,
         embed_context: bool = True,
@@ -144,12 +144,12 @@ class ExtractiveGenerator:
         if reader not in ("trained", "heuristic"):
             raise ValueError(f"reader {reader!r} is not one of 'trained', 'heuristic'")
         self.reader = reader
-        assert max_passages >= 1 and max_candidates >= 1 and 1 <= max_units <= 3
+        assert (max_passages or 1) >= 1 and (max_candidates or 1) >= 1 and 1 <= max_units <= 3
         self._embedder = embedder
         self.model = model
         self._threshold = threshold
-        self.max_passages = max_passages
-        self.max_candidates = max_candidates
+        self._max_passages = max_passages
+        self._max_candidates = max_candidates
         self.max_units = max_units
         self.embed_context = embed_context
         self._cache = VectorCache(cache_size)
@@ -163,6 +163,25 @@ class ExtractiveGenerator:
             else:
                 self._threshold = default_threshold(self.embedder.model_id)
         return self._threshold
+
+    @property
+    def max_passages(self) -> int:
+        """Top passages whose units are candidates: given, or the reader's setting."""
+        if self._max_passages is None:
+            self._max_passages = self._setting("max_passages")
+        return self._max_passages
+
+    @property
+    def max_candidates(self) -> int:
+        """Candidate units embedded and scored with their cosine: given, or the reader's."""
+        if self._max_candidates is None:
+            self._max_candidates = self._setting("max_candidates")
+        return self._max_candidates
+
+    def _setting(self, name: str) -> int:
+        if self.reader == "trained":
+            return int(load_selector().settings.get(name, 3))
+        return 3
 
     @property
     def embedder(self) -> Embedder:
@@ -193,7 +212,10 @@ class ExtractiveGenerator:
             support = 0.0
         elif self.reader == "trained":
             cos1 = max(s.dense for s in ranked)
-            support = load_selector().support(best.score, cos1, best.passage, question, hits)
+            probabilities = [s.score for s in ranked]
+            support = load_selector().support(
+                probabilities, cos1, best.passage, question, hits, best.unit.hit
+            )
         else:
             support = support_score(best.dense, best.share)
         metadata: dict[str, Any] = {

@@ -29,7 +29,13 @@ def build_candidates(hits: Sequence[Hit], max_passages: int) -> tuple[list[Unit]
     """Every unit of the top passages, in passage order, with its `Candidate` view."""
     units: list[Unit] = []
     candidates: list[Candidate] = []
-    for rank, i in enumerate(top_passages(hits, max_passages), start=1):
+    order = top_passages(hits, max_passages)
+    # the earliest retrieved passage of each document: where a handbook states its general
+    # rule, before the exceptions and details of later sections
+    earliest: dict[str, int] = {}
+    for i in sorted(order, key=lambda i: hits[i].chunk.start):
+        earliest.setdefault(hits[i].chunk.source, i)
+    for rank, i in enumerate(order, start=1):
         chunk_units = segment(hits[i].chunk.text, i)
         for index, unit in enumerate(chunk_units):
             units.append(unit)
@@ -41,6 +47,7 @@ def build_candidates(hits: Sequence[Hit], max_passages: int) -> tuple[list[Unit]
                     index,
                     len(chunk_units),
                     unit.kind,
+                    earliest[hits[i].chunk.source] == i,
                 )
             )
     return units, candidates

@@ -15,33 +15,12 @@ words with digits count. Measured on held-out answerable questions with their go
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-from ragkit.reader.features import _WORD, stem, tokens
+from ragkit.reader.features import MAX_CAPITALISED_SHARE, asked_names, stem, tokens
 from ragkit.types import Hit
 
-MAX_CAPITALISED_SHARE = 0.3
-# A capital after these starts a sentence or clause, not a name ("...to that, How long...").
-_CLAUSE_END = re.compile(r"[.!?¿¡,;:()\[\]\"“”]\s*")
-
-
-def asked_names(question: str) -> list[str]:
-    """The question's names and codes, as written, in order, without repeats."""
-    names: list[str] = []
-    capitalised: list[str] = []
-    later = 0
-    for sentence in _CLAUSE_END.split(question):
-        raw = _WORD.findall(sentence)
-        later += max(0, len(raw) - 1)
-        for n, word in enumerate(raw):
-            if any(c.isdigit() for c in word):
-                names.append(word)
-            elif n > 0 and word[:1].isupper() and len(word) > 1:
-                capitalised.append(word)
-    if later and len(capitalised) / later <= MAX_CAPITALISED_SHARE:
-        names.extend(capitalised)
-    return list(dict.fromkeys(names))
+__all__ = ["MAX_CAPITALISED_SHARE", "asked_names", "uncovered"]
 
 
 def uncovered(question: str, hits: Sequence[Hit]) -> list[str]:

@@ -1,7 +1,8 @@
 """Features of a candidate answer unit, for the trained answer selector (`ragkit.reader.selector`).
 
 A candidate is a unit (sentence, list item, table row under its header) of one of the top
-passages. Everything here is language-independent: words are `\\w+` runs, reduced to their
+passages. Everything here is language-independent: words are `ragkit.text.analyse.words` (the
+one tokenizer of BM25 and the heuristic reader), reduced to their
 first five letters after a plural "s" (a crude stem that works for English, Spanish, German
 and Portuguese alike); how much a question word counts comes from how rare it is among the
 candidate units (IDF over the passage set), not from a stopword list; what kind of answer a
@@ -26,12 +27,25 @@ from math import log
 
 import numpy as np
 
-_WORD = re.compile(r"[^\W_]+(?:[.,:'’][^\W_]+)*")
+from ragkit.text.analyse import WORD, words
+
 _SENTENCE_END = re.compile(r"[.!?¿¡]\s+")
+# What kind of thing a unit holds, by its characters, in any language: "who do I e-mail"
+# (learned from the question's opening words) wants an address, "how much" an amount.
+_ADDRESS = re.compile(r"\S@\w|https?://|www\.|(?<![\w.])#[a-z][\w-]+|\w\.(?:com|org|gov|io)\b")
+_MONEY = re.compile(r"[$€£¥₹]\s?\d|\d\s?[$€£¥₹]|\b[A-Z]{3}\s?\d|\d\s?[A-Z]{3}\b")
+_PERCENT = re.compile(r"\d\s?%")
+# A capital after these starts a sentence or clause, not a name ("...to that, How long...");
+# a comma or stop inside a number ("$3,000", "3.5") ends nothing.
+_CLAUSE_END = re.compile(r"[.!?¿¡,;:](?:\s+|$)|[()\[\]\"“”]\s*")
+_YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
+MAX_CAPITALISED_SHARE = 0.3
 STEM_CHARS = 5
 BUCKETS = 256  # hashed question-opening words, per position
 OPENING_WORDS = 3  # the first words of the question's last sentence
-UNIT_PROPERTIES = 6  # bias, new number, new name, table row, list item, ends with ":"
+# bias, new number, new name, table row, list item, ends with ":", an address (e-mail, URL,
+# channel), an amount of money (a currency sign or code next to a number), a percentage
+UNIT_PROPERTIES = 9
 N_CROSS = OPENING_WORDS * BUCKETS * UNIT_PROPERTIES
 
 CHEAP_NAMES = (
@@ -55,6 +69,7 @@ CHEAP_NAMES = (
     "ends_colon",
     "log_unit_words",
     "log_question_words",
+    "first_of_document",  # the unit's passage is the earliest retrieved one of its document
 )
 N_CHEAP = len(CHEAP_NAMES)
 DENSE_NAMES = ("cosine", "cosine_x_share")
@@ -62,7 +77,8 @@ N_DENSE = len(DENSE_NAMES)
 
 
 def tokens(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    """The lower-cased words of `text` (`ragkit.text.analyse.words`)."""
+    return words(text)
 
 
 def stem(token: str) -> str:
@@ -75,15 +91,29 @@ def stem(token: str) -> str:
     return token[:STEM_CHARS]
 
 
-def entities(text: str) -> list[str]:
-    """Names, codes and numbers: words with a digit, or capitalised past a sentence's start."""
-    found: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        raw = _WORD.findall(sentence)
+def asked_names(question: str) -> list[str]:
+    """The question's names, codes and years, as written, in order, without repeats: codes
+    (words with a digit and a letter: "MR07", "FY25") and years ("2019"), and words
+    capitalised past the start of a sentence or clause ("Singapore"). Other numbers ("$30",
+    "3,000") describe the asker's case, not something the documents must name; neither does a
+    one-letter pronoun with a clitic ("I'm", "I'd"). Capitalisation only marks a name where it
+    is rare: in German every noun is capitalised, so when more than MAX_CAPITALISED_SHARE of
+    the non-initial words are capitalised only codes and years count."""
+    names: list[str] = []
+    capitalised: list[str] = []
+    later = 0
+    for sentence in _CLAUSE_END.split(question):
+        raw = WORD.findall(sentence)
+        later += max(0, len(raw) - 1)
         for n, word in enumerate(raw):
-            if any(c.isdigit() for c in word) or (n > 0 and word[:1].isupper() and len(word) > 1):
-                found.append(word.lower())
-    return list(dict.fromkeys(found))
+            if any(c.isdigit() for c in word):
+                if any(c.isalpha() for c in word) or _YEAR.fullmatch(word):
+                    names.append(word)
+            elif n > 0 and word[:1].isupper() and len(re.split(r"['’]", word)[0]) > 1:
+                capitalised.append(word)
+    if later and len(capitalised) / later <= MAX_CAPITALISED_SHARE:
+        names.extend(capitalised)
+    return list(dict.fromkeys(names))
 
 
 def numbers(words: Sequence[str]) -> set[str]:
@@ -100,6 +130,7 @@ class Candidate:
     index: int  # position of the unit in its chunk
     n_in_chunk: int
     kind: str  # "sentence" | "item" | "row"
+    first_of_document: bool = True  # no retrieved passage of its document starts earlier
 
 
 def _bucket(word: str, position: int) -> int:
@@ -125,7 +156,7 @@ def cheap_features(
     q_stems = list(dict.fromkeys(stem(w) for w in q_words))
     q_bigrams = {(a, b) for a, b in zip(q_stems, q_stems[1:], strict=False)}
     q_numbers = numbers(q_words)
-    q_entities = entities(question)
+    q_entities = list(dict.fromkeys(n.lower() for n in asked_names(question)))
     q_set = set(q_words)
     everywhere = set(tokens(passages_text))
     entities_missing = (
@@ -143,18 +174,16 @@ def cheap_features(
     openings = question_openings(question)
     features = np.zeros((n, N_CHEAP), dtype=np.float32)
     crosses: list[list[int]] = []
-    for i, (c, words, stems, context) in enumerate(
+    for i, (c, own_words, stems, context) in enumerate(
         zip(candidates, unit_words, unit_stems, context_stems, strict=True)
     ):
         weighted = sum(idf[t] * (1.0 if t in stems else 0.5 if t in context else 0.0) for t in idf)
         own = sum(idf[t] for t in idf if t in stems)
-        stem_list = [stem(w) for w in words]
+        stem_list = [stem(w) for w in own_words]
         bigrams = set(zip(stem_list, stem_list[1:], strict=False))
-        found_numbers = numbers(words)
-        with_context = set(words) | set(tokens(c.context))
-        new_name = any(
-            w[:1].isupper() and w.lower() not in q_set for w in _WORD.findall(c.text)[1:]
-        )
+        found_numbers = numbers(own_words)
+        with_context = set(own_words) | set(tokens(c.context))
+        new_name = any(w[:1].isupper() and w.lower() not in q_set for w in WORD.findall(c.text)[1:])
         new_number = bool(found_numbers - q_numbers)
         ends_colon = c.text.rstrip("*_ ").endswith(":")
         features[i] = (
@@ -176,10 +205,21 @@ def cheap_features(
             float(c.kind == "item"),
             float(c.kind == "row"),
             float(ends_colon),
-            log(1 + len(words)),
+            log(1 + len(own_words)),
             log(1 + len(q_words)),
+            float(c.first_of_document),
         )
-        properties = (True, new_number, new_name, c.kind == "row", c.kind == "item", ends_colon)
+        properties = (
+            True,
+            new_number,
+            new_name,
+            c.kind == "row",
+            c.kind == "item",
+            ends_colon,
+            bool(_ADDRESS.search(c.text)),
+            bool(_MONEY.search(c.text)),
+            bool(_PERCENT.search(c.text)),
+        )
         crosses.append(
             [o * UNIT_PROPERTIES + k for o in openings for k, on in enumerate(properties) if on]
         )

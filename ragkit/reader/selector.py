@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import numpy as np
 
 from ragkit.reader.coverage import uncovered
 from ragkit.reader.features import N_CHEAP, N_CROSS, N_DENSE
+from ragkit.text.analyse import analyser_for
 from ragkit.types import Hit
 
 ARTEFACT = Path(__file__).with_name("selector.json")
@@ -62,25 +63,63 @@ class LogisticStage:
         return stage
 
 
-ANSWERABILITY_NAMES = ("best_probability", "best_cosine", "passage_cosine", "names_missing")
+ANSWERABILITY_NAMES = (
+    "best_probability",
+    "best_cosine",
+    "passage_cosine",
+    "names_missing",
+    "margin",
+    "terms_missing",
+    "terms_missing_best_chunk",
+)
+
+
+def missing_terms(question: str, hits: Sequence[Hit], best_hit: int) -> tuple[float, float]:
+    """Shares of the question's content terms (stems, stopwords dropped, in the analyser of
+    the best passage's language) that no retrieved passage holds (text, headings, file
+    name), and that the best unit's own passage does not hold. A near miss asks about
+    something the documents' topic does not include ("...for contractors?" over a page about
+    employees): its odd word is missing even when the topic words are all there."""
+    if not hits:
+        return 1.0, 1.0
+    analyser = analyser_for(hits[best_hit].chunk.language)
+    asked = set(analyser.content_terms(question))
+    if not asked:
+        return 0.0, 0.0
+    per_hit = [
+        set(analyser.terms(f"{h.chunk.source} {h.chunk.context} {h.chunk.text}")) for h in hits
+    ]
+    anywhere = set().union(*per_hit)
+    return len(asked - anywhere) / len(asked), len(asked - per_hit[best_hit]) / len(asked)
 
 
 def answerability_features(
-    p1: float, cos1: float, passage_cos: float, question: str, hits: Sequence[Hit]
+    probabilities: Sequence[float],
+    cos1: float,
+    passage_cos: float,
+    question: str,
+    hits: Sequence[Hit],
+    best_hit: int,
 ) -> list[float]:
     """Question-level evidence that the passages answer it: the best unit's stage-2
-    probability and cosine, the best cosine of the question with a top passage (the dense
-    retriever's own score when it has one), and whether an asked name or code is missing
-    from every passage (`ragkit.reader.coverage`). Fused retrieval scores are left out:
-    they are z-scores relative to one query's other candidates."""
-    return [p1, cos1, passage_cos, float(bool(uncovered(question, hits)))]
+    probability (`probabilities` are the candidates', best first) and its margin over the
+    runner-up, the best unit cosine, the best cosine of the question with a top passage (the
+    dense retriever's own score when it has one), whether an asked name or code is missing
+    from every passage (`ragkit.reader.coverage`), and the shares of asked terms missing
+    (`missing_terms`). Fused retrieval scores are left out: they are z-scores relative to one
+    query's other candidates."""
+    p1 = float(probabilities[0]) if len(probabilities) else 0.0
+    p2 = float(probabilities[1]) if len(probabilities) > 1 else 0.0
+    anywhere, in_best = missing_terms(question, hits, best_hit)
+    names = float(bool(uncovered(question, hits)))
+    return [p1, cos1, passage_cos, names, p1 - p2, anywhere, in_best]
 
 
 @dataclass(frozen=True)
 class Answerability:
     """P(the passages answer the question) = sigmoid(((x - mean) / scale) @ weights + bias)."""
 
-    weights: np.ndarray  # (4,)
+    weights: np.ndarray  # (len(ANSWERABILITY_NAMES),)
     mean: np.ndarray
     scale: np.ndarray
     bias: float
@@ -108,6 +147,8 @@ class Selector:
     answerability: Answerability
     thresholds: dict[str, float]
     provenance: dict[str, Any]
+    # settings the generator reads (max_passages, max_candidates): chosen with the threshold
+    settings: dict[str, int] = field(default_factory=dict)
 
     def cheap_scores(self, cheap: np.ndarray, crosses: Sequence[Sequence[int]]) -> np.ndarray:
         """(n,) stage-1 logits: the order in which units are worth embedding."""
@@ -121,10 +162,18 @@ class Selector:
         return 1.0 / (1.0 + np.exp(-z))
 
     def support(
-        self, p1: float, cos1: float, passage_cos: float, question: str, hits: Sequence[Hit]
+        self,
+        probabilities: Sequence[float],
+        cos1: float,
+        passage_cos: float,
+        question: str,
+        hits: Sequence[Hit],
+        best_hit: int,
     ) -> float:
         """P(the passages answer the question): compared with `threshold` to refuse."""
-        features = answerability_features(p1, cos1, passage_cos, question, hits)
+        features = answerability_features(
+            probabilities, cos1, passage_cos, question, hits, best_hit
+        )
         x = np.asarray(features, dtype=np.float64)
         return float(self.answerability.probability(x)[0])
 
@@ -142,6 +191,7 @@ def selector_from_json(data: dict[str, Any]) -> Selector:
         Answerability.from_json(data["answerability"]),
         {k: float(v) for k, v in data["thresholds"].items()},
         data["provenance"],
+        {k: int(v) for k, v in data.get("settings", {}).items()},
     )
 
 
