@@ -17,16 +17,26 @@ that what the README and tests/bench/bench_reader.py report is never trained or 
   questions (Northwind Standard trains, Northwind Health Plus is held out). These are asked
   against real indexes of sample_corpus and the contoso PDFs (`ragkit ingest`, k=5), so the
   candidates and their ranks are what `ragkit ask` sees.
+- Handbook pairs (training/reader/handbook_pairs.jsonl: employee-style questions over the
+  Sourcegraph and 18F handbooks, and Portuguese ones over mozilla-legal-docs-pt/pt-BR and
+  contributor-covenant-pt), split by document (`handbook_split`: crc32 of the document path
+  % 10): 0-4 train, 5-6 validation, 7-9 test. Train pairs train the stages and the
+  answerability model; validation pairs choose the refusal threshold (and were used to choose
+  MAX_PASSAGES, MAX_CANDIDATES, HR_WEIGHT and the features); test pairs are only reported
+  (tests/bench/bench_reader.py). Each is asked end to end (retrieve k=5) of an index of its
+  corpus.
 
 A unit is a positive when it contains a gold answer (SQuAD-normalised), or for contoso, when
 it is on the cited page and most of its words are in the published answer.
 
 Model: stage 1, logistic regression on the cheap features of every unit; stage 2, logistic
-regression on cheap + dense features of the units stage 1 ranks in its top MAX_CANDIDATES.
-The support threshold per embedding model maximises balanced accuracy (answer rate on
-answerable, refusal rate on unanswerable) over out-of-fold stage-2 scores of the HR training
-questions (grouped 4-fold by document), as the generator computes them end to end.
-Embeddings are cached in .cache/reader/ (by text), so a rerun only trains.
+regression on cheap + dense features of the units stage 1 ranks in its top MAX_CANDIDATES
+(each question weighs the same, an HR-style one HR_WEIGHT times a public one). The
+answerability model (question level, `ragkit.reader.selector.ANSWERABILITY_NAMES`) is fitted
+on out-of-fold stage-2 scores of all training questions (grouped 4-fold by document). The
+support threshold for the embedding model is the highest that refuses at most
+MAX_FALSE_REFUSAL of the answerable handbook validation questions, scored end to end with the
+final stages. Embeddings are cached in .cache/reader/ (by text), so a rerun only trains.
 """
 
 from __future__ import annotations
@@ -72,6 +82,10 @@ MAX_PASSAGES = 5
 MAX_CANDIDATES = 6
 RETRIEVE_K = 5
 C_STAGE = 0.5  # inverse L2 strength of both stages
+# Cross features enter the fit at this value (their weights are scaled back when saved): below
+# 1 puts a stronger L2 on the question-opening crosses than on the dense features (0.5 was
+# measured: validation 0.46 against 0.51 at 1).
+CROSS_VALUE = 1.0
 HR_WEIGHT = 3.0  # an HR-style question weighs this many public ones (validation: 0.54 vs 0.52 at 1)
 HR_SOURCES = frozenset({"hr_pairs", "sample_eval", "contoso", "handbook", "cross"})
 HR_HELD_OUT = frozenset(
@@ -270,11 +284,11 @@ HANDBOOK_PAIRS = REPO / "training" / "reader" / "handbook_pairs.jsonl"
 
 
 def handbook_split(doc: str) -> str:
-    """The split of a handbook pair, by its document: crc32(doc path) % 10 in 0-5 is "train",
-    6-7 "validation" (choosing settings and the refusal threshold), 8-9 "test" (reported
+    """The split of a handbook pair, by its document: crc32(doc path) % 10 in 0-4 is "train",
+    5-6 "validation" (choosing settings and the refusal threshold), 7-9 "test" (reported
     only). Every pair of one document lands in the same split."""
     bucket = zlib.crc32(doc.encode("utf-8")) % 10
-    return "train" if bucket < 6 else "validation" if bucket < 8 else "test"
+    return "train" if bucket < 5 else "validation" if bucket < 7 else "test"
 
 
 def corpus_root(doc: str) -> str:
@@ -453,7 +467,8 @@ def sparse_matrix(dense: np.ndarray, crosses: Sequence[Sequence[int]]) -> Any:
     rows = [i for i, c in enumerate(crosses) for _ in c]
     cols = [dense.shape[1] + j for c in crosses for j in c]
     x_cross = sparse.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(dense.shape[0], dense.shape[1] + N_CROSS)
+        (np.full(len(rows), CROSS_VALUE), (rows, cols)),
+        shape=(dense.shape[0], dense.shape[1] + N_CROSS),
     )
     return (sparse.csr_matrix(np.pad(dense, ((0, 0), (0, N_CROSS)))) + x_cross).tocsr()
 
@@ -476,7 +491,11 @@ def fit(
         "mean": [round(float(m), 6) for m in mean],
         "scale": [round(float(s), 6) for s in scale],
         "bias": round(float(model.intercept_[0]), 6),
-        "cross": [[int(j), round(float(w), 5)] for j, w in enumerate(coef[d:]) if abs(w) > 1e-4],
+        "cross": [
+            [int(j), round(float(w) * CROSS_VALUE, 5)]
+            for j, w in enumerate(coef[d:])
+            if abs(w * CROSS_VALUE) > 1e-4
+        ],
     }
 
 
@@ -502,7 +521,7 @@ MAX_FALSE_REFUSAL = 0.10  # the product's bar for refusing answerable questions
 # HashingEmbedder is a weightless stand-in for tests and dry runs whose cosines carry little
 # signal: its threshold leans further towards answering, so a test about layout or access
 # groups is not decided by a refusal.
-HASH_MAX_FALSE_REFUSAL = 0.02
+HASH_MAX_FALSE_REFUSAL = 0.05
 
 
 def capped_threshold(answerable: np.ndarray, cap: float = MAX_FALSE_REFUSAL) -> float:
@@ -795,7 +814,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "units": int(len(labels)),
             "positives": int(labels.sum()),
             "held_out_hr_documents": sorted(HR_HELD_OUT),
-            "handbook_split": "crc32(doc path) % 10: 0-5 train, 6-7 validation, 8-9 test",
+            "handbook_split": "crc32(doc path) % 10: 0-4 train, 5-6 validation, 7-9 test",
             "handbook_pairs": {
                 split: sum(e.split == split for e in handbook) for split in ("train", "validation")
             },

@@ -74,6 +74,9 @@ W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
 # that cites where the rest is; a shorter list is always shown whole, never silently cut.
 LONG_LIST, SHOWN_ITEMS = 15, 12
 SECOND_UNIT_RATIO = 0.9  # a second unit joins the answer when it scores >= this x the best
+# ... or >= this x the best when it holds a question word the best lacks (chosen on the
+# handbook validation split: tests/bench/bench_reader.py --split validation)
+COMPLEMENT_RATIO = 0.3  # validation: 0.57 at 0.1-0.3, 0.53 at 0.5-0.7, 0.51 without
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -380,9 +383,18 @@ class ExtractiveGenerator:
                 items = items[:SHOWN_ITEMS]
             chosen.extend(u for u in items if u not in chosen)
         seen = {_normalise(text[u.start : u.end]) for u in chosen}
+        lacking = self._terms_lacking(question, best, hits)
         for other in [] if items else ranked[1:]:  # a list answer is the list alone
-            if len(chosen) >= self.max_units or other.score < SECOND_UNIT_RATIO * best.score:
+            if len(chosen) >= self.max_units:
                 break
+            close = other.score >= SECOND_UNIT_RATIO * best.score
+            # a rule and its exception: the runner-up holds a word of the question the best
+            # unit lacks ("weekend overtime" under "overtime is paid at 1.5 times")
+            complements = other.score >= COMPLEMENT_RATIO * best.score and bool(
+                lacking & self._unit_terms(other, hits)
+            )
+            if not (close or complements):
+                continue
             quote = _normalise(hits[other.unit.hit].chunk.text[other.unit.start : other.unit.end])
             if other.unit not in chosen and quote not in seen:
                 seen.add(quote)
@@ -390,6 +402,15 @@ class ExtractiveGenerator:
         # reading order inside a passage; passages in the order of their best unit
         first_seen = {u.hit: n for n, u in reversed(list(enumerate(chosen)))}
         return sorted(chosen, key=lambda u: (first_seen[u.hit], u.start)), more
+
+    @staticmethod
+    def _unit_terms(scored: Scored, hits: Sequence[Hit]) -> set[str]:
+        return set(analyser_for(hits[scored.unit.hit].chunk.language).terms(scored.text))
+
+    def _terms_lacking(self, question: str, best: Scored, hits: Sequence[Hit]) -> set[str]:
+        """The question's content terms (its passage's language) that the best unit lacks."""
+        asked = analyser_for(hits[best.unit.hit].chunk.language).content_terms(question)
+        return set(asked) - self._unit_terms(best, hits)
 
     def _pieces(self, chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
         """The answer's text, unit by unit: sentences of one passage run on, list items and

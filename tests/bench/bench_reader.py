@@ -17,7 +17,7 @@ split of `scripts/train_reader.py`, which never trains or tunes on it:
 - handbook, handbook-pt: training/reader/handbook_pairs.jsonl (employee-style questions over
   the Sourcegraph and 18F handbooks; handbook-pt: Portuguese ones over mozilla-legal-docs-pt
   pt-BR and contributor-covenant-pt), the documents of the TEST split only (`--split`;
-  `train_reader.handbook_split`: crc32 of the document path % 10 in 8-9; "validation", 6-7,
+  `train_reader.handbook_split`: crc32 of the document path % 10 in 7-9; "validation", 5-6,
   is where settings and the refusal threshold are chosen), asked end to end: retrieve k=5 from
   an index of the document's corpus (the default MiniLM embedder, cached in .cache/reader),
   then read. "gold" = the answer holds every must_contain string (one per item for a list),
