@@ -41,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--precision", choices=("fp32", "bf16"), default="fp32", help=helps["precision"]
     )
     parser.add_argument("--resume", type=Path, help=helps["resume"])
+    parser.add_argument("--seed", type=int, default=0, help=helps["seed"])
     parser.add_argument("--json", action="store_true", help="print the training result as JSON")
     parser.set_defaults(run=run)
 
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         refusal_share=args.refusal_share,
         resume=_str(args.resume),
         precision=args.precision,
+        seed=args.seed,
     )
     retrievers: list = []
 
