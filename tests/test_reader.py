@@ -139,3 +139,48 @@ def test_the_heuristic_reader_stays_available_as_the_baseline():
     assert answer.metadata["reader"] == "heuristic"
     with pytest.raises(ValueError, match="reader"):
         ExtractiveGenerator(HashingEmbedder(dim=2048), reader="bert")
+
+
+def test_amounts_pronouns_and_numbers_inside_words_are_not_asked_names():
+    assert asked_names("A client sent me a $30 gift card. Can I keep it?") == []
+    assert asked_names("I want to go to a $3,000 conference. How far ahead do I ask?") == []
+    assert asked_names("How much can I spend when I'm travelling for the HR team?") == ["HR"]
+    assert asked_names("When is the company-wide trip in FY25?") == ["FY25"]
+
+
+def test_asked_terms_missing_from_the_passages_by_hand():
+    from ragkit.reader.selector import missing_terms
+
+    given = hits(LOCKERS, ALLOWANCES)
+    # "locker", "floor" are in LOCKERS (the best passage); "bicycl" is in neither passage
+    assert missing_terms("Which floor are the bicycle lockers on?", given, 0) == (1 / 3, 1 / 3)
+    # "allowance" is only in the second passage: missing from the best, not from all
+    assert missing_terms("Which floor has the allowance lockers?", given, 0) == (0.0, 1 / 3)
+
+
+def test_a_question_word_the_best_unit_lacks_brings_the_unit_that_has_it():
+    # a rule and its exception, one sentence each: whichever the reader ranks first, the
+    # answer to the weekend question holds the weekend sentence
+    rule = chunk(
+        "Overtime is paid at 1.5 times the hourly rate. "
+        "Weekend overtime is paid at twice the hourly rate.",
+        "overtime.md",
+    )
+    generator = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
+    answer = generator.generate("How much is weekend overtime paid?", hits(rule))
+    assert "twice the hourly rate" in answer.text
+
+
+def test_the_readers_settings_come_from_the_artefact_unless_given():
+    settings = load_selector().settings
+    assert settings["max_passages"] >= 1 and settings["max_candidates"] >= 1
+    generator = ExtractiveGenerator(HashingEmbedder(dim=2048))
+    assert (generator.max_passages, generator.max_candidates) == (
+        settings["max_passages"],
+        settings["max_candidates"],
+    )
+    given = ExtractiveGenerator(HashingEmbedder(dim=2048), max_passages=2, max_candidates=1)
+    assert (given.max_passages, given.max_candidates) == (2, 1)
+    heuristic = ExtractiveGenerator(HashingEmbedder(dim=2048), reader="heuristic")
+    assert (heuristic.max_passages, heuristic.max_candidates) == (3, 3)
+    assert "validation" in load_selector().provenance["threshold_from"]
