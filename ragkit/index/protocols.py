@@ -146,7 +146,8 @@ class IndexStore(Protocol):
         ...
 
     def writing(self) -> AbstractContextManager[None]:
-        """Held while a sync writes (the local store: one writer per folder)."""
+        """Held while a sync writes: one writer per index (a lock file); the Milvus store also
+        recovers there what a killed writer left."""
         ...
 
     def close(self) -> None:
