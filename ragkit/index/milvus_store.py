@@ -19,8 +19,9 @@ may not read would still move the idf of its terms, and so the order of the chun
 does see: a side channel on hidden documents. Each collection here holds chunks that are
 readable by exactly the same askers, and a query searches only the collections the asker may
 read, so no statistic ever includes a hidden chunk. (Scores from two collections are fused by
-rank, as RRF does, rather than compared as BM25 values.) The asker's groups are also applied
-as a filter expression inside every search, as a second lock.
+rank, as RRF does, rather than compared as BM25 values.) As a second lock, every hit's groups
+are checked against the asker's (a per-row filter expression on the groups array would
+change nothing within one group set and cost most of a query on Milvus Lite).
 
 Writes: Milvus has no transaction across collections, so a sync is made safe by generation
 numbers. One writer at a time holds a lock file (`PATH.db.lock` beside a Milvus Lite file;

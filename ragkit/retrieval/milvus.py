@@ -1,10 +1,11 @@
 """The retriever over a Milvus store: dense + Milvus BM25, fused by RRF inside Milvus.
 
-    query ─┬─ embed ── dense ANN request (filter: asker's groups) ─┐
-           └─ text ─── BM25 full-text request (same filter) ───────┴─ RRFRanker ─ top-k
+    query ─┬─ embed ── dense ANN request (filter: live generation) ─┐
+           └─ text ─── BM25 full-text request (same filter) ────────┴─ RRFRanker ─ top-k
 
 One hybrid search per collection the asker may read (one collection per access-group set,
-see ragkit/index/milvus_store.py, so BM25 statistics never include a hidden chunk); the
+see ragkit/index/milvus_store.py, so BM25 statistics never include a hidden chunk; every hit
+is checked against the asker's groups again); the
 fused lists of several collections are merged by their RRF scores. The fusion differs from
 the local store's default (weighted z-score over the two lists): Milvus's rankers see only
 the engine's scores, and RRF needs no normalisation. Hits carry the fused score only.
@@ -17,7 +18,7 @@ import json
 from ragkit.errors import IndexStoreError, UsageError
 from ragkit.index.embedding import Embedder, load_embedder
 from ragkit.index.milvus_store import MilvusSnapshot, MilvusStore
-from ragkit.index.records import Chunk
+from ragkit.index.records import Chunk, readable_by
 from ragkit.retrieval.fusion import RRF_K
 from ragkit.types import Hit
 
@@ -63,7 +64,11 @@ class MilvusRetriever:
         if not names:
             return []
         vector = self.embedder.embed([question])[0].tolist()
-        expr = f"({self.snapshot.visible()}) and ({_group_filter(groups)})"
+        # Each collection holds one access-group set, and only those the asker may read are
+        # searched: a per-row group filter would change nothing and cost most of the query
+        # (measured on Milvus Lite, 10k chunks: 0.7 s a search with array_length(groups) in
+        # the filter, 0.02 s without). Every hit is still checked against the asker's groups.
+        expr = self.snapshot.visible()
         depth = max(_DEPTH, k)
         found: list[tuple[float, Chunk]] = []
         client = self.snapshot.store.client
@@ -78,18 +83,15 @@ class MilvusRetriever:
                 loaded, requests, ranker, limit=k, output_fields=["record"]
             )
             for hit in result[0]:
-                record = json.loads(hit["entity"]["record"])
-                found.append((float(hit["distance"]), Chunk.from_json(record)))
+                chunk = Chunk.from_json(json.loads(hit["entity"]["record"]))
+                if not readable_by(chunk.groups, frozenset(groups)):
+                    raise IndexStoreError(
+                        f"milvus store {self.snapshot.store.spec}: collection {name} holds a "
+                        "chunk of another access-group set: rebuild the index"
+                    )
+                found.append((float(hit["distance"]), chunk))
         found.sort(key=lambda pair: (-pair[0], pair[1].chunk_id))
         return [
             Hit(chunk=chunk, score=score, rank=rank, dense_score=None, sparse_score=None)
             for rank, (score, chunk) in enumerate(found[:k], start=1)
         ]
-
-
-def _group_filter(groups: frozenset[str]) -> str:
-    """Milvus filter: public chunks, or chunks sharing a group with the asker."""
-    public = "array_length(groups) == 0"
-    if not groups:
-        return public
-    return f"{public} or array_contains_any(groups, {json.dumps(sorted(groups))})"
