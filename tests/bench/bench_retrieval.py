@@ -227,7 +227,7 @@ def scifact(
     if milvus:
         from ragkit.retrieval import open_retriever
 
-        found["ragkit on Milvus Lite (RRF in engine)"] = open_retriever(milvus_copy(index_dir))
+        found["ragkit on Milvus Lite (fused in engine)"] = open_retriever(milvus_copy(index_dir))
     test_queries = [queries[qid] for qid in test]
     for system, retriever in found.items():
         hits, latencies = timed(lambda q, r=retriever: r.retrieve(q, k=SCIFACT_DEPTH), test_queries)
