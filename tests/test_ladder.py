@@ -104,6 +104,20 @@ def test_every_method_saves_and_loads_with_identical_logits(workdir, tmp_path, m
     assert read_metadata(tmp_path / method)["method"] == method
     loaded = load_adapter(load_base(str(workdir / family), "cpu")[0], tmp_path / method)
     assert torch.allclose(forward(loaded, ids), before, atol=1e-5, rtol=0)
+    # Generation sees the adapter too (a prefix once went missing in generate: transformers 5).
+    generator = HFGenerator(str(workdir / family), adapter=tmp_path / method, max_new_tokens=1)
+    generator.warm_up()
+    with torch.no_grad():
+        out = generator.run_generate(
+            torch.tensor([ids]),
+            torch.ones(1, len(ids), dtype=torch.long),
+            max_new_tokens=1,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            pad_token_id=generator.tokenizer.pad_token_id,
+        )
+    assert torch.allclose(out.scores[0][0], before[0, -1], atol=1e-4, rtol=0)
 
 
 def test_prompt_tuning_starts_from_the_system_prompt(workdir):

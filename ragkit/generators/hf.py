@@ -278,10 +278,8 @@ class HFGenerator:
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         device = self.model.device
         with self._generate_lock, torch.inference_mode(), self._autocast():
-            out = self.model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=mask.to(device),
-                generation_config=self._generation_config(),
+            out = self.run_generate(
+                input_ids.to(device), mask.to(device), generation_config=self._generation_config()
             )
         texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
         seconds = round(time.perf_counter() - started, 3)
@@ -289,6 +287,28 @@ class HFGenerator:
             self._answer(text, hits, f, seconds)
             for text, hits, f in zip(texts, hits_lists, fitted, strict=True)
         ]
+
+    def run_generate(self, input_ids: Any, attention_mask: Any, **kwargs: Any) -> Any:
+        """`generate` over (B, T) ids and mask; a prefix adapter's keys and values go in as the
+        cache explicitly.
+
+        peft's own generate path looks for a `past_key_values` argument that transformers 5
+        no longer passes, so it silently generated without the prefix (found in the ladder
+        run: two different prefixes gave identical answers). Here the prefix is the first P
+        cache positions and the mask gets P leading ones, exactly as in training's forward.
+        """
+        import torch
+
+        config = getattr(self.model, "active_peft_config", None)
+        if str(getattr(config, "peft_type", "")).endswith("PREFIX_TUNING"):
+            batch = input_ids.shape[0]
+            cache = self.model.get_prompt(batch_size=batch)
+            ones = torch.ones(batch, self.virtual_tokens, dtype=attention_mask.dtype)
+            mask = torch.cat([ones.to(attention_mask.device), attention_mask], dim=1)
+            return self.model.get_base_model().generate(
+                input_ids=input_ids, attention_mask=mask, past_key_values=cache, **kwargs
+            )
+        return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
     def _stream(self, question: str, hits: Sequence[Hit], info: dict[str, Any]) -> Iterator[str]:
         """Text pieces as they are generated (a TextIteratorStreamer fed by a thread)."""
@@ -303,11 +323,9 @@ class HFGenerator:
         def run() -> None:
             try:
                 with self._generate_lock, torch.inference_mode(), self._autocast():
-                    self.model.generate(
-                        input_ids=torch.tensor([ids], device=self.model.device),
-                        attention_mask=torch.ones(
-                            1, len(ids), dtype=torch.long, device=self.model.device
-                        ),
+                    self.run_generate(
+                        torch.tensor([ids], device=self.model.device),
+                        torch.ones(1, len(ids), dtype=torch.long, device=self.model.device),
                         generation_config=self._generation_config(),
                         streamer=streamer,
                     )
