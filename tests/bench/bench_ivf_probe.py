@@ -35,6 +35,9 @@ def main() -> None:
     from ragkit.index.embedding import load_embedder
     from ragkit.index.store import load_index
 
+    sys.path.insert(0, str(ROOT / "tests" / "bench"))
+    from bench_scale import exact_scores
+
     snapshot = load_index(args.index)
     embedder = load_embedder(snapshot.fingerprint["model"])
     with open(DATA / "beir-scifact" / "queries.jsonl", encoding="utf-8") as handle:
@@ -44,11 +47,7 @@ def main() -> None:
     truths = []
     for query in queries:
         vector = embedder.embed([query])[0]
-        scores = np.empty(len(snapshot), np.float32)
-        for offset, segment in zip(snapshot.offsets, snapshot.segments, strict=False):
-            for start in range(0, len(segment), 200_000):
-                rows = np.arange(start, min(start + 200_000, len(segment)))
-                scores[offset + rows] = segment.vectors_at(rows) @ vector
+        scores = exact_scores(snapshot, vector)
         every = set(np.argsort(-scores, kind="stable")[:10].tolist())
         masked = np.where(allowed, scores, -np.inf)
         some = set(np.argsort(-masked, kind="stable")[:10].tolist())
