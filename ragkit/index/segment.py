@@ -358,13 +358,12 @@ class Segment:
         if not self.meta.keyed:
             raise ValueError(f"{self.path.name} predates row keys: read it whole")
         found: set[int] = set()
-        queries = (
-            ("SELECT row FROM chunks WHERE chunk_id IN ({})", chunk_ids),
-            ("SELECT row FROM also_ids WHERE chunk_id IN ({})", chunk_ids),
-            ("SELECT row FROM chunks WHERE dkey IN ({})", keys),
+        queries: tuple[tuple[str, list[str] | list[bytes]], ...] = (
+            ("SELECT row FROM chunks WHERE chunk_id IN ({})", list(chunk_ids)),
+            ("SELECT row FROM also_ids WHERE chunk_id IN ({})", list(chunk_ids)),
+            ("SELECT row FROM chunks WHERE dkey IN ({})", list(keys)),
         )
         for query, values in queries:
-            values = list(values)
             for start in range(0, len(values), 500):  # SQLite's bound-variable limit
                 part = values[start : start + 500]
                 with self._lock:
