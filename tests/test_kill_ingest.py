@@ -107,3 +107,19 @@ def test_sigkill_during_segment_writes_and_compaction_leaves_old_or_new(tmp_path
     assert len(snapshot.manifest["segments"]) <= MAX_SEGMENTS  # compaction ran
     assert killed_mid_run >= 1
     assert not [p.name for p in index.iterdir() if p.name.startswith(".staging")]
+
+
+def test_unchanged_sync_sweeps_a_killed_writers_staging_folder(tmp_path):
+    # A sync that finds nothing to change never commits; the sweep must not wait for a commit.
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    write_corpus(corpus, "v1")
+    time.sleep(2.1)  # files still for 2 s get stat stamps: the next sync reads nothing
+    subprocess.run(ingest_command(corpus, index), check=True, capture_output=True)
+    before = snapshot_texts(index)
+    left = index / ".staging-killed1"
+    (left / "seg-000001").mkdir(parents=True)
+    (index / ".CURRENT.tmp-4242").write_text("gen-000009\n")
+    subprocess.run(ingest_command(corpus, index), check=True, capture_output=True)
+    assert not left.exists()
+    assert sorted(p.name for p in index.iterdir() if p.name.startswith(".")) == [".lock"]
+    assert snapshot_texts(index) == before

@@ -308,6 +308,10 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
                 f"index {index_dir} is being written by another ragkit process: wait for it"
             ) from exc
         try:
+            # Holding the lock, no other writer is live: a staging folder here was left by a
+            # killed one. Swept now, not only at the next commit, because a sync that finds
+            # nothing changed never commits and would leave it for good.
+            _remove_killed_writers_files(index_dir)
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
@@ -540,16 +544,23 @@ def _remove_stale(index_dir: Path, keep: str, now: float | None = None) -> None:
                 superseded.append((number, entry))
             elif number > live:  # renamed by a writer killed before the swap: never live
                 shutil.rmtree(entry, ignore_errors=True)
-        elif _STAGING.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        elif entry.name.startswith(f".{_CURRENT}.tmp-") and entry.is_file():
-            entry.unlink(missing_ok=True)
+    _remove_killed_writers_files(index_dir)
     superseded.sort(reverse=True)  # newest first
     for position, (number, entry) in enumerate(superseded):
         successor = min((n for n in written_at if n > number), default=live)
         age = now - written_at.get(successor, now)
         if position >= KEEP_SUPERSEDED or age >= GRACE_SECONDS:
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _remove_killed_writers_files(index_dir: Path) -> None:
+    """Delete staging folders and pointer temporaries, by exact name. Call only under
+    `writer_lock` (or as its holder, after a commit): then no live writer owns them."""
+    for entry in index_dir.iterdir():
+        if _STAGING.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(f".{_CURRENT}.tmp-") and entry.is_file():
+            entry.unlink(missing_ok=True)
 
 
 def _fsync(handle: Any) -> None:
