@@ -111,3 +111,24 @@ def test_missing_provider_package_names_what_to_install():
 
     with pytest.raises(RagkitError, match="pip install langchain-"):
         init_chat("anthropic:claude-sonnet")
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (AttributeError("module has no attribute 'ChatOllama'"), "pip install langchain-ollama"),
+        (RuntimeError("Missing credentials. Please pass an `api_key`"), "--llm ollama:x: Missing"),
+    ],
+)
+def test_chat_model_construction_failures_are_one_line(monkeypatch, raised, expected):
+    import langchain.chat_models
+
+    from ragkit.generators.chat import init_chat
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(langchain.chat_models, "init_chat_model", fail)
+    with pytest.raises(RagkitError, match=expected) as info:
+        init_chat("ollama:x")
+    assert "\n" not in str(info.value)

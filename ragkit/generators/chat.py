@@ -36,10 +36,14 @@ def init_chat(spec: str) -> Any:
     package = _PROVIDER_PACKAGES.get(provider, f"langchain-{provider.replace('_', '-')}")
     try:
         return init_chat_model(model, model_provider=provider, temperature=0)
-    except ImportError as exc:
+    except (ImportError, AttributeError) as exc:
+        # AttributeError: without its integration package langchain falls back to a
+        # langchain_community class that no longer exists (ollama: ChatOllama).
         raise MissingDependencyError(package, f"--llm {spec}") from exc
-    except ValueError as exc:
-        raise ConfigError(f"--llm {spec}: {exc}".splitlines()[0]) from exc
+    except Exception as exc:  # noqa: BLE001 - provider clients fail on construction
+        # e.g. openai without OPENAI_API_KEY; ValueError for an unknown provider.
+        first = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(f"--llm {spec}: {first[:200]}") from exc
 
 
 class ChatModelGenerator:
