@@ -94,3 +94,15 @@ HIT_JSON_KEYS = {
     "score",
     "text",
 }
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Torch on one thread for a test module: the tiny models there are latency-bound, and
+    more threads only contend on a shared 2-core machine. Restores the count afterwards."""
+    import torch  # here, not at the top: most test modules never load torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -106,7 +106,7 @@ def test_encrypted_pdfs_need_their_password(source: str, password: str) -> None:
 def test_aes_without_cryptography_names_the_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pypdf = pytest.importorskip("pypdf")
+    import pypdf
     from pypdf.errors import DependencyError
 
     def no_crypto(self: object, password: str) -> None:
@@ -165,7 +165,8 @@ def test_truncated_pdf_loads_what_it_can_or_fails_cleanly(tmp_path: Path) -> Non
 def test_a_failing_page_is_skipped_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pypdf = pytest.importorskip("pypdf")
+    import pypdf
+
     canvas_module = pytest.importorskip("reportlab.pdfgen.canvas", reason="pip install reportlab")
     path = tmp_path / "two.pdf"
     canvas = canvas_module.Canvas(str(path))

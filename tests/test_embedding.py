@@ -118,8 +118,9 @@ def test_read_safetensors_round_trips_f32_f16_and_bf16(tmp_path):
 
 def tiny_bert(folder: Path, pooling: str = "mean", act: str = "gelu") -> Path:
     """A randomly initialised 2-layer BERT in a sentence-transformers folder layout."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    import torch
+    import transformers
+
     torch.manual_seed(0)
     config = transformers.BertConfig(
         vocab_size=30522,
@@ -156,7 +157,7 @@ def tiny_bert(folder: Path, pooling: str = "mean", act: str = "gelu") -> Path:
 
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_numpy_and_torch_encoders_match_transformers_on_a_tiny_bert(tmp_path, pooling):
-    torch = pytest.importorskip("torch")
+    import torch
     from transformers import BertModel
 
     from ragkit.index.bert_numpy import TorchOps
@@ -186,7 +187,6 @@ def test_numpy_and_torch_encoders_match_transformers_on_a_tiny_bert(tmp_path, po
 
 
 def test_prepacked_bf16_linears_match_plain_ones(tmp_path):
-    pytest.importorskip("torch")
     from ragkit.index.bert_numpy import TorchOps
 
     spec = BertSpec.from_folder(tiny_bert(tmp_path / "tiny"))
@@ -225,7 +225,6 @@ def test_models_the_encoder_does_not_cover_fall_back_to_sentence_transformers(tm
 
 @pytest.mark.slow
 def test_uncovered_models_are_embedded_by_sentence_transformers(tmp_path):
-    pytest.importorskip("sentence_transformers")
     folder = tiny_bert(tmp_path / "relu", act="relu")
     embedder = SentenceTransformerEmbedder(str(folder), precision="fp32")
     vectors = embedder.embed(["hello world", "", "policy"])
@@ -236,7 +235,6 @@ def test_uncovered_models_are_embedded_by_sentence_transformers(tmp_path):
 
 
 def test_small_inputs_use_numpy_and_large_ones_torch(tmp_path, monkeypatch):
-    pytest.importorskip("torch")
     embedder = SentenceTransformerEmbedder(str(tiny_bert(tmp_path / "tiny")), precision="fp32")
     texts = [f"policy number {i} says {'leave ' * (i % 13)}" for i in range(40)]
     small = embedder.embed(texts[:3])
@@ -355,7 +353,8 @@ def test_embedding_a_question_loads_no_torch():
 @pytest.fixture(scope="module")
 def reference() -> np.ndarray:
     """sentence-transformers fp32 vectors of TEXTS: what ragkit's encoders must reproduce."""
-    st = pytest.importorskip("sentence_transformers")
+    import sentence_transformers as st
+
     model = st.SentenceTransformer(str(resolve_model_path("all-MiniLM-L6-v2")), device="cpu")
     return model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
 

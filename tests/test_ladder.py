@@ -34,12 +34,7 @@ PASSAGES = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +201,9 @@ def test_bad_gguf_files_give_one_line_errors(tmp_path, monkeypatch):
 def test_unsupported_gguf_architecture_names_the_file(tmp_path, monkeypatch):
     import numpy as np
 
-    writer_module = pytest.importorskip("gguf")
+    writer_module = pytest.importorskip(
+        "gguf", reason="pip install -e '.[smollm2]' (the gguf writer)"
+    )
     monkeypatch.setenv("RAGKIT_CACHE", str(tmp_path / "cache"))
     path = tmp_path / "odd.gguf"
     writer = writer_module.GGUFWriter(str(path), "rwkv7")

@@ -605,7 +605,9 @@ def test_a_client_hanging_up_mid_stream_frees_its_slot(
 
 
 def test_openai_python_client(live_url: str) -> None:
-    openai = pytest.importorskip("openai")
+    openai = pytest.importorskip(
+        "openai", reason="pip install -e '.[dev]' (the OpenAI client test)"
+    )
     client = openai.OpenAI(base_url=f"{live_url}/v1", api_key=STAFF, max_retries=0)
     assert [m.id for m in client.models.list()] == ["ragkit"]
 
@@ -638,7 +640,9 @@ def test_openai_python_client(live_url: str) -> None:
 
 
 def test_langchain_chat_openai(live_url: str) -> None:
-    langchain_openai = pytest.importorskip("langchain_openai")
+    langchain_openai = pytest.importorskip(
+        "langchain_openai", reason="pip install -e '.[dev]' (langchain-openai)"
+    )
     model = langchain_openai.ChatOpenAI(
         base_url=f"{live_url}/v1", api_key=STAFF, model="ragkit", max_retries=0
     )
