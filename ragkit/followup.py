@@ -6,10 +6,21 @@
 
     previous: "How long do I have to submit expense claims?"
     follow-up: "Is there an exception to that?"
-    -> "Is there an exception to that (How long do I have to submit expense claims)?"
+    -> "Is there an exception to that (submit expense claims)?"
 
-Three rules, tried in order; a question that none applies to is already standalone:
+    previous: "How do I request annual leave?"
+    follow-up: "And how far ahead must I ask?"
+    -> "How far ahead must I ask (request annual leave)?"
 
+Rules, tried in order; a question that none applies to is already standalone:
+
+0. **Add the topic to a question.** A follow-up that opens with a connective ("and", "e", ...)
+   followed by a question word ("how", "which", "com quanta", ...) is a question of its own
+   that lacks its topic: it keeps its form (so the reader still knows what kind of answer is
+   asked for) and gets the previous question's *topic* in parentheses: the previous question
+   without its head of question and function words ("How long is partner leave?" -> "partner
+   leave"). Appending the whole previous question instead made the reader answer *its* kind
+   ("How long ...") rather than the follow-up's.
 1. **Replace a slot.** A follow-up that opens with a connective ("and", "e", "y", "und",
    "what about", ...) or is a bare name or number ("Portugal?", "L5?") is a fragment. It is
    aligned with a span of the previous question (semi-global alignment: the whole fragment
@@ -17,23 +28,32 @@ Three rules, tried in order; a question that none applies to is already standalo
    stood anchors it, and that span is replaced by the fragment ("in the Germany office" by
    "in the United Kingdom office"; "do escritório da Alemanha" by "no escritório do Reino
    Unido"). A name cut in two by the span is replaced whole ("United Kingdom" by "France").
-2. **Resolve a reference.** A short question (at most two content words besides the
-   pronoun) holding an anaphoric pronoun ("that", "it", "isso", "eso", ...) gets the
-   previous question written after the pronoun, in parentheses, so retrieval and the reader
-   see what "that" is while the question keeps its own form ("Is there ...").
+   A fragment that opens its own phrase on a shared content word ("And during probation?")
+   replaces the whole phrase that word closes, within its clause (", once I've passed
+   probation"). With no anchor, a fragment "function word + content words" ("And for
+   lunch?") replaces the content words after the same function word in the previous question
+   ("the limit for dinner when ..." -> "the limit for lunch when ..."); names are never
+   swapped this way.
+2. **Resolve a reference.** A short question (at most two content words besides the pronoun
+   and question words; three with a demonstrative such as "that", which is rarely expletive
+   where "it" often is: "Is it possible ...?") holding an anaphoric pronoun ("that", "it",
+   "isso", "eso", ...) gets the previous question's topic written after the pronoun, in
+   parentheses, so retrieval and the reader see what "that" is while the question keeps its
+   own form ("Is there ...").
 3. **Add a constraint.** A short connective fragment with no anchor in the previous question
    ("And for contractors?") is appended to it: "How many ... get, for contractors?". A
-   question of function words only ("Until when?", "Por quê?") gets the previous question
-   in parentheses, as in rule 2.
+   question of function words only ("Until when?") gets the previous question's topic in
+   parentheses, as in rule 2.
 
 Words are told apart by structure, with a language's function words taken from the Snowball
 stopword lists that BM25 uses (the conversation's language is the list its words hit most):
 a content word is any other word; a name is a capitalised content word not opening the
 previous question; a code is any word holding a digit ("L4", "2025"). A name stands in for a
 name and a code for a code, never one for the other. Only the connectives and the pronouns are
-small per-language tables (English, Portuguese, Spanish, German, French); everything else is
-the alignment. A follow-up is read against the previous *standalone* question, so a chain of
-follow-ups ("And in the UK?", "And France?") keeps its subject.
+small per-language tables (English, Portuguese, Spanish, German, French), with the question
+words that open a question; everything else is the alignment. A follow-up is read against the
+previous *standalone* question, so a chain of follow-ups ("And in the UK?", "And France?")
+keeps its subject.
 """
 
 from __future__ import annotations
@@ -59,6 +79,44 @@ ANAPHORS = {
     "spanish": ("eso", "esto", "ello", "aquello", "él", "ella", "ellos", "ellas"),
     "german": ("das", "dies", "es", "dafür", "dazu", "davon"),
     "french": ("cela", "ça", "ceci", "il", "elle", "ils", "elles"),
+}
+# Words that open a question ("how", "which", "can", "quantos"), with English's "how" measure
+# words ("how long/many/far"): a fragment opening with one is a question of its own that lacks
+# its topic ("And how far ahead must I ask?"), and they are the head cut off a question to
+# leave its topic ("How long is partner leave?" -> "partner leave").
+QUESTION_WORDS = {
+    "english": (
+        "how", "what", "which", "when", "where", "who", "whom", "whose", "why", "can", "could",
+        "do", "does", "did", "is", "are", "was", "were", "will", "would", "should", "must",
+        "may", "might", "have", "has", "am", "shall",
+        "long", "many", "much", "far", "often", "early", "soon", "late", "ahead",
+    ),
+    "portuguese": (
+        "como", "qual", "quais", "quando", "onde", "quem", "porque", "quanto", "quanta",
+        "quantos", "quantas", "que", "posso", "pode", "podem", "devo", "deve", "há", "é",
+        "existe", "existem",
+    ),
+    "spanish": (
+        "cómo", "cuál", "cuáles", "cuándo", "dónde", "quién", "quiénes", "por", "cuánto",
+        "cuánta", "cuántos", "cuántas", "qué", "puedo", "puede", "pueden", "debo", "hay", "es",
+    ),
+    "german": (
+        "wie", "was", "welche", "welcher", "welches", "wann", "wo", "wer", "warum", "kann",
+        "muss", "darf", "gibt", "ist", "sind", "viel", "viele", "lange",
+    ),
+    "french": (
+        "comment", "quel", "quelle", "quels", "quelles", "quand", "où", "qui", "pourquoi",
+        "combien", "que", "est-ce", "puis-je", "peut-on", "faut-il", "y",
+    ),
+}  # fmt: skip
+# Demonstratives are rarely expletive ("Is it possible ...?" is not a reference; "How many days
+# is that allowed?" is), so a question holding one may carry one more content word.
+DEMONSTRATIVES = {
+    "english": ("that", "this", "those", "these"),
+    "portuguese": ("isso", "isto", "aquilo", "disso", "nisso"),
+    "spanish": ("eso", "esto", "aquello"),
+    "german": ("dies", "dafür", "dazu", "davon"),
+    "french": ("cela", "ça", "ceci"),
 }
 MAX_REFERENCE_CONTENT = 2  # content words (besides the pronoun) of a question rule 2 rewrites
 MAX_CONSTRAINT_TOKENS = 4  # words of a fragment rule 3 appends
@@ -98,7 +156,8 @@ def rewrite(question: str, previous: str) -> str:
     """One step: `question` read against the standalone `previous` question."""
     language = detect_language(f"{previous} {question}")
     raw = question.split()
-    lead = _connective_length([_key(t) for t in raw], language)
+    keys = [_key(t) for t in raw]
+    lead = _connective_length(keys, language)
     fragment = tokens(raw[lead:], language, initial_is_name=True)
     before = tokens(previous.split(), language, initial_is_name=False)
     if not fragment or not before:
@@ -106,19 +165,44 @@ def rewrite(question: str, previous: str) -> str:
     result = None
     names = [t for t in fragment if t.kind != "function"]
     bare_name = lead == 0 and len(raw) <= 2 and names and all(t.kind != "content" for t in names)
-    if lead or bare_name:
+    opener = raw[lead : lead + 2] if _key(raw[lead]) in _stopwords(language) else raw[lead:][:1]
+    if lead and len(fragment) > 1 and any(_is_question_word(w, language) for w in opener):
+        # a question of its own after the connective, lacking the topic ("And how far ahead
+        # must I ask?", "E com quanta antecedência?"): it keeps its form and gets the
+        # previous question's topic
+        asked = " ".join(raw[lead:])
+        result = _with_topic(asked[:1].upper() + asked[1:], previous, language)
+    elif lead or bare_name:
         result = _replace_slot(before, fragment, question)
+        if result is None and lead:
+            result = _swap_after_function_word(before, fragment, question)
     if result is None:
         result = _resolve_reference(question, previous, language)
     if result is None and all(t.kind == "function" for t in fragment):
         # no content word at all ("Until when?", "Por quê?"): it can only mean the last topic
-        result = f"{question.rstrip(_PUNCTUATION + ' ')} ({_bare(previous)}){_ending(question)}"
+        result = _with_topic(question, previous, language)
     if result is None and lead and len(fragment) <= MAX_CONSTRAINT_TOKENS:
         added = " ".join(t.text for t in fragment).rstrip(_PUNCTUATION)
         result = f"{previous.rstrip(_PUNCTUATION + ' ')}, {added}{_ending(question)}"
     if result is None or len(result) > MAX_CHARS:
         return question
     return result
+
+
+def topic(question: str, language: str) -> str:
+    """The question without its head (question words and function words before the first
+    content word) and trailing function words: "How long is partner leave?" -> "partner
+    leave"; "Can I carry over unused leave?" -> "carry over unused leave". A question of
+    head words only is returned whole (bare)."""
+    raw = question.split()
+    heads = set(QUESTION_WORDS.get(language, ())) | _stopwords(language)
+    start = 0
+    while start < len(raw) and _is_function(raw[start], heads):
+        start += 1
+    end = len(raw)
+    while end > start and _is_function(raw[end - 1], _stopwords(language)):
+        end -= 1
+    return _bare(" ".join(raw[start:end])) or _bare(question)
 
 
 def detect_language(text: str) -> str:
@@ -137,7 +221,7 @@ def tokens(raw: Sequence[str], language: str, *, initial_is_name: bool) -> list[
         stripped = text.lstrip(_PUNCTUATION)
         if any(c.isdigit() for c in key):
             kind = "code"
-        elif key in _stopwords(language):
+        elif _is_function(text, _stopwords(language)):
             kind = "function"
         elif stripped[:1].isupper() and (position > 0 or initial_is_name):
             kind = "name"
@@ -155,6 +239,19 @@ def _replace_slot(before: list[Token], fragment: list[Token], question: str) -> 
     if span is None:
         return None
     start, end = span
+    if (
+        fragment[0].kind == "function"
+        and before[start].kind == "content"
+        and before[start].key in {t.key for t in fragment}
+    ):
+        # the fragment opens its own phrase ("during probation") on a shared content word:
+        # the phrase that word closes goes with it ("once I've passed probation"): back over
+        # content words, then over the function words that open the phrase, within the clause
+        for kind in ("content", "function"):
+            while start > 0 and before[start - 1].kind == kind:
+                if before[start - 1].text[-1] in _PUNCTUATION:
+                    break
+                start -= 1
     while start > 0 and before[start].kind == "name" == before[start - 1].kind:
         start -= 1  # a name is replaced whole: "United Kingdom", not "United"
     while end < len(before) and before[end - 1].kind == "name" == before[end].kind:
@@ -166,6 +263,39 @@ def _replace_slot(before: list[Token], fragment: list[Token], question: str) -> 
         words[-1] = words[-1].rstrip(_PUNCTUATION) + _ending(question)
     text = " ".join(words)
     return text[:1].upper() + text[1:] if start == 0 else text
+
+
+def _swap_after_function_word(
+    before: list[Token], fragment: list[Token], question: str
+) -> str | None:
+    """ "And for lunch?" after "What's the limit for dinner when ...?": no word anchors the
+    slot, but the fragment's opening function word ("for") stands in the previous question
+    before a run of content words ("dinner"); that run is the slot. Names and codes are never
+    swapped this way ("in the Germany office" keeps its name: a name stands in for a name)."""
+    lead = 0
+    while lead < len(fragment) and fragment[lead].kind == "function":
+        lead += 1
+    rest = fragment[lead:]
+    if not lead or not rest or any(t.kind != "content" for t in rest):
+        return None
+    opener = fragment[lead - 1].key
+    for at in range(len(before) - 1):  # the first: later ones qualify it ("for work")
+        if before[at].key != opener or before[at].text[-1] in _PUNCTUATION:
+            continue
+        end = at + 1
+        while end < len(before) and before[end].kind == "content":
+            end += 1
+            if before[end - 1].text[-1] in _PUNCTUATION:
+                break
+        if end == at + 1:
+            continue
+        swapped = before[: at + 1] + rest + before[end:]
+        words = [t.text for t in swapped]
+        words[at + len(rest)] = words[at + len(rest)].rstrip(_PUNCTUATION)
+        if end < len(before):
+            return " ".join(words)
+        return " ".join(words) + _ending(question)
+    return None
 
 
 def align(before: Sequence[Token], fragment: Sequence[Token]) -> tuple[int, int] | None:
@@ -219,11 +349,13 @@ def _resolve_reference(question: str, previous: str, language: str) -> str | Non
     keys = [_key(t) for t in raw]
     anaphors = set(ANAPHORS.get(language, ()))
     found = [i for i, k in enumerate(keys) if k in anaphors]
-    content = [k for k in keys if k and k not in _stopwords(language) and k not in anaphors]
-    if not found or len(content) > MAX_REFERENCE_CONTENT:
+    heads = set(QUESTION_WORDS.get(language, ())) | anaphors
+    content = [k for k in keys if k and not _is_function(k, _stopwords(language) | heads)]
+    demonstrative = any(keys[i] in DEMONSTRATIVES.get(language, ()) for i in found)
+    if not found or len(content) > MAX_REFERENCE_CONTENT + demonstrative:
         return None
     at = found[-1]  # the last one: "Does it still apply to that?" refers back with "that"
-    context = _bare(previous)
+    context = topic(previous, language)
     word = raw[at]
     core = word.rstrip(_PUNCTUATION)
     raw[at] = f"{core} ({context}){word[len(core) :]}"
@@ -241,6 +373,24 @@ def _connective_length(keys: Sequence[str], language: str) -> int:
         if keys[: len(words)] == words and len(words) > best and len(keys) > len(words):
             best = len(words)
     return best
+
+
+def _with_topic(question: str, previous: str, language: str) -> str:
+    """ "Until when (carry over unused leave)?": the previous question's topic in parentheses
+    before the question's ending, so retrieval and the reader see what it is about while the
+    question keeps its own form (and so the kind of answer it asks for)."""
+    return f"{_bare(question)} ({topic(previous, language)}){_ending(question)}"
+
+
+def _is_question_word(word: str, language: str) -> bool:
+    return _key(word) in QUESTION_WORDS.get(language, ())
+
+
+def _is_function(word: str, words: set[str] | frozenset[str]) -> bool:
+    """A function word, also when contracted ("What's", "I've": the part before the
+    apostrophe) or only punctuation."""
+    key = _key(word)
+    return not key or key in words or key.replace("’", "'").split("'")[0] in words
 
 
 def _bare(question: str) -> str:
