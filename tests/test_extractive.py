@@ -276,6 +276,57 @@ def test_a_list_question_gets_every_item_one_per_line_without_markdown(generator
         assert citation_valid(citation.quote, dismissal.text)
 
 
+@pytest.mark.parametrize(
+    "intro",
+    [
+        "The grounds for summary dismissal are as follows",
+        "The grounds for summary dismissal are as follows.",
+        "Summary dismissal is possible on any of the grounds below.",
+        "Some conduct justifies summary dismissal. The grounds are set out below",
+    ],
+)
+@pytest.mark.parametrize("bullet", ["- ", "* ", "1. "])
+def test_a_list_introduced_without_a_colon_comes_whole(generator, intro, bullet):
+    """The paragraph a list directly follows introduces it, colon or not, in any language."""
+    body = "".join(
+        f"{bullet.replace('1', str(n)) if bullet[0].isdigit() else bullet}{g}\n"
+        for n, g in enumerate(GROUNDS, start=1)
+    )
+    dismissal = chunk(
+        f"{intro}\n\n{body}\nA dismissal can be appealed within 10 days.",
+        "people/disciplinary.md",
+    )
+    answer = generator.generate("What are the grounds for summary dismissal?", hits(dismissal))
+    lines = unmarked(answer.text).splitlines()
+    assert intro.endswith(lines[0])  # the best sentence of the paragraph, and what follows
+    assert [line.removeprefix("- ") for line in lines[1:]] == [plain(g) for g in GROUNDS]
+    assert all(line.startswith("- ") for line in lines[1:])  # one per line, as items
+    for citation in answer.citations:
+        assert citation_valid(citation.quote, dismissal.text)
+
+
+def test_a_portuguese_list_introduced_without_a_colon_comes_whole(generator):
+    motivos = ["furto ou fraude;", "violência no trabalho;", "falsificação de despesas."]
+    text = "Os motivos de despedimento imediato são os seguintes\n\n" + "".join(
+        f"- {m}\n" for m in motivos
+    )
+    answer = generator.generate("Quais são os motivos de despedimento imediato?", hits(chunk(text)))
+    lines = unmarked(answer.text).splitlines()
+    assert lines == ["Os motivos de despedimento imediato são os seguintes"] + [
+        f"- {m}" for m in motivos
+    ]
+
+
+def test_a_paragraph_a_blank_line_before_a_list_does_not_bring_it(generator):
+    leave = chunk(
+        "Every employee receives 25 days of paid annual leave per year.\n\n"
+        "Other paid leave is set out in the Leave Guide.\n\n"
+        "- Moving day: 1 day.\n- Volunteering: 2 days.\n",
+    )
+    answer = generator.generate("How many days of paid annual leave do I get?", hits(leave))
+    assert unmarked(answer.text) == "Every employee receives 25 days of paid annual leave per year."
+
+
 def test_a_truly_long_list_says_how_many_more_and_where():
     items = [f"Office number {n} in building {n + 40} is on floor {n % 7}." for n in range(1, 21)]
     offices = chunk("Our offices are the following:\n" + "".join(f"- {i}\n" for i in items))

@@ -73,6 +73,7 @@ W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
 # A list longer than LONG_LIST items is shown as its first SHOWN_ITEMS and a "+N more" line
 # that cites where the rest is; a shorter list is always shown whole, never silently cut.
 LONG_LIST, SHOWN_ITEMS = 15, 12
+INTRO_SENTENCES = 2  # sentences of a list's introducing paragraph after the best one, at most
 SECOND_UNIT_RATIO = 0.9  # a second unit joins the answer when it scores >= this x the best
 # ... or >= this x the best when it holds a question word the best lacks (chosen on the
 # handbook validation split: tests/bench/bench_reader.py --split validation)
@@ -355,9 +356,15 @@ class ExtractiveGenerator:
         position = units.index(best.unit) if best.unit in units else -1
         body = text[best.unit.start : best.unit.end].rstrip("*_ ")
         items: list[Unit] = []
+        list_at = _list_after(units, position, text)
         if body.endswith(":"):
             # "...must meet the following rules:" is answered by the list that follows it
             items = _run_of_items(units, position + 1)
+        elif list_at is not None:
+            # so is a paragraph a bullet list directly follows, colon or not ("The grounds
+            # are as follows"): the paragraph from the best sentence on, then the list
+            chosen.extend(units[position + 1 : list_at])
+            items = _run_of_items(units, list_at)
         elif best.unit.kind != "sentence" and _second_in_same_list(ranked, units, position):
             # two items of one list (rows of one table) answer best: the question asks for
             # the list, so give all of it, under the sentence that introduces it
@@ -480,6 +487,25 @@ def _run_of_items(units: Sequence[Unit], first: int) -> list[Unit]:
             break
         run.append(unit)
     return run
+
+
+def _list_after(units: Sequence[Unit], position: int, text: str) -> int | None:
+    """The index of the first item of a bullet or numbered list that directly follows the
+    paragraph holding the sentence `units[position]` (at most `INTRO_SENTENCES` sentences on),
+    or None. The paragraph before a list introduces it, with or without a colon ("The
+    grounds are as follows", "Summary dismissal applies in these cases."): structure, not
+    wording, so it holds in any language. A table is not: its rows answer on their own,
+    under their header."""
+    if not 0 <= position < len(units) or units[position].kind != "sentence":
+        return None
+    at = position + 1
+    while at < len(units) and at - position <= INTRO_SENTENCES and units[at].kind == "sentence":
+        if "\n\n" in text[units[at - 1].end : units[at].start]:
+            return None  # a new paragraph: the best sentence's paragraph ends before any list
+        at += 1
+    if at < len(units) and units[at].kind == "item":
+        return at
+    return None
 
 
 def _same_run(unit: Unit, of: Unit) -> bool:
