@@ -23,6 +23,8 @@ from ragkit.text.analyse import analyser
 from ragkit.text.segment import segment, split_sentences
 from ragkit.types import REFUSAL, Hit
 
+DEMO_Q = "How many days of annual leave do I get?"
+
 
 def unmarked(text: str) -> str:
     """The answer text without its inline citation markers (" [2]")."""
@@ -325,6 +327,24 @@ def test_a_paragraph_a_blank_line_before_a_list_does_not_bring_it(generator):
     )
     answer = generator.generate("How many days of paid annual leave do I get?", hits(leave))
     assert unmarked(answer.text) == "Every employee receives 25 days of paid annual leave per year."
+
+
+@pytest.mark.parametrize("runner_score, joins", [(0.2, True), (0.1, False)])
+def test_the_unit_the_dense_score_prefers_joins_a_contested_answer(runner_score, joins):
+    """The selector puts the top passage's qualifying sentence first (its priors: retrieval
+    rank, position); the unit the question reads most like joins it unless it scores under
+    CONTESTED_RATIO of the best."""
+    carry = chunk("You may carry up to 5 days of unused annual leave into the next year.")
+    entitled = chunk("Every full-time employee receives 25 days of paid annual leave per year.")
+    given = hits(carry, entitled)
+    units = [segment(c.text, i)[0] for i, c in enumerate((carry, entitled))]
+    ranked = [
+        extractive.Scored(units[0], carry.text, 0.5, 0.5, 0.0, 1.0, dense=0.69, score=0.42),
+        extractive.Scored(units[1], entitled.text, 0.5, 0.5, 0.0, 0.5, dense=0.71, score=0.0),
+    ]
+    ranked[1].score = runner_score
+    chosen, _ = ExtractiveGenerator(HashingEmbedder(dim=64))._choose(DEMO_Q, ranked, given)
+    assert chosen == (units if joins else units[:1])
 
 
 def test_a_truly_long_list_says_how_many_more_and_where():

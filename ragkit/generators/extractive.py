@@ -78,6 +78,7 @@ SECOND_UNIT_RATIO = 0.9  # a second unit joins the answer when it scores >= this
 # ... or >= this x the best when it holds a question word the best lacks (chosen on the
 # handbook validation split: tests/bench/bench_reader.py --split validation)
 COMPLEMENT_RATIO = 0.3  # validation: 0.57 at 0.1-0.3, 0.53 at 0.5-0.7, 0.51 without
+CONTESTED_RATIO = 0.3  # ... or >= this x the best when the dense score alone ranks it first
 
 
 # --- scoring ------------------------------------------------------------------------------
@@ -391,16 +392,21 @@ class ExtractiveGenerator:
             chosen.extend(u for u in items if u not in chosen)
         seen = {_normalise(text[u.start : u.end]) for u in chosen}
         lacking = self._terms_lacking(question, best, hits)
+        # the unit the question reads most like (the dense score alone), when the selector's
+        # priors (retrieval rank, position) put another first: a near-tie in retrieval must not
+        # hide the headline fact behind a qualifying one ("25 days" under "carry up to 5 days")
+        closest = max(ranked, key=lambda s: s.dense)
         for other in [] if items else ranked[1:]:  # a list answer is the list alone
             if len(chosen) >= self.max_units:
                 break
             close = other.score >= SECOND_UNIT_RATIO * best.score
+            contested = other is closest and other.score >= CONTESTED_RATIO * best.score
             # a rule and its exception: the runner-up holds a word of the question the best
             # unit lacks ("weekend overtime" under "overtime is paid at 1.5 times")
             complements = other.score >= COMPLEMENT_RATIO * best.score and bool(
                 lacking & self._unit_terms(other, hits)
             )
-            if not (close or complements):
+            if not (close or complements or contested):
                 continue
             quote = _normalise(hits[other.unit.hit].chunk.text[other.unit.start : other.unit.end])
             if other.unit not in chosen and quote not in seen:

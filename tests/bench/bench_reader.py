@@ -27,7 +27,8 @@ split of `scripts/train_reader.py`, which never trains or tunes on it:
   only passage.
 
 Columns: answer contains a gold answer (share of answerable), false refusal (share of
-answerable refused), correct refusal (share of unanswerable refused).
+answerable refused), correct refusal (share of unanswerable refused), words (mean length of
+the answers given: a longer answer contains a gold span more easily, so read it beside gold).
 """
 
 from __future__ import annotations
@@ -103,12 +104,14 @@ def correct(e: tr.Example, answer: Any) -> bool:
 
 def evaluate(generator: ExtractiveGenerator, examples: Sequence[tr.Example]) -> dict[str, Any]:
     good, refused_ans, refused_un, n_un, kinds, ms = 0, 0, 0, 0, {}, []
-    any_of = 0
+    any_of, lengths = 0, []
     n_ans = sum(e.answerable for e in examples)
     for e in examples:
         began = time.perf_counter()
         answer = generator.generate(e.question, e.hits)
         ms.append(1000 * (time.perf_counter() - began))
+        if not answer.abstained:
+            lengths.append(len(answer.text.split()))
         if e.answerable:
             refused_ans += answer.abstained
             good += (not answer.abstained) and correct(e, answer)
@@ -128,6 +131,7 @@ def evaluate(generator: ExtractiveGenerator, examples: Sequence[tr.Example]) -> 
         "correct_refusal": refused_un / n_un if n_un else None,
         "by_kind": {k: v[0] / v[1] for k, v in kinds.items()},
         "p95_ms": float(np.percentile(ms, 95)) if ms else None,
+        "words": float(np.mean(lengths)) if lengths else None,  # per answer, refusals aside
     }
 
 
@@ -158,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"handbook split: {args.split}")
     print(
         f"{'set':11} {'n ans/un':>9}  {'reader':9} {'gold':>5} {'any':>5} {'false ref':>9} "
-        f"{'correct ref':>11}"
+        f"{'correct ref':>11} {'words':>5}"
     )
     for name, examples in sets.items():
         for reader, generator in readers.items():
@@ -168,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{name:11} {r['answerable']:>4}/{r['unanswerable']:<4}  {reader:9} "
                 f"{fmt(r['contains_gold']):>5} {fmt(r['contains_any']):>5} "
                 f"{fmt(r['false_refusal']):>9} "
-                f"{fmt(r['correct_refusal']):>11}  {r['by_kind'] or ''}",
+                f"{fmt(r['correct_refusal']):>11} {r['words'] or 0:>5.1f}  {r['by_kind'] or ''}",
                 flush=True,
             )
     if args.json:
