@@ -396,8 +396,10 @@ class ExtractiveGenerator:
         lacking = self._terms_lacking(question, best, hits)
         # the unit the question reads most like (the dense score alone), when the selector's
         # priors (retrieval rank, position) put another first: a near-tie in retrieval must not
-        # hide the headline fact behind a qualifying one ("25 days" under "carry up to 5 days")
-        closest = max(ranked, key=lambda s: s.dense)
+        # hide the headline fact behind a qualifying one ("25 days" under "carry up to 5 days").
+        # The trained reader only: the heuristic one (the benchmark's baseline) adds the cosine
+        # into its score itself.
+        closest = max(ranked, key=lambda s: s.dense) if self.reader == "trained" else None
         for other in [] if items else ranked[1:]:  # a list answer is the list alone
             if len(chosen) >= self.max_units:
                 break
