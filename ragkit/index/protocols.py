@@ -93,6 +93,23 @@ class IndexSnapshot(Protocol):
     def close(self) -> None: ...
 
 
+class BM25Scores(Protocol):
+    """One query's BM25 scores over a snapshot's rows (ragkit/index/bm25.py)."""
+
+    def all(self) -> np.ndarray:
+        """(rows,) float32 score of every row; 0 where not allowed or unmatched."""
+        ...
+
+    def at(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows),) float32 scores of these distinct rows, equal to `all()[rows]`."""
+        ...
+
+    def top(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of the k best rows with a positive score, best first, ties by row:
+        equal to the top k of `all()`."""
+        ...
+
+
 @runtime_checkable
 class SearchableSnapshot(IndexSnapshot, Protocol):
     """A snapshot the local `HybridRetriever` searches: rows, access masks, dense and BM25.
@@ -122,11 +139,17 @@ class SearchableSnapshot(IndexSnapshot, Protocol):
         """Exact cosine of the (dim,) query with each row's vector, (len(rows),)."""
         ...
 
+    def bm25(
+        self, terms: Sequence[str], allowed: np.ndarray | None, *, k1: float, b: float
+    ) -> BM25Scores:
+        """One query's Lucene BM25, with N, df and avgdl taken over the allowed rows only (0
+        elsewhere): equal to an index that never held the others."""
+        ...
+
     def bm25_scores(
         self, terms: Sequence[str], allowed: np.ndarray | None, *, k1: float, b: float
     ) -> np.ndarray:
-        """Lucene BM25 of every row, (len(self),) float32, with N, df and avgdl taken over the
-        allowed rows only (0 elsewhere): equal to an index that never held the others."""
+        """`bm25(...).all()`: every row's score, (len(self),) float32."""
         ...
 
 

@@ -307,10 +307,11 @@ class Segment:
                 found[code or None] += n
         return found
 
-    def readable(self, groups: frozenset[str]) -> np.ndarray:
-        """(rows,) bool: which chunks an asker with `groups` may read."""
+    def readable(self, groups: frozenset[str]) -> np.ndarray | None:
+        """(rows,) bool: which chunks an asker with `groups` may read; None when every one
+        (no per-row lookup: at a million rows that lookup is a few ms of every question)."""
         ok = np.array([readable_by(g, groups) for g in self.meta.group_sets] or [True], bool)
-        return ok[self.group_ids]
+        return None if ok.all() else ok[self.group_ids]
 
     def chunks_at(self, rows: Sequence[int] | np.ndarray) -> list[Chunk]:
         """Chunks at local rows, in the given order."""

@@ -8,9 +8,10 @@ Search primitives live here because they depend on the layout; the retriever fus
   - `dense_search`: per segment FAISS top-k, with the readable rows as an `IDSelectorBitmap`
     inside the search (exact for flat segments; IVF segments widen the probe until they
     return every readable row they can, so a filter never leaves the list short), merged.
-  - `bm25_scores`: Lucene BM25 computed at query time from saved term counts. N, df and
-    avgdl are taken over the rows the caller may read, across all segments, so a score is
-    exactly the score in an index that never held the hidden or deleted chunks.
+  - `bm25`: Lucene BM25 computed at query time from saved term counts (ragkit/index/bm25.py:
+    exact scores, and an exact top-k that skips most postings). N, df and avgdl are taken
+    over the rows the caller may read, across all segments, so a score is exactly the score
+    in an index that never held the hidden or deleted chunks.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from ragkit.errors import IndexStoreError
+from ragkit.index.bm25 import BM25Query
 from ragkit.index.records import Chunk, readable_by
 from ragkit.index.segment import Segment, dedup_key
-from ragkit.text.analyse import lucene_idf
 
 # IVF lists probed per query: an eighth of them (at least 64). Measured on 920k SciFact-variant
 # chunks (hash:384, 2,048 lists, tests/bench/bench_ivf_probe.py): recall@10 against exact
@@ -178,7 +179,14 @@ class IndexSnapshot:
     def readable_rows(self, groups: frozenset[str]) -> np.ndarray | None:
         """(len(self),) bool: live rows an asker with `groups` may read; None = every row."""
         masks = [segment.readable(groups) for segment in self.segments]
-        mask = np.concatenate(masks) if masks else np.zeros(0, bool)
+        if all(m is None for m in masks):  # every group set readable: the live rows
+            return None if self._alive is None else self._alive.copy()
+        mask = np.concatenate(
+            [
+                np.ones(len(s), bool) if m is None else m
+                for s, m in zip(self.segments, masks, strict=True)
+            ]
+        )
         if self._alive is not None:
             mask &= self._alive
         return None if mask.all() else mask
@@ -239,78 +247,35 @@ class IndexSnapshot:
 
     # -- BM25 ---------------------------------------------------------------------------------
 
+    def bm25(
+        self, terms: Sequence[str], allowed: np.ndarray | None, *, k1: float, b: float
+    ) -> BM25Query:
+        """One query's Lucene BM25 (repeated terms count), with N, df and avgdl taken over the
+        rows in `allowed` (None: all rows) only; other rows score 0. Its `top(k)` is the exact
+        top k without scoring every posting, `at(rows)` scores chosen rows, `all()` every row
+        (ragkit/index/bm25.py)."""
+        lengths = self._all_lengths()
+        return BM25Query(
+            self.segments,
+            self.offsets,
+            self._lengths32(),
+            float(lengths.sum(dtype=np.float64)),
+            terms,
+            allowed,
+            k1=k1,
+            b=b,
+        )
+
     def bm25_scores(
         self, terms: Sequence[str], allowed: np.ndarray | None, *, k1: float, b: float
     ) -> np.ndarray:
-        """Lucene BM25 of every row for these query terms (repeats count), (len(self),) float32.
-
-        Statistics come from the rows in `allowed` (None: all rows) only; other rows score 0.
-        idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)), times tf / (tf + k1 (1 - b + b len/avgdl)).
-        """
-        out = np.zeros(len(self), np.float32)
-        if not terms or not len(self):
-            return out
-        lengths = self._all_lengths()
-        if allowed is None:
-            n_docs, total = len(self), float(lengths.sum(dtype=np.float64))
-        else:
-            n_docs = int(np.count_nonzero(allowed))
-            total = float(np.sum(lengths, where=allowed, dtype=np.float64))
-        if not n_docs:
-            return out
-        avg_length = max(total / n_docs, 1e-9)
-        # k1 (1 - b + b len/avgdl) = c0 + c1 len, in float32 and in place: at a million rows a
-        # common word has hundreds of thousands of postings, and this loop is most of a query.
-        c0, c1 = np.float32(k1 * (1 - b)), np.float32(k1 * b / avg_length)
-        lengths32 = self._lengths32()
-        weights: dict[str, int] = {}
-        for term in terms:
-            weights[term] = weights.get(term, 0) + 1
-        for term, repeats in weights.items():
-            rows, tf = self._postings(term)
-            if allowed is not None:
-                keep = allowed[rows]
-                rows, tf = rows[keep], tf[keep]
-            if not len(rows):
-                continue  # hidden or unknown: dropped alike
-            idf = lucene_idf(n_docs, len(rows))
-            part = lengths32[rows]
-            part *= c1
-            part += c0
-            part += tf  # tf + norm
-            np.divide(tf, part, out=part)
-            part *= np.float32(repeats * idf)
-            out[rows] += part
-        return out
+        """Lucene BM25 of every row for these query terms, (len(self),) float32 (`bm25`)."""
+        return self.bm25(terms, allowed, k1=k1, b=b).all()
 
     def view_terms(self, terms: Sequence[str], allowed: np.ndarray | None) -> list[str]:
         """The query terms some allowed row holds: a word only hidden chunks hold is dropped
         exactly like a word no chunk holds."""
-        kept = []
-        for term in dict.fromkeys(terms):
-            rows, _ = self._postings(term)
-            if len(rows) and (allowed is None or allowed[rows].any()):
-                kept.append(term)
-        return kept
-
-    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """Global rows and tf (float32) of one term across segments.
-
-        A term no segment holds goes through the same steps on empty arrays, so that a word
-        held only by hidden chunks and a word held by none cost about the same (issue 13's
-        timing channel); a hidden word with very many postings still costs more to filter.
-        """
-        rows, tfs = [], []
-        for seg, segment in enumerate(self.segments):
-            col = segment.term_columns([term]).get(term)
-            local, tf = segment.postings(0 if col is None else col)  # the same reads either way
-            if col is None:
-                local, tf = local[:0], tf[:0]
-            rows.append(np.asarray(local, np.int64) + self.offsets[seg])
-            tfs.append(np.asarray(tf, np.float32))
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return np.concatenate(rows), np.concatenate(tfs)
+        return [t.name for t in self.bm25(terms, allowed, k1=1.5, b=0.75).terms]
 
     def _lengths32(self) -> np.ndarray:
         if self._lengths_f32 is None:

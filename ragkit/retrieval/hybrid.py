@@ -10,7 +10,7 @@ Access groups are applied inside both searches, before any top-N is taken, so a 
 asker cannot read never takes a place, never shifts a rank, and cannot be counted from the
 number of results. RRF sees ranks among readable chunks only, score normalisation (z-score
 by default) sees readable candidates only, and BM25's corpus statistics come from readable
-chunks only (IndexSnapshot.bm25_scores): results and scores are exactly those of an index
+chunks only (IndexSnapshot.bm25): results and scores are exactly those of an index
 that never held the hidden chunks. Each Hit carries both component scores (cosine, BM25),
 filled in for the final k even when a chunk came from one list only.
 """
@@ -26,6 +26,7 @@ import numpy as np
 from ragkit.access import check_groups
 from ragkit.errors import ConfigError, IndexStoreError, UsageError
 from ragkit.index.embedding import Embedder, load_embedder
+from ragkit.index.protocols import BM25Scores
 from ragkit.index.store import IndexSnapshot, load_index
 from ragkit.retrieval.fusion import (
     RRF_K,
@@ -34,7 +35,6 @@ from ragkit.retrieval.fusion import (
     top_k,
     weighted_fusion,
 )
-from ragkit.retrieval.sparse import top_rows
 from ragkit.text.analyse import analyser_for
 from ragkit.text.language import question_language
 from ragkit.types import Hit
@@ -155,8 +155,8 @@ class HybridRetriever:
             language = question_language(question, snapshot.languages(groups))
             terms = analyser_for(language).terms(question)
             settings = self.settings
-            bm25 = snapshot.bm25_scores(terms, allowed, k1=settings.bm25_k1, b=settings.bm25_b)
-            sparse_run = _as_run(*top_rows(bm25, depth))  # bm25: (rows,), 0 where hidden
+            bm25 = snapshot.bm25(terms, allowed, k1=settings.bm25_k1, b=settings.bm25_b)
+            sparse_run = _as_run(*bm25.top(depth))  # the exact top, pruned (index/bm25.py)
         if query_vector is not None and bm25 is not None and self.settings.fusion == "weighted":
             _score_union(dense_run, sparse_run, bm25, snapshot, query_vector)
         best = top_k(self._fuse(dense_run, sparse_run), k)
@@ -164,7 +164,7 @@ class HybridRetriever:
         rows = np.array([row for row, _ in best], dtype=np.int64)
         none: list[float | None] = [None] * len(best)
         dense = none if query_vector is None else snapshot.similarities(query_vector, rows)
-        sparse = none if bm25 is None else bm25[rows]
+        sparse = none if bm25 is None else bm25.at(rows)
         return [
             Hit(
                 chunk=chunk,
@@ -200,7 +200,7 @@ class HybridRetriever:
 def _score_union(
     dense_run: dict[int, float],
     sparse_run: dict[int, float],
-    bm25: np.ndarray,
+    bm25: BM25Scores,
     dense: IndexSnapshot,
     query_vector: np.ndarray,
 ) -> None:
@@ -211,8 +211,8 @@ def _score_union(
     rare terms match one chunk: "午餐补贴" in a Chinese handbook) normalises to nothing, since
     the z-score of a single value is 0, so the one decisive match was ignored.
     """
-    for row in dense_run.keys() - sparse_run.keys():
-        sparse_run[row] = float(bm25[row])
+    only_dense = np.fromiter(dense_run.keys() - sparse_run.keys(), np.int64)
+    sparse_run.update(_as_run(only_dense, bm25.at(only_dense)))
     only_sparse = np.fromiter(sparse_run.keys() - dense_run.keys(), np.int64)
     if len(only_sparse):
         dense_run.update(_as_run(only_sparse, dense.similarities(query_vector, only_sparse)))
