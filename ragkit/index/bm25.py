@@ -94,8 +94,9 @@ class BM25Query:
         for term in terms:
             repeats[term] = repeats.get(term, 0) + 1
         hidden_local = self._hidden_per_segment()
+        columns = [segment.term_columns(repeats) for segment in self.segments]  # one query each
         for term, times in repeats.items():
-            parts = self._postings(term)
+            parts = self._postings(term, columns)
             df = sum(
                 _allowed_count(rows, hidden_local[seg], self._part_mask(seg))
                 for seg, rows, _ in parts
@@ -256,8 +257,11 @@ class BM25Query:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return np.concatenate(rows_out), np.concatenate(parts_out)
 
-    def _postings(self, term: str) -> tuple[tuple[int, Any, Any], ...]:
-        """(segment, local rows, tf) of one term in every segment that holds it.
+    def _postings(
+        self, term: str, columns: list[dict[str, int]]
+    ) -> tuple[tuple[int, Any, Any], ...]:
+        """(segment, local rows, tf) of one term in every segment that holds it; `columns`:
+        per segment, the BM25 column of each query term it holds.
 
         A term no segment holds goes through the same steps on empty arrays, so that a word
         held only by hidden chunks and a word held by none cost about the same (issue 13's
@@ -265,7 +269,7 @@ class BM25Query:
         """
         parts = []
         for seg, segment in enumerate(self.segments):
-            col = segment.term_columns([term]).get(term)
+            col = columns[seg].get(term)
             local, tf = segment.postings(0 if col is None else col)  # the same reads either way
             if col is None:
                 local, tf = local[:0], tf[:0]
