@@ -1,18 +1,19 @@
 """How many IVF lists to probe: recall@10 against exact search, and search time, per nprobe.
 
-    python tests/bench/bench_ivf_probe.py INDEX [--queries 30] [--probes 32,64,128,256,512]
+    python tests/bench/bench_ivf_probe.py INDEX [--queries 300] [--split train]
+        [--probes 32,64,128,256,512]
 
 INDEX: a bench_scale.py index whose large segment is compressed (IVF + SQ8), e.g.
 /tmp/ragkit-bench-scale/n1000000/index. Truth is exact inner product over the stored float32
 vectors; each search goes through IndexSnapshot.dense_search (re-ranking included), with no
-filter and with every 10th row readable. 64 probes (ragkit's setting before this sweep) is
-the baseline row; ragkit now probes an eighth of the lists (ragkit/index/snapshot.py).
+filter and with every 10th row readable. Queries: SciFact's train queries (qrels/train.tsv)
+by default, since the probe count is chosen here; bench_scale.py reports recall on the test
+queries. 64 probes (ragkit's setting before the first sweep) is the baseline row.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,7 +28,8 @@ DATA = Path(os.environ.get("RAGKIT_SHARED_DATA", ROOT.parent / "shared" / "data"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index", type=Path)
-    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--split", default="train", choices=("train", "test", "all"))
     parser.add_argument("--probes", default="32,64,128,256,512")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -36,12 +38,11 @@ def main() -> None:
     from ragkit.index.store import load_index
 
     sys.path.insert(0, str(ROOT / "tests" / "bench"))
-    from bench_scale import exact_scores
+    from bench_scale import exact_scores, split_queries
 
     snapshot = load_index(args.index)
     embedder = load_embedder(snapshot.fingerprint["model"])
-    with open(DATA / "beir-scifact" / "queries.jsonl", encoding="utf-8") as handle:
-        queries = [json.loads(line)["text"] for line in handle][: args.queries]
+    queries = split_queries(args.split)[: args.queries]
     allowed = np.zeros(len(snapshot), bool)
     allowed[::10] = True
     truths = []

@@ -1,6 +1,8 @@
 """Benchmark: the local index store at 10k, 100k and 1M chunks (SciFact abstracts with variations).
 
     python tests/bench/bench_scale.py [--sizes 10000,100000] [--model hash:384] [--quick]
+    python tests/bench/bench_scale.py --sizes 1000000 --reuse --steps warm,recall \
+        --baseline /path/to/a/checkout/of/main      # warm p95 beside another commit's
 
 Corpus: SciFact's 5,183 abstracts (/work/shared/data/beir-scifact, or $RAGKIT_SHARED_DATA),
 copied with variations until the index holds the target number of chunks: copy v > 0 of an
@@ -16,16 +18,22 @@ Per size, each step a fresh process as a user runs it:
   disk         bytes under the index folder
   cold search  `ragkit search QUERY --index DIR --json` x3: median wall time, peak RSS
                (the page cache is warm from the ingest: a cold disk adds its reads)
-  warm         in one process, 200 SciFact queries through HybridRetriever.retrieve (k=5)
-               after one warm-up query: p50 / p95 ms
+  warm         in one process, 200 SciFact test queries (`--split`) through the retriever
+               (k=5) after one warm-up query: p50 / p95 ms, wall and CPU; with `--baseline`
+               the same in a process running that checkout's ragkit, alternating twice
+               with ours, so both see the same machine load (ratios printed)
   re-sync      `ragkit ingest` with nothing changed: wall time (files whose stat stamp is
                recorded are not read; an index from before stamps is read and restamped)
   add one file a new 20-record JSONL file, then `ragkit ingest` again: wall time
   change one   one existing 1,000-record file edited (every record), `ragkit ingest`: wall time
   recall@10    dense search against exact inner product over the stored vectors (only
-               differs from 1.0 where a segment is compressed: IVF + SQ8); also with an
-               access filter leaving every 10th row readable, applied before top-k
-The smallest size is the baseline: the table gives each figure's ratio to it.
+               differs from 1.0 where a segment is compressed: IVF + SQ8), over every query
+               given (300 SciFact test queries by default: the IVF probe count was chosen on
+               the train queries, tests/bench/bench_ivf_probe.py); also with an access filter
+               leaving every 10th row readable, applied before top-k
+The smallest size is the baseline: the table gives each figure's ratio to it. `--steps`
+picks what a `--reuse` run measures (cold, warm, recall, writes; writes change the corpus and
+the index).
 Targets (issue 15) at 1M: cold search <= 1.5 s and <= 2 GB RSS, warm p95 <= 50 ms, add one
 file <= 5 s, ingest throughput >= 0.8x that at 10k.
 """
@@ -61,6 +69,7 @@ CLI = (
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
+STEPS = ("cold", "warm", "recall", "writes")
 DECLARE_LANGUAGE = True  # records say "language": "en" (see the module docstring)
 
 
@@ -121,8 +130,9 @@ def disk_bytes(folder: Path) -> int:
     return total
 
 
-def warm_latencies(index: Path | str, queries: list[str]) -> dict[str, float]:
-    """p50 / p95 of wall and CPU ms per `retrieve` (k=5), after one warm-up query."""
+def warm_latencies(index: Path | str, queries: list[str], samples: bool = False) -> dict:
+    """p50 / p95 of wall and CPU ms per `retrieve` (k=5), after one warm-up query (with
+    `samples`: the per-query ms lists instead)."""
     from ragkit.retrieval import open_retriever
 
     retriever = open_retriever(index)
@@ -137,12 +147,50 @@ def warm_latencies(index: Path | str, queries: list[str]) -> dict[str, float]:
     store = getattr(retriever.snapshot, "store", None)
     if store is not None:
         store.close()  # Milvus Lite: free the file for the next process
+    if samples:
+        return {"ms": ms, "cpu_ms": cpu_ms}
     return {
         "warm_p50_ms": statistics.median(ms),
         "warm_p95_ms": float(np.percentile(ms, 95)),
         "warm_cpu_p50_ms": statistics.median(cpu_ms),
         "warm_cpu_p95_ms": float(np.percentile(cpu_ms, 95)),
     }
+
+
+def warm_beside(index: Path | str, queries: list[str], baseline: Path) -> dict[str, float]:
+    """Warm latencies of this checkout and of `baseline` (another checkout's root), each in
+    its own process running its own ragkit, alternating twice; samples pooled per side."""
+    script = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from bench_scale import warm_latencies\n"
+        "queries = json.load(sys.stdin)\n"
+        "print('WARM', json.dumps(warm_latencies(sys.argv[1], queries, samples=True)))\n"
+    )
+    runs: dict[str, list[dict]] = {"ours": [], "base": []}
+    for _ in range(2):
+        for side, root in (("base", baseline), ("ours", ROOT)):
+            env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
+            done = subprocess.run(
+                [sys.executable, "-c", script, str(index)],
+                input=json.dumps(queries),
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=root,
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"warm run with {root} failed:\n{done.stderr[-2000:]}")
+            runs[side].append(json.loads(done.stdout.split("WARM ", 1)[1]))
+    row: dict[str, float] = {}
+    for side, prefix in (("ours", "warm"), ("base", "base_warm")):
+        ms = [x for run in runs[side] for x in run["ms"]]
+        cpu = [x for run in runs[side] for x in run["cpu_ms"]]
+        row[f"{prefix}_p50_ms"] = statistics.median(ms)
+        row[f"{prefix}_p95_ms"] = float(np.percentile(ms, 95))
+        row[f"{prefix}_cpu_p50_ms"] = statistics.median(cpu)
+        row[f"{prefix}_cpu_p95_ms"] = float(np.percentile(cpu, 95))
+    return row
 
 
 def exact_scores(snapshot, vector: np.ndarray) -> np.ndarray:
@@ -174,7 +222,7 @@ def dense_recall(index: Path, queries: list[str], k: int = 10) -> tuple[float, f
         allowed &= live
     found = {"all": 0, "filtered": 0}
     total = 0
-    for query in queries[:100]:
+    for query in queries:
         vector = embedder.embed([query])[0]
         scores = exact_scores(snapshot, vector)
         if live is not None:
@@ -258,11 +306,15 @@ def measure(
     milvus: bool = False,
     synthetic: bool = False,
     reuse: bool = False,
+    steps: tuple[str, ...] = STEPS,
+    baseline: Path | None = None,
 ) -> dict:
     folder = WORK / f"n{size}"
     corpus, index_path = folder / "corpus", folder / ("milvus.db" if milvus else "index")
     if reuse and index_path.exists():
-        return measure_queries(size, corpus, index_path, records, queries, model, milvus)
+        return measure_queries(
+            size, corpus, index_path, records, queries, model, milvus, steps, baseline
+        )
     if index_path.is_file():
         index_path.unlink()  # a Milvus Lite database
     shutil.rmtree(index_path, ignore_errors=True)
@@ -315,6 +367,8 @@ def measure_queries(
     queries: list[str],
     model: str,
     milvus: bool,
+    steps: tuple[str, ...] = STEPS,
+    baseline: Path | None = None,
 ) -> dict:
     """Cold and warm search, recall, adding and changing one file, on a built index."""
     from ragkit.index.store import open_store
@@ -324,18 +378,24 @@ def measure_queries(
     row: dict = {"size": size, "chunks": (store.read_manifest() or {}).get("chunks", 0)}
     row.setdefault("disk_mb", disk_bytes(index_path) / 2**20)
     store.close()
-    colds, cpus = [], []
-    for _ in range(3):
-        colds.append(cli("search", QUESTION, "--index", str(index), "--json"))
-        cpus.append(cli.cpu)  # type: ignore[attr-defined]
-    row["cold_s"] = statistics.median(c[0] for c in colds)
-    row["cold_cpu_s"] = statistics.median(cpus)
-    row["cold_rss_mb"] = max(c[1] for c in colds)
-    row.update(warm_latencies(index, queries))
-    if milvus:
+    if "cold" in steps:
+        colds, cpus = [], []
+        for _ in range(3):
+            colds.append(cli("search", QUESTION, "--index", str(index), "--json"))
+            cpus.append(cli.cpu)  # type: ignore[attr-defined]
+        row["cold_s"] = statistics.median(c[0] for c in colds)
+        row["cold_cpu_s"] = statistics.median(cpus)
+        row["cold_rss_mb"] = max(c[1] for c in colds)
+    if "warm" in steps and baseline is None:
+        row.update(warm_latencies(index, queries))
+    elif "warm" in steps:
+        row.update(warm_beside(index, queries, baseline))
+    if "recall" in steps and milvus:
         row["recall10"] = row["recall10_filtered"] = float("nan")
-    else:
+    elif "recall" in steps:
         row["recall10"], row["recall10_filtered"] = dense_recall(index_path, queries)
+    if "writes" not in steps:
+        return row
 
     sync = ("ingest", str(corpus), "--index", str(index), "--model", model, "--no-progress")
     row["resync_s"] = cli(*sync, "--json")[0]  # nothing changed (an older index: restamps)
@@ -375,6 +435,10 @@ COLUMNS = [
     ("warm_p95_ms", "warm p95 ms", "{:.1f}"),
     ("warm_cpu_p50_ms", "warm CPU p50 ms", "{:.1f}"),
     ("warm_cpu_p95_ms", "warm CPU p95 ms", "{:.1f}"),
+    ("base_warm_p50_ms", "baseline warm p50 ms", "{:.1f}"),
+    ("base_warm_p95_ms", "baseline warm p95 ms", "{:.1f}"),
+    ("base_warm_cpu_p50_ms", "baseline CPU p50 ms", "{:.1f}"),
+    ("base_warm_cpu_p95_ms", "baseline CPU p95 ms", "{:.1f}"),
     ("resync_s", "re-sync unchanged s", "{:.2f}"),
     ("resync_cpu_s", "re-sync CPU s", "{:.2f}"),
     ("add_one_s", "add one file s", "{:.2f}"),
@@ -404,6 +468,17 @@ def print_table(rows: list[dict]) -> None:
     )
 
 
+def split_queries(split: str) -> list[str]:
+    """SciFact query texts in file order: those of qrels/SPLIT.tsv, or every one ("all")."""
+    with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
+        queries = [json.loads(line) for line in handle if line.strip()]
+    if split == "all":
+        return [q["text"] for q in queries]
+    with open(SCIFACT / "qrels" / f"{split}.tsv", encoding="utf-8") as handle:
+        ids = {line.split("\t")[0] for line in handle.read().splitlines()[1:] if line}
+    return [q["text"] for q in queries if str(q["_id"]) in ids]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -424,6 +499,23 @@ def main() -> None:
         help="build sizes >= N directly (perturbed vectors, no ingest: no ingest figures)",
     )
     parser.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "train", "all"),
+        help="SciFact queries to search with (qrels/SPLIT.tsv; all: queries.jsonl in order)",
+    )
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help="with --reuse: what to measure on a built index (cold,warm,recall,writes)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="the root of another checkout (main before a change): its warm latencies "
+        "are measured beside ours, alternating, and printed with ratios",
+    )
+    parser.add_argument(
         "--detect-language",
         action="store_true",
         help="records do not declare their language: ingest detects it (lingua)",
@@ -438,15 +530,26 @@ def main() -> None:
     sizes = [2000, 20000] if args.quick else [int(s) for s in args.sizes.split(",")]
     with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as handle:
         records = [json.loads(line) for line in handle if line.strip()]
-    with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
-        queries = [json.loads(line)["text"] for line in handle][: args.queries]
+    queries = split_queries(args.split)[: args.queries]
+    steps = tuple(args.steps.split(","))
+    if not set(steps) <= set(STEPS):
+        raise SystemExit(f"--steps {args.steps}: use some of {','.join(STEPS)}")
     WORK.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in sizes:
         print(f"--- {size:,d} chunks ({args.model}) ---", flush=True)
         synthetic = bool(args.synthetic_from) and size >= args.synthetic_from
         rows.append(
-            measure(size, records, queries, args.model, synthetic=synthetic, reuse=args.reuse)
+            measure(
+                size,
+                records,
+                queries,
+                args.model,
+                synthetic=synthetic,
+                reuse=args.reuse,
+                steps=steps,
+                baseline=args.baseline,
+            )
         )
         print(json.dumps(rows[-1]), flush=True)
     if args.milvus:
