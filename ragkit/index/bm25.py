@@ -77,13 +77,20 @@ class BM25Query:
         self.allowed = allowed
         self.rows = len(lengths32)
         self.terms: list[_Term] = []
+        # per segment: its hidden local rows (sorted int32) when few (tombstones), else None
+        self._hidden: list[np.ndarray | None] = [None] * len(segments)
         if allowed is None:
             n_docs, total = self.rows, total_length
         else:  # lengths are whole numbers: float64 sums are exact in any order
             n_docs = int(np.count_nonzero(allowed))
             if n_docs > self.rows // 2:
-                hidden = lengths32[np.flatnonzero(~allowed)]
-                total = total_length - float(hidden.sum(dtype=np.float64))
+                hidden = np.flatnonzero(~allowed)
+                total = total_length - float(lengths32[hidden].sum(dtype=np.float64))
+                cuts = np.searchsorted(hidden, offsets)
+                for seg in range(len(segments)):
+                    local = hidden[cuts[seg] : cuts[seg + 1]] - offsets[seg]
+                    if len(local) * 16 < offsets[seg + 1] - offsets[seg]:
+                        self._hidden[seg] = local.astype(np.int32)
             else:
                 total = float(lengths32[allowed].sum(dtype=np.float64))
         if not n_docs or not terms:
@@ -93,12 +100,11 @@ class BM25Query:
         repeats: dict[str, int] = {}
         for term in terms:
             repeats[term] = repeats.get(term, 0) + 1
-        hidden_local = self._hidden_per_segment()
         columns = [segment.term_columns(repeats) for segment in self.segments]  # one query each
         for term, times in repeats.items():
             parts = self._postings(term, columns)
             df = sum(
-                _allowed_count(rows, hidden_local[seg], self._part_mask(seg))
+                _allowed_count(rows, self._hidden[seg], self._part_mask(seg))
                 for seg, rows, _ in parts
             )
             if df:
@@ -281,16 +287,6 @@ class BM25Query:
         if self.allowed is None:
             return None
         return self.allowed[int(self.offsets[seg]) : int(self.offsets[seg + 1])]
-
-    def _hidden_per_segment(self) -> list[np.ndarray | None]:
-        """Per segment, its hidden local rows (sorted, int32) when they are few (tombstones),
-        else None: counting df by looking those few up beats filtering a long posting list."""
-        out: list[np.ndarray | None] = []
-        for seg in range(len(self.segments)):
-            mask = self._part_mask(seg)
-            few = mask is not None and (len(mask) - np.count_nonzero(mask)) * 16 < len(mask)
-            out.append(np.flatnonzero(~mask).astype(np.int32) if few else None)  # type: ignore[operator]
-        return out
 
 
 _SCRATCH = threading.local()
