@@ -13,7 +13,20 @@ from ragkit.retrieval.sparse import top_rows
 from ragkit.text.analyse import analyser
 
 # Few words, Zipf-like: many chunks hold the same words (exact score ties), some words are rare.
-WORDS = "leave salary laptop travel remote pension office holiday badge parking visa bonus".split()
+WORDS = [
+    "leave",
+    "salary",
+    "laptop",
+    "travel",
+    "remote",
+    "pension",
+    "office",
+    "holiday",
+    "badge",
+    "parking",
+    "visa",
+    "bonus",
+]
 
 
 def corpus(rng: np.random.Generator, n: int, start: int = 0) -> list[Chunk]:
