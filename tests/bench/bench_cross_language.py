@@ -18,7 +18,6 @@ answer contains a gold answer (in the documents' language), and answerable quest
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from bench_multilingual import (  # noqa: E402
     question_vectors,
     rank_of_gold,
     shared_data,
+    squad_paragraphs,
 )
 
 from ragkit.assistant import Assistant  # noqa: E402
@@ -44,25 +44,18 @@ from ragkit.retrieval import HybridRetriever, RetrieverSettings  # noqa: E402
 PAIRS = [("en", "en"), ("es", "en"), ("de", "en"), ("en", "es"), ("en", "de")]
 
 
-def load(
-    data: Path, language: str
-) -> tuple[list[dict[str, str]], list[tuple[str, str, list[str]]]]:
-    """Records (`{language}-{n}` ids, the order bench_multilingual uses) and, per question in
-    XQuAD order, (question id, paragraph record id, answers)."""
+def load(data: Path, language: str) -> tuple[list[dict[str, str]], list[tuple]]:
+    """Records (`{language}-{n}` ids, as bench_multilingual.py makes them) and, per question in
+    XQuAD order, (question id, paragraph record id, answers, question)."""
     path = (
         data / "xquad-en" / "xquad.en.json"
         if language == "en"
         else data / "xquad-multi" / f"xquad.{language}.json"
     )
-    records, questions = [], []
-    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
-        for paragraph in article["paragraphs"]:
-            pid = f"{language}-{len(records)}"
-            title = article.get("title", "").replace("_", " ")
-            records.append({"_id": pid, "title": title, "text": paragraph["context"]})
-            for qa in paragraph["qas"]:
-                answers = [a["text"] for a in qa["answers"]]
-                questions.append((qa["id"], pid, answers, qa["question"]))
+    records, qas = squad_paragraphs(language, [path])
+    questions = [
+        (qa["id"], pid, [a["text"] for a in qa["answers"]], qa["question"]) for pid, qa in qas
+    ]
     return records, questions
 
 

@@ -81,19 +81,27 @@ def shared_data() -> Path | None:
     return path if path.is_dir() else None
 
 
-def squad_set(name: str, language: str, files: Sequence[Path], limit: int | None) -> QASet:
-    """Paragraphs as records (ids prefixed by the set's name), questions with their gold."""
+def squad_paragraphs(
+    name: str, files: Sequence[Path]
+) -> tuple[list[dict[str, str]], list[tuple[str, dict[str, Any]]]]:
+    """Paragraphs as BEIR records (ids `{name}-{n}`, in file order) and each question as
+    (its paragraph's record id, the SQuAD qa object)."""
     records: list[dict[str, str]] = []
-    questions: list[Question] = []
+    qas: list[tuple[str, dict[str, Any]]] = []
     for file in files:
         for article in json.loads(file.read_text(encoding="utf-8"))["data"]:
             for paragraph in article["paragraphs"]:
                 pid = f"{name}-{len(records)}"
                 title = article.get("title", "").replace("_", " ")
                 records.append({"_id": pid, "title": title, "text": paragraph["context"]})
-                for qa in paragraph["qas"]:
-                    gold = f"corpus.jsonl#{pid}"
-                    questions.append(Question(qa["question"], gold, language))
+                qas.extend((pid, qa) for qa in paragraph["qas"])
+    return records, qas
+
+
+def squad_set(name: str, language: str, files: Sequence[Path], limit: int | None) -> QASet:
+    """Paragraphs as records (ids prefixed by the set's name), questions with their gold."""
+    records, qas = squad_paragraphs(name, files)
+    questions = [Question(qa["question"], f"corpus.jsonl#{pid}", language) for pid, qa in qas]
     if limit:
         questions = questions[:: max(1, len(questions) // limit)][:limit]
     return QASet(name, language, records, questions)
