@@ -10,7 +10,8 @@ the facts a right answer holds. Small: read the counts, not the decimals.
                  they are no longer held out.
     held-out     16 over sample_corpus/ (HELD_OUT) and 4 Portuguese ones over
                  tests/fixtures/chat-follow-up/docs (HELD_OUT_PT), written before the second
-                 round of rules changed and never used to choose a rule.
+                 round of rules and not changed for after their first run with it; their
+                 outputs under the first rewriter were seen before those rules were written.
 
 Conditions (the default extractive reader and retriever, the bundled embedding model):
     as asked       the follow-up alone, no history
