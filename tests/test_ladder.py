@@ -319,13 +319,20 @@ def test_public_data_is_split_by_article_and_teaches_refusal():
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
 def test_validation_split_shares_no_article_with_training():
-    from ragkit.tune.public import build, record_unit, split_validation
+    from ragkit.tune.public import as_grounded, build, record_unit, split_validation
 
     root = Path(__file__).resolve().parents[1] / "sample_corpus"
     train, _ = build(DATA, root, train_size=200, test_size=10)
     kept, validation = split_validation(train, 0.2)
     assert validation and len(kept) + len(validation) == len(train)
     assert not {record_unit(r) for r in kept} & {record_unit(r) for r in validation}
+    # Validation is shown as the held-out split is: the BM25 top 3, which may miss the gold.
+    shown = [as_grounded(r) for r in validation]
+    assert all("retrieved" not in r and len(r["passages"]) == 3 for r in shown)
+    assert [r["passages"] for r in shown] == [r["retrieved"] for r in validation]
+    assert [r["passages"] for r in shown] != [r["passages"] for r in validation]
+    with pytest.raises(ConfigError, match="no 'retrieved' passages: rebuild"):
+        as_grounded(shown[0])
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,9 @@ them, which keeps training prompts short. Each record carries its contexts:
 
     passages  the gold chunk plus `distractors` BM25 neighbours, in a seeded random order
               (training), or the BM25 top `k` for the question (held-out "grounded")
+    retrieved training records only: the BM25 top `k` over the training pool, so a
+              validation split carved from them (`as_grounded`) is scored the way the
+              held-out split is, where the retriever can miss the gold chunk
     oracle    the gold chunk alone (held-out "oracle")
 
 For an unanswerable SQuAD question the "gold" chunk is the one of its paragraph that BM25
@@ -281,6 +284,8 @@ def _record(question, split, search, pools, distractors, k, rng) -> dict[str, An
         "origin": question.origin,
         "split": split,
     }
+    if split == "train":
+        record["retrieved"] = [p.to_json() for p in search(question, k)]
     if question.origin == "sample" and question.must_contain:
         record["must_contain"] = question.must_contain
     return record
@@ -342,6 +347,21 @@ def split_validation(
     train = [r for r in records if record_unit(r) not in chosen]
     validation = [r for r in records if record_unit(r) in chosen]
     return train, validation
+
+
+def as_grounded(record: dict[str, Any]) -> dict[str, Any]:
+    """A training record shown as the held-out split shows its records: `passages` is the BM25
+    top k (`retrieved`), not the gold chunk plus distractors, so answerable questions whose gold
+    the retriever misses count as they do on the held-out split. A record without `retrieved`
+    (written before that field existed) is a ConfigError: rebuild the data."""
+    if "retrieved" not in record:
+        raise ConfigError(
+            f"record {record.get('id')!r} has no 'retrieved' passages: rebuild the ladder data "
+            "(tests/bench/ladder_data.py)"
+        )
+    out = {k: v for k, v in record.items() if k != "retrieved"}
+    out["passages"] = record["retrieved"]
+    return out
 
 
 def write_jsonl(records: Sequence[dict[str, Any]], path: Path | str) -> None:

@@ -4,7 +4,9 @@
 
 train and test come from `ragkit.tune.public.build` (split by article / document); validation
 is carved out of the training records by article (`split_validation`), so settings are chosen
-without ever looking at the reported test split.
+without ever looking at the reported test split. Validation records are shown as the test
+split's are (`as_grounded`: the BM25 top 3 of the training pool, which can miss the gold
+chunk), so a setting is judged under the test's conditions.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ QUOTAS = {"squad2": 0.7, "xquad": 0.05, "sample": 0.25}
 
 def write_splits(out: Path, train_size: int, test_size: int) -> dict[str, Path]:
     sys.path.insert(0, str(ROOT))
-    from ragkit.tune.public import build, split_validation, write_jsonl
+    from ragkit.tune.public import as_grounded, build, split_validation, write_jsonl
 
     paths = {name: out / f"{name}.jsonl" for name in ("train", "validation", "test")}
     if all(p.is_file() for p in paths.values()):
@@ -39,6 +41,7 @@ def write_splits(out: Path, train_size: int, test_size: int) -> dict[str, Path]:
         quotas=QUOTAS,
     )
     train, validation = split_validation(train, 0.15)
+    validation = [as_grounded(r) for r in validation]
     for name, records in (("train", train), ("validation", validation), ("test", test)):
         write_jsonl(records, paths[name])
         unanswerable = sum(not r["answerable"] for r in records)
