@@ -1,14 +1,17 @@
 """Choose a rung's step count on validation: continue an adapter in chunks, score each checkpoint.
 
     OMP_NUM_THREADS=1 nice -n 10 python tests/bench/ladder_steps.py DATA_DIR OUT_DIR \
-        --start ADAPTER --method prefix --lr 3e-2 --virtual-tokens 20 --chunks 4 --steps 24
+        --start ADAPTER --start-steps 96 --method prefix --lr 3e-2 --virtual-tokens 20 \
+        --chunks 4 --steps 24 [--unanswerable-share 0.5]
 
 DATA_DIR holds train.jsonl and validation.jsonl (`ladder_data.py`; validation is shown as the
 test split is, BM25 top 3). Each chunk is one `ragkit tune --resume` of `--steps` steps of 4 on
 train.jsonl (seed `--seed` + chunk, so each chunk draws its own batches); every checkpoint,
 the start included, is answered grounded on a balanced validation slice (`--questions`, half
 answerable) with `ragkit eval --ladder`, beside the base model's hard prompt. The test split is
-never read.
+never read. `--unanswerable-share` keeps a seeded share of the unanswerable training records
+(the answer/refusal balance of the continuation; every answerable record stays); checkpoints
+of several runs share OUT_DIR (named METHOD[-uSHARE]-STEPS), so they are scored side by side.
 
 The rule, fixed before any checkpoint was scored: the checkpoint with the most correct answers
 among those whose correct-refusal rate is at least `--min-refusal` (the issue's target, 0.80);
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -51,6 +55,9 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=64, help="validation questions")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--min-refusal", type=float, default=0.80)
+    parser.add_argument(
+        "--unanswerable-share", type=float, default=1.0, help="unanswerable records kept"
+    )
     args = parser.parse_args()
     env = {
         **os.environ,
@@ -65,12 +72,18 @@ def main() -> int:
     if not (checkpoints / name).is_dir():
         shutil.copytree(args.start, checkpoints / name)
     score(dev, checkpoints, args, env)
+    train = write_mix(args)
+    tag = (
+        f"{args.method}-u{args.unanswerable_share:g}"
+        if args.unanswerable_share < 1
+        else args.method
+    )
     steps = args.start_steps
     for chunk in range(1, args.chunks + 1):
         previous, steps = checkpoints / name, steps + args.steps
-        name = f"{args.method}-{steps}"
+        name = f"{tag}-{steps}"
         if not (checkpoints / name / "ragkit_adapter.json").is_file():
-            tune(previous, checkpoints / name, args.seed + chunk, args, env)
+            tune(previous, checkpoints / name, train, args.seed + chunk, args, env)
         score(dev, checkpoints, args, env)
     select(args)
     return 0
@@ -86,7 +99,25 @@ def write_slice(path: Path, out: Path, args: argparse.Namespace) -> Path:
     return out
 
 
-def tune(previous: Path, folder: Path, seed: int, args: argparse.Namespace, env: dict) -> None:
+def write_mix(args: argparse.Namespace) -> Path:
+    """train.jsonl with a seeded `unanswerable_share` of its unanswerable records, in order."""
+    if args.unanswerable_share >= 1:
+        return args.data / "train.jsonl"
+    lines = (args.data / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    unanswerable = [i for i, x in enumerate(lines) if not json.loads(x)["answerable"]]
+    keep = set(
+        random.Random(0).sample(unanswerable, round(args.unanswerable_share * len(unanswerable)))
+    )
+    kept = [x for i, x in enumerate(lines) if i in keep or json.loads(x)["answerable"]]
+    out = args.out / f"train-u{args.unanswerable_share:g}.jsonl"
+    out.write_text("".join(x + "\n" for x in kept), encoding="utf-8")
+    print(f"{out.name}: {len(kept)} records, {len(keep)} of {len(unanswerable)} unanswerable")
+    return out
+
+
+def tune(
+    previous: Path, folder: Path, train: Path, seed: int, args: argparse.Namespace, env: dict
+) -> None:
     command = [
         *CLI,
         "tune",
@@ -95,7 +126,7 @@ def tune(previous: Path, folder: Path, seed: int, args: argparse.Namespace, env:
         "--method",
         args.method,
         "--data",
-        str(args.data / "train.jsonl"),
+        str(train),
         "--out",
         str(folder),
         "--resume",
@@ -178,7 +209,7 @@ def table(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 def select(args: argparse.Namespace) -> None:
     rows = {k: v for k, v in table(args).items() if k.startswith(f"{args.method}-")}
-    steps = {k: int(k.rsplit("-", 1)[1]) for k in rows}
+    steps = {k: int(k.rsplit("-", 1)[1]) for k in rows}  # every run in OUT_DIR competes
     eligible = [k for k, v in rows.items() if v["correct_refusal"] >= args.min_refusal] or list(
         rows
     )
