@@ -31,14 +31,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ladder_data import DATA, ROOT, write_splits  # noqa: E402
+from ladder_data import DATA, ROOT, eval_command, tune_command, write_splits  # noqa: E402
 
 # Run the bench itself under `nice -n 10`; its children inherit that (nesting would add up).
-CLI = [
-    sys.executable,
-    "-c",
-    "import sys; from ragkit.cli import main; sys.exit(main(sys.argv[1:]))",
-]
 # method:learning rate:virtual tokens:steps (batch 4), the target rung first. Learning rates
 # are methods.DEFAULT_LR except the prefix's 3e-2 (the top of the 1e-2..3e-2 range that prefix
 # tuning needs, for a short run); step counts are what a shared 2-core machine affords in
@@ -129,33 +124,15 @@ def train_all(train: Path, adapters: Path, args: argparse.Namespace, env: dict) 
         folder = adapters / method
         if (folder / "ragkit_adapter.json").is_file():
             continue
-        command = [
-            *CLI,
-            "tune",
-            "--base",
-            "smollm2",
-            "--method",
+        command = tune_command(
             method,
-            "--data",
-            str(train),
-            "--out",
-            str(folder),
-            "--epochs",
-            "3",  # --max-steps decides; epochs only bound it
-            "--max-steps",
-            steps,
-            "--lr",
-            lr,
-            "--batch-size",
-            str(args.batch_size),
-            "--virtual-tokens",
-            tokens if int(tokens) else "16",
-            "--refusal-share",
-            "0.1",
-            "--precision",
-            "bf16",
-            "--json",
-        ]
+            train,
+            folder,
+            lr=lr,
+            virtual_tokens=tokens if int(tokens) else "16",
+            steps=steps,
+            batch_size=args.batch_size,
+        )
         started = time.perf_counter()
         run = subprocess.run(command, env=env, capture_output=True, text=True)
         if run.returncode:
@@ -171,24 +148,13 @@ def train_all(train: Path, adapters: Path, args: argparse.Namespace, env: dict) 
 
 
 def evaluate(test: Path, adapters: Path, args: argparse.Namespace, env: dict) -> None:
-    command = [
-        *CLI,
-        "eval",
-        str(test),
-        "--llm",
-        "smollm2",
-        "--ladder",
-        str(adapters),
-        "--out",
-        str(args.out / "report"),
-        "--max-new-tokens",
-        str(args.max_new_tokens),
-        "--precision",
-        "bf16",
-        "--conditions",
-        args.conditions,
-        "--no-progress",
-    ]
+    command = eval_command(
+        test,
+        adapters,
+        args.out / "report",
+        max_new_tokens=args.max_new_tokens,
+        conditions=args.conditions,
+    )
     run = subprocess.run(command, env=env, capture_output=True, text=True)
     if run.returncode:
         print(f"ladder eval failed:\n{run.stderr[-2000:]}")

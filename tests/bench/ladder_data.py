@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +23,79 @@ if not DATA.is_dir():
 # SQuAD 2.0 brings the unanswerable half; XQuAD a few non-English answers; the sample corpus
 # the HR-style documents.
 QUOTAS = {"squad2": 0.7, "xquad": 0.05, "sample": 0.25}
+# The ragkit CLI in a child process (the bench scripts run under `nice`; children inherit it).
+CLI = [
+    sys.executable,
+    "-c",
+    "import sys; from ragkit.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+
+
+def tune_command(
+    method: str,
+    data: Path,
+    out: Path,
+    *,
+    lr: str,
+    virtual_tokens: str,
+    steps: str,
+    batch_size: int = 4,
+    refusal_share: str = "0.1",
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """`ragkit tune` for one ladder rung on SmolLM2 in bf16, printing its result as JSON."""
+    return [
+        *CLI,
+        "tune",
+        "--base",
+        "smollm2",
+        "--method",
+        method,
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        "3",  # --max-steps decides; epochs only bound it
+        "--max-steps",
+        steps,
+        "--lr",
+        lr,
+        "--batch-size",
+        str(batch_size),
+        "--virtual-tokens",
+        virtual_tokens,
+        "--refusal-share",
+        refusal_share,
+        "--precision",
+        "bf16",
+        *extra,
+        "--json",
+    ]
+
+
+def eval_command(
+    dataset: Path, adapters: Path, out: Path, *, max_new_tokens: int, conditions: str
+) -> list[str]:
+    """`ragkit eval --ladder`: the base model and every adapter under `adapters` on `dataset`."""
+    return [
+        *CLI,
+        "eval",
+        str(dataset),
+        "--llm",
+        "smollm2",
+        "--ladder",
+        str(adapters),
+        "--out",
+        str(out),
+        "--max-new-tokens",
+        str(max_new_tokens),
+        "--precision",
+        "bf16",
+        "--conditions",
+        conditions,
+        "--no-progress",
+    ]
 
 
 def write_splits(out: Path, train_size: int, test_size: int) -> dict[str, Path]:

@@ -31,12 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = [
-    sys.executable,
-    "-c",
-    "import sys; from ragkit.cli import main; sys.exit(main(sys.argv[1:]))",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ladder_data import ROOT, eval_command, tune_command  # noqa: E402
 
 
 def main() -> int:
@@ -118,37 +114,16 @@ def write_mix(args: argparse.Namespace) -> Path:
 def tune(
     previous: Path, folder: Path, train: Path, seed: int, args: argparse.Namespace, env: dict
 ) -> None:
-    command = [
-        *CLI,
-        "tune",
-        "--base",
-        "smollm2",
-        "--method",
+    command = tune_command(
         args.method,
-        "--data",
-        str(train),
-        "--out",
-        str(folder),
-        "--resume",
-        str(previous),
-        "--epochs",
-        "3",  # --max-steps decides
-        "--max-steps",
-        str(args.steps),
-        "--lr",
-        args.lr,
-        "--batch-size",
-        "4",
-        "--virtual-tokens",
-        args.virtual_tokens,
-        "--refusal-share",
-        args.refusal_share,
-        "--precision",
-        "bf16",
-        "--seed",
-        str(seed),
-        "--json",
-    ]
+        train,
+        folder,
+        lr=args.lr,
+        virtual_tokens=args.virtual_tokens,
+        steps=str(args.steps),
+        refusal_share=args.refusal_share,
+        extra=("--resume", str(previous), "--seed", str(seed)),
+    )
     started = time.perf_counter()
     run = subprocess.run(command, env=env, capture_output=True, text=True)
     if run.returncode:
@@ -162,24 +137,13 @@ def tune(
 
 
 def score(dev: Path, checkpoints: Path, args: argparse.Namespace, env: dict) -> None:
-    command = [
-        *CLI,
-        "eval",
-        str(dev),
-        "--llm",
-        "smollm2",
-        "--ladder",
-        str(checkpoints),
-        "--out",
-        str(args.out / "validation"),
-        "--max-new-tokens",
-        str(args.max_new_tokens),
-        "--precision",
-        "bf16",
-        "--conditions",
-        "grounded",
-        "--no-progress",
-    ]
+    command = eval_command(
+        dev,
+        checkpoints,
+        args.out / "validation",
+        max_new_tokens=args.max_new_tokens,
+        conditions="grounded",
+    )
     started = time.perf_counter()
     run = subprocess.run(command, env=env, capture_output=True, text=True)
     if run.returncode:
