@@ -230,6 +230,60 @@ HELD_OUT = [
         ["130 GBP"],
     ),
 ]
+# Written 2026-11-30 19:25, after the second round landed and before the topic of rules 0
+# and 2 was cut to its leading noun phrase: held out for that change (new aspects of a topic).
+HELD_OUT_3 = [
+    ("How many days of annual leave do I get?", "And until when can I use carried-over days?",
+     "Until when can I use carried-over annual leave days?", ["31 March"]),
+    ("How many days of annual leave does a full-time employee get?", "And can I buy extra days?",
+     "Can I buy additional days of annual leave?", ["5 additional days"]),
+    ("How do I report that I'm sick?", "And by what time?",
+     "By what time must I report that I'm sick?", ["10:00"]),
+    ("How long can I self-certify when I'm sick?", "And after that what do I need?",
+     "What do I need after self-certification when I'm sick?", ["medical certificate"]),
+    ("How long is maternity leave?", "And how much of it is paid?",
+     "How much of maternity leave is paid?", ["18 weeks"]),
+    ("Can I work fully remotely?", "And where must I live then?",
+     "Where must fully remote employees live?", ["Ireland or the United Kingdom"]),
+    ("What are the core hours?", "And can I work outside them?",
+     "Can I work outside core hours?", ["flexibly"]),
+    ("How do I book a desk in the office?", "And what happens if I don't check in?",
+     "What happens if I don't check into a booked desk?", ["10:30"]),
+    ("When is my access to email removed when I leave?", "And how do I get my payslips after that?",
+     "How do I get payslips after leaving?", ["payroll@northwind.example"]),
+    ("How much is partner leave paid?", "And within what time must it be taken?",
+     "Within what time must partner leave be taken?", ["6 months"]),
+    ("How many public holidays do Dublin employees have in 2025?", "And if I have to work on one?",
+     "What happens if I work on a public holiday?", ["day off in lieu"]),
+    ("What is the notice period for L4 employees after probation?", "And how do I resign?",
+     "How do I resign?", ["hr@northwind.example"]),
+]  # fmt: skip
+
+# Written 2026-11-30 19:31, before the topic was cut to its leading noun phrase and not run
+# before that change was made: the clean held-out set for it.
+HELD_OUT_4 = [
+    ("How long is the probation period?", "And how much notice applies during it?",
+     "How much notice applies during probation?", ["1 week"]),
+    ("How many days of compassionate leave do I get when my parent dies?", "And how do I request it?",
+     "How do I request compassionate leave?", ["PeopleHub"]),
+    ("Can I work from another country for a while?", "And which countries are allowed?",
+     "Which countries can I work from temporarily?", ["Switzerland"]),
+    ("How much is the home office setup allowance in Dublin?", "And what can't I buy with it?",
+     "What can't I buy with the home office setup allowance?", ["monitors"]),
+    ("How many days of sick pay at full pay do I get after probation?", "And after those days?",
+     "What sick pay do I get after the full-pay days?", ["half pay"]),
+    ("When will occupational health be involved?", "And will I see the report?",
+     "Will I see the occupational health report?", ["before it is shared"]),
+    ("What happens to my files when I leave?", "And when do I return my laptop?",
+     "When do I return my laptop when I leave?", ["last working day"]),
+    ("Who approves expense claims up to 1,000 EUR?", "And over 5,000 EUR?",
+     "Who approves expense claims over 5,000 EUR?", ["Chief Financial Officer"]),
+    ("How long is unpaid parental leave in Ireland?", "And how much notice must I give?",
+     "How much notice must I give for unpaid parental leave?", ["6 weeks"]),
+    ("What class of travel is allowed for flights under 6 hours?", "And for longer flights?",
+     "What class of travel is allowed for flights of 6 hours or more?", ["Premium economy"]),
+]  # fmt: skip
+
 # Portuguese, over tests/fixtures/chat-follow-up/docs (ferias.md is Portuguese, leave.md English)
 HELD_OUT_PT = [
     (
@@ -338,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     assistant.warm_up()
     run_set("development (tuned on)", assistant, CONVERSATIONS, baseline, commit)
     run_set("held-out, sample_corpus", assistant, HELD_OUT, baseline, commit)
+    run_set("held-out 3 (topic), sample_corpus", assistant, HELD_OUT_3, baseline, commit)
     fixtures = Assistant.from_index(build_index(REPO / "tests/fixtures/chat-follow-up/docs"))
     fixtures.warm_up()
     run_set("held-out, Portuguese", fixtures, HELD_OUT_PT, baseline, commit)
