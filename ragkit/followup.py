@@ -109,6 +109,25 @@ QUESTION_WORDS = {
         "combien", "que", "est-ce", "puis-je", "peut-on", "faut-il", "y",
     ),
 }  # fmt: skip
+# Auxiliaries and modals: where a question's leading noun phrase ends ("How many days of annual
+# leave | do employees in the Germany office get?"), so its topic is that phrase, not the
+# constraint that follows (which made the reader answer a new aspect with the old fact).
+AUXILIARIES = {
+    "english": (
+        "do", "does", "did", "is", "are", "was", "were", "can", "could", "will", "would",
+        "should", "must", "may", "might", "have", "has", "am", "shall",
+    ),
+    "portuguese": (
+        "tem", "têm", "é", "são", "está", "estão", "pode", "podem", "devo", "deve", "há",
+    ),
+    "spanish": (
+        "tiene", "tienen", "es", "son", "está", "están", "puede", "pueden", "debo", "debe", "hay",
+    ),
+    "german": ("ist", "sind", "hat", "haben", "kann", "können", "muss", "müssen", "darf", "gibt"),
+    "french": ("est", "sont", "a", "ont", "peut", "peuvent", "doit", "doivent"),
+}  # fmt: skip
+MIN_TOPIC_CONTENT = 2  # a leading phrase of fewer content words is no topic: keep the rest
+QUESTION_OPENING = 3  # a question word among the fragment's first words makes it a question
 # Demonstratives are rarely expletive ("Is it possible ...?" is not a reference; "How many days
 # is that allowed?" is), so a question holding one may carry one more content word.
 DEMONSTRATIVES = {
@@ -165,11 +184,11 @@ def rewrite(question: str, previous: str) -> str:
     result = None
     names = [t for t in fragment if t.kind != "function"]
     bare_name = lead == 0 and len(raw) <= 2 and names and all(t.kind != "content" for t in names)
-    opener = raw[lead : lead + 2] if _key(raw[lead]) in _stopwords(language) else raw[lead:][:1]
+    opener = raw[lead : lead + QUESTION_OPENING]
     if lead and len(fragment) > 1 and any(_is_question_word(w, language) for w in opener):
         # a question of its own after the connective, lacking the topic ("And how far ahead
-        # must I ask?", "E com quanta antecedência?"): it keeps its form and gets the
-        # previous question's topic
+        # must I ask?", "E com quanta antecedência?", "And after that what do I need?"): it
+        # keeps its form and gets the previous question's topic
         asked = " ".join(raw[lead:])
         result = _with_topic(asked[:1].upper() + asked[1:], previous, language)
     elif lead or bare_name:
@@ -184,22 +203,36 @@ def rewrite(question: str, previous: str) -> str:
     if result is None and lead and len(fragment) <= MAX_CONSTRAINT_TOKENS:
         added = " ".join(t.text for t in fragment).rstrip(_PUNCTUATION)
         result = f"{previous.rstrip(_PUNCTUATION + ' ')}, {added}{_ending(question)}"
+    if result is None and lead:
+        # a clause of its own after the connective, too long to be a constraint and anchored
+        # nowhere ("And if I have to work on one?"): as a question of its own, with the topic
+        asked = " ".join(raw[lead:])
+        result = _with_topic(asked[:1].upper() + asked[1:], previous, language)
     if result is None or len(result) > MAX_CHARS:
         return question
     return result
 
 
 def topic(question: str, language: str) -> str:
-    """The question without its head (question words and function words before the first
-    content word) and trailing function words: "How long is partner leave?" -> "partner
-    leave"; "Can I carry over unused leave?" -> "carry over unused leave". A question of
-    head words only is returned whole (bare)."""
+    """The question's leading phrase: without its head (question words and function words
+    before the first content word), cut at the first auxiliary after at least
+    MIN_TOPIC_CONTENT content words, and without trailing function words: "How long is
+    partner leave?" -> "partner leave"; "Can I carry over unused leave?" -> "carry over
+    unused leave"; "How many days of annual leave do employees in the Germany office get?"
+    -> "days of annual leave". A question of head words only is returned whole (bare)."""
     raw = question.split()
     heads = set(QUESTION_WORDS.get(language, ())) | _stopwords(language)
     start = 0
     while start < len(raw) and _is_function(raw[start], heads):
         start += 1
     end = len(raw)
+    auxiliaries = set(AUXILIARIES.get(language, ()))
+    content = 0
+    for at in range(start, len(raw)):
+        if _key(raw[at]) in auxiliaries and content >= MIN_TOPIC_CONTENT:
+            end = at  # the leading noun phrase ends at its verb
+            break
+        content += not _is_function(raw[at], _stopwords(language))
     while end > start and _is_function(raw[end - 1], _stopwords(language)):
         end -= 1
     return _bare(" ".join(raw[start:end])) or _bare(question)

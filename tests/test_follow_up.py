@@ -223,3 +223,28 @@ def test_case_17_follow_ups_are_answered_as_their_standalone_forms(tmp_path):
         assert turn.standalone != follow_up
         assert turn.answer.text == assistant.ask(by_hand).text, follow_up
     assert "25 days" in Conversation(assistant).ask(UK).answer.text
+
+
+@pytest.mark.slow
+def test_a_new_aspect_after_and_is_answered_with_its_own_fact(tmp_path):
+    """The real embedding model: "And until when ...?" after a Germany entitlement question
+    gets the carry-over rule, not the entitlement (the topic no longer carries the constraint
+    "in the Germany office"); the same in Portuguese."""
+    from ingest.pipeline import IngestOptions, ingest
+    from ragkit.assistant import Assistant
+    from ragkit.conversation import Conversation
+
+    index = tmp_path / "index"
+    assert ingest([FIXTURES / "docs"], index, IngestOptions(progress=False)).ok
+    assistant = Assistant.from_index(index)
+    for first, follow_up, fact in [
+        (GERMANY, "And until when can I carry unused days over?", "31 March"),
+        (
+            "Quantos dias de férias têm os funcionários do escritório de Lisboa?",
+            "E com quanta antecedência devo marcá-las?",
+            "30 dias de antecedência",
+        ),
+    ]:
+        conversation = Conversation(assistant)
+        conversation.ask(first)
+        assert fact in conversation.ask(follow_up).answer.text, follow_up

@@ -264,7 +264,8 @@ HELD_OUT_3 = [
 HELD_OUT_4 = [
     ("How long is the probation period?", "And how much notice applies during it?",
      "How much notice applies during probation?", ["1 week"]),
-    ("How many days of compassionate leave do I get when my parent dies?", "And how do I request it?",
+    ("How many days of compassionate leave do I get when my parent dies?",
+     "And how do I request it?",
      "How do I request compassionate leave?", ["PeopleHub"]),
     ("Can I work from another country for a while?", "And which countries are allowed?",
      "Which countries can I work from temporarily?", ["Switzerland"]),
@@ -393,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     run_set("development (tuned on)", assistant, CONVERSATIONS, baseline, commit)
     run_set("held-out, sample_corpus", assistant, HELD_OUT, baseline, commit)
     run_set("held-out 3 (topic), sample_corpus", assistant, HELD_OUT_3, baseline, commit)
+    run_set("held-out 4 (topic, clean), sample_corpus", assistant, HELD_OUT_4, baseline, commit)
     fixtures = Assistant.from_index(build_index(REPO / "tests/fixtures/chat-follow-up/docs"))
     fixtures.warm_up()
     run_set("held-out, Portuguese", fixtures, HELD_OUT_PT, baseline, commit)
