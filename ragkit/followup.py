@@ -17,10 +17,14 @@ Rules, tried in order; a question that none applies to is already standalone:
 0. **Add the topic to a question.** A follow-up that opens with a connective ("and", "e", ...)
    followed by a question word ("how", "which", "com quanta", ...) is a question of its own
    that lacks its topic: it keeps its form (so the reader still knows what kind of answer is
-   asked for) and gets the previous question's *topic* in parentheses: the previous question
-   without its head of question and function words ("How long is partner leave?" -> "partner
-   leave"). Appending the whole previous question instead made the reader answer *its* kind
-   ("How long ...") rather than the follow-up's.
+   asked for) and gets the previous question's *topic* in parentheses: its leading phrase,
+   without the head of question and function words and up to its first auxiliary ("How long
+   is partner leave?" -> "partner leave"; "How many days of annual leave do employees in the
+   Germany office get?" -> "days of annual leave"). Appending the whole previous question
+   made the reader answer *its* kind ("How long ...") rather than the follow-up's, and its
+   constraint ("in the Germany office") pulled a new aspect back to the old fact. A long
+   clause after a connective that aligns with nothing ("And if I have to work on one?") is
+   read the same way.
 1. **Replace a slot.** A follow-up that opens with a connective ("and", "e", "y", "und",
    "what about", ...) or is a bare name or number ("Portugal?", "L5?") is a fragment. It is
    aligned with a span of the previous question (semi-global alignment: the whole fragment
