@@ -276,6 +276,28 @@ def test_hidden_chunk_does_not_cost_a_result_or_move_scores(index_dir: Path, tmp
     ]
 
 
+@pytest.mark.parametrize("groups", [frozenset(), MANAGERS])
+def test_dense_search_beside_bm25_gives_the_same_hits(index_dir: Path, monkeypatch, groups):
+    from ragkit.retrieval import hybrid
+
+    queries = ["salary band 3", "travel costs", "annual leave per year", "laptops"]
+
+    def run() -> list:
+        r = retriever(index_dir)
+        return [
+            [(h.chunk.chunk_id, h.score, h.dense_score, h.sparse_score) for h in hits]
+            for hits in (r.retrieve(q, k=4, groups=groups) for q in queries)
+        ]
+
+    serial = run()
+    monkeypatch.setattr(hybrid, "PARALLEL_FROM", 0)  # every index: the worker-thread path
+    submitted = []
+    pool = hybrid._pool()
+    monkeypatch.setattr(hybrid, "_pool", lambda: submitted.append(1) or pool)
+    assert run() == serial
+    assert len(submitted) == len(queries)
+
+
 # --- loading ------------------------------------------------------------------------------
 
 
