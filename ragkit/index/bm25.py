@@ -143,14 +143,13 @@ class BM25Query:
         slack = 1 + _SLACK_PER_TERM * (len(order) + 1)
         weights = [float(t.weight) for t in order]
         rest = [sum(weights[i:]) * slack for i in range(len(order) + 1)]  # bound, terms i..
-        partial, seen = _scratch(self.rows)  # zeros; what is set is cleared before returning
+        partial = _scratch(self.rows)  # zeros; what is set is cleared before returning
         parts: list[np.ndarray] = []  # rows seen, each once
         try:
-            return self._top(k, order, slack, rest, partial, seen, parts)
+            return self._top(k, order, slack, rest, partial, parts)
         finally:
             for rows in parts:
                 partial[rows] = 0
-                seen[rows] = False
 
     def _top(
         self,
@@ -158,31 +157,38 @@ class BM25Query:
         order: list[_Term],
         slack: float,
         rest: list[float],
-        partial: np.ndarray,  # (rows,) float32: sum over the terms taken, in their order
-        seen: np.ndarray,  # (rows,) bool: rows holding a term taken
+        partial: np.ndarray,  # (rows,) float32: sum over the terms taken (0: row not seen)
         parts: list[np.ndarray],  # rows seen, each once (the caller clears them)
     ) -> tuple[np.ndarray, np.ndarray]:
         floor = 0.0  # a lower bound on the k-th best score: k rows score at least this
+        pool = np.zeros(0, np.int64)  # the (at most) k seen rows with the best partial sums
         taken = 0
         while taken < len(order):
             if floor and rest[taken] < floor:
                 break  # a row that holds none of the terms taken cannot reach the top k
-            if order[taken].df > _READ_OVER_LOOKUP and parts:
+            if order[taken].df > _READ_OVER_LOOKUP and len(pool) == k:
                 # before reading a long list: the best rows' exact scores may raise the floor
-                floor = self._exact_floor(np.concatenate(parts), partial, k, order[taken:], floor)
-                if floor and rest[taken] < floor:
+                floor = self._exact_floor(pool, partial, order[taken:], floor)
+                if rest[taken] < floor:
                     break
-            rows, part = self._contributions(order[taken])  # every allowed row of the term
-            partial[rows] += part
-            parts.append(rows[~seen[rows]])
-            seen[rows] = True
+            rows, part = self._contributions(order[taken])  # sorted allowed rows of the term
+            sums = partial[rows]
+            parts.append(rows[sums == 0])  # first seen now (every contribution is positive)
+            sums += part
+            partial[rows] = sums
             taken += 1
-            seen_count = sum(len(p) for p in parts)
-            if seen_count >= k:  # partial sums are scores of the terms taken so far
-                kth = np.partition(partial[np.concatenate(parts)], seen_count - k)[seen_count - k]
-                floor = max(floor, float(kth) / slack)
-        candidates = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        candidates.sort()
+            # only rows of this term gained: the new best k are among its best k and the old
+            if len(rows) > k:
+                rows = rows[np.argpartition(sums, len(rows) - k)[-k:]]
+            pool = _sorted_unique([pool, rows])
+            if len(pool) > k:
+                pool = pool[np.argpartition(partial[pool], len(pool) - k)[-k:]]
+            if len(pool) == k:  # partial sums are scores of the terms taken so far
+                floor = max(floor, float(partial[pool].min()) / slack)
+        bound = rest[taken]  # of what a seen row can still gain
+        candidates = _sorted_unique(  # each row once even if a contribution were 0
+            [p[partial[p] * slack + bound >= floor] for p in parts]
+        )
         for j in range(taken, len(order)):  # the rest: only for rows that can still win
             candidates = candidates[partial[candidates] * slack + rest[j] >= floor]
             if len(candidates) * _LOOKUP_COST < order[j].df:
@@ -190,9 +196,10 @@ class BM25Query:
                 partial[candidates[hit]] += part
             else:  # many rows left: reading the postings costs less than searching them
                 rows, part = self._contributions(order[j])
-                partial[rows] += part
-                parts.append(rows[~seen[rows]])  # cleared with the rest
-                seen[rows] = True
+                sums = partial[rows]
+                parts.append(rows[sums == 0])  # cleared with the rest
+                sums += part
+                partial[rows] = sums
         candidates = candidates[partial[candidates] * slack >= floor]
         scores = self.at(candidates)
         positive = scores > 0
@@ -201,13 +208,11 @@ class BM25Query:
         return candidates[best], scores[best]
 
     def _exact_floor(
-        self, rows: np.ndarray, partial: np.ndarray, k: int, rest: list[_Term], floor: float
+        self, pool: np.ndarray, partial: np.ndarray, rest: list[_Term], floor: float
     ) -> float:
-        """A lower bound on the k-th best score: of the k `rows` with the best partial sums,
-        the least full score (partial sum plus the `rest` terms, looked up), or `floor`."""
-        if len(rows) < k:
-            return floor
-        best = np.sort(rows[np.argpartition(partial[rows], len(rows) - k)[-k:]])
+        """A lower bound on the k-th best score: the least full score (partial sum plus the
+        `rest` terms, looked up) of the k `pool` rows, or `floor` if that is higher."""
+        best = np.sort(pool)
         full = partial[best]  # a copy
         for term in rest:
             hit, part = self._term_at(term, best)
@@ -289,16 +294,23 @@ class BM25Query:
         return self.allowed[int(self.offsets[seg]) : int(self.offsets[seg + 1])]
 
 
+def _sorted_unique(arrays: list[np.ndarray]) -> np.ndarray:
+    """The rows of `arrays`, sorted, each once (np.unique hashes: slower on large int arrays)."""
+    rows = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+    rows.sort()
+    return rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if len(rows) else rows
+
+
 _SCRATCH = threading.local()
 
 
-def _scratch(rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """This thread's zeroed (rows,) float32 and bool arrays, kept between queries: a fresh
-    million-row array costs a page fault per 4 KiB touched, about as much as the pruned
-    scoring itself. The caller sets them back to zero."""
-    kept = getattr(_SCRATCH, "arrays", None)
-    if kept is None or len(kept[0]) != rows:
-        kept = _SCRATCH.arrays = (np.zeros(rows, np.float32), np.zeros(rows, bool))
+def _scratch(rows: int) -> np.ndarray:
+    """This thread's zeroed (rows,) float32 array, kept between queries: a fresh million-row
+    array costs a page fault per 4 KiB touched, about as much as the pruned scoring itself.
+    The caller sets it back to zero."""
+    kept = getattr(_SCRATCH, "partial", None)
+    if kept is None or len(kept) != rows:
+        kept = _SCRATCH.partial = np.zeros(rows, np.float32)
     return kept
 
 
