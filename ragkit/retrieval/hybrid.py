@@ -157,11 +157,11 @@ class HybridRetriever:
         dense_found: Future[tuple[np.ndarray, np.ndarray]] | None = None
         if self.settings.mode != "sparse":
             query_vector = self.embedder.embed([question])[0]  # (dim,)
-            search = (snapshot.dense_search, query_vector, depth, allowed)
             if self.settings.mode == "hybrid" and len(snapshot) >= PARALLEL_FROM:
-                dense_found = _pool().submit(*search)  # FAISS lets go of the GIL: BM25 runs beside
+                # FAISS lets go of the GIL: BM25 runs beside it in this thread
+                dense_found = _pool().submit(snapshot.dense_search, query_vector, depth, allowed)
             else:
-                dense_run = _as_run(*search[0](*search[1:]))
+                dense_run = _as_run(*snapshot.dense_search(query_vector, depth, allowed))
         if self.settings.mode != "dense":
             language = question_language(question, snapshot.languages(groups))
             terms = analyser_for(language).terms(question)
