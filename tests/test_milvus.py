@@ -229,3 +229,91 @@ def test_a_foreign_collection_under_our_name_is_refused_and_left_alone(tmp_path,
     assert store.read_manifest() is None  # nothing committed
     assert store.client.describe_collection(name)["fields"][-1]["params"]["dim"] == 8
     store.close()
+
+
+def test_a_sync_reads_what_it_changes_not_the_whole_store(tmp_path, spec, monkeypatch):
+    from ragkit.index.milvus_store import MilvusSnapshot
+
+    corpus = write(tmp_path / "corpus", {**POLICIES, "copy.md": POLICIES["annual.md"]})
+    ingest([corpus], spec, options())
+
+    def whole(self):
+        raise AssertionError("the sync read every stored chunk")
+
+    monkeypatch.setattr(MilvusSnapshot, "live_chunks", whole)
+    (corpus / "copy.md").write_text("# Parking\n\nParking permits cost 20 euros a month.\n")
+    (corpus / "sick.md").unlink()
+    report = ingest([corpus], spec, options())
+    counts = report.to_json()["counts"]
+    assert (counts["updated"], counts["removed"]) == (1, 1)
+    monkeypatch.undo()
+    assert sources(spec, "How many days of annual leave per year?")[0] == "annual.md"
+    assert sources(spec, "parking permit cost")[0] == "copy.md"
+    store = MilvusStore(spec)
+    chunks = store.load().live_chunks()
+    store.close()
+    assert sorted(s for c in chunks for s in c.sources) == [
+        "annual.md",
+        "copy.md",
+        "laptops.md",
+        "salary.md",
+    ]
+
+
+def test_a_server_without_the_bm25_function_is_a_one_line_error_and_nothing_is_written(
+    tmp_path, spec, monkeypatch
+):
+    """Milvus before 2.5 rejects a schema with a BM25 function at create_collection."""
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    create = MilvusClient.create_collection
+
+    def old_server(self, name, *args, schema=None, **kwargs):
+        if schema is not None and schema.functions:
+            raise MilvusException(message="function type BM25 is not supported\nmore detail")
+        return create(self, name, *args, schema=schema, **kwargs)
+
+    monkeypatch.setattr(MilvusClient, "create_collection", old_server)
+    with pytest.raises(IndexStoreError) as raised:
+        ingest([write(tmp_path / "corpus", POLICIES)], spec, options())
+    message = str(raised.value)
+    assert "\n" not in message and spec in message and "Milvus 2.5 or later" in message
+    monkeypatch.undo()
+    store = MilvusStore(spec)
+    assert store.read_manifest() is None  # nothing committed
+    store.close()
+
+
+def test_scores_and_order_equal_the_local_stores(tmp_path, spec):
+    """Milvus's BM25 runs over ragkit's analysed terms with the same k1 and b, and fusion is
+    the local z-score fusion: the same corpus gives the local store's hits and scores."""
+    corpus = write(
+        tmp_path / "corpus",
+        {
+            **{k: v for k, v in POLICIES.items() if k != "salary.md"},
+            "pt.md": "# Férias\n\nOs funcionários têm 25 dias de férias por ano.\n",
+            "remote.md": "# Remote work\n\nStaff may work remotely two days a week; don't "
+            "work remotely in the first 3.5 months.\n",
+        },
+    )
+    local = tmp_path / "local"
+    ingest([corpus], local, options())
+    ingest([corpus], spec, options())
+    milvus = open_retriever(spec)
+    here = open_retriever(local)
+    for question in ("days of annual leave", "work remotely 3.5 months", "dias de férias"):
+        a = here.retrieve(question, k=5)
+        b = milvus.retrieve(question, k=5)
+        # The same hits in the same order; equal scores may be listed in another order (the
+        # local store breaks ties by row, Milvus by chunk id).
+        assert sorted((-round(h.score, 6), h.chunk.chunk_id) for h in b) == sorted(
+            (-round(h.score, 6), h.chunk.chunk_id) for h in a
+        ), question
+        a = sorted(a, key=lambda h: (-round(h.score, 6), h.chunk.chunk_id))
+        b = sorted(b, key=lambda h: (-round(h.score, 6), h.chunk.chunk_id))
+        for x, y in zip(a, b, strict=True):
+            assert y.sparse_score == pytest.approx(x.sparse_score, rel=1e-4, abs=1e-6)
+            assert y.dense_score == pytest.approx(x.dense_score, rel=1e-4, abs=1e-6)
+            assert y.score == pytest.approx(x.score, rel=1e-3, abs=1e-5)
+    milvus.snapshot.store.close()

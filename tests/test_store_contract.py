@@ -72,3 +72,27 @@ def test_write_read_change_round_trip(tmp_path, backend):
     assert sorted(store.read_manifest()["files"]) == ["f0.md", "f2.md", "f3.md"]
     snapshot.close()
     store.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stored_with_finds_chunks_by_id_duplicate_id_and_text(tmp_path, backend):
+    """What a sync reads to plan its changes, looked up rather than read whole."""
+    from dataclasses import replace
+
+    spec = str(tmp_path / "index") if backend == "local" else f"milvus:{tmp_path / 'm.db'}"
+    store = open_store(spec)
+    twin = replace(chunk(4), chunk_id="c5", source="f5.md")  # same text: a duplicate of c4
+    stored = [chunk(0), chunk(1, ("hr",)), replace(chunk(4), also=(twin,))]
+    listed = {**files([chunk(0), chunk(1), chunk(4)]), **files([twin])}
+    with store.writing():
+        store.write_generation(
+            {"fingerprint": {"model": "hash:8"}, "files": listed}, stored, unit(3)
+        )
+    snapshot = store.load()
+    found = snapshot.stored_with(["c0", "c5"], [(chunk(1).text, ("hr",))])
+    assert found is not None
+    assert sorted(c.chunk_id for c in found) == ["c0", "c1", "c4"]
+    assert [o.chunk_id for c in found if c.chunk_id == "c4" for o in c.also] == ["c5"]
+    assert snapshot.stored_with(["c9"], [(chunk(1).text, ())]) == []  # other groups: no match
+    snapshot.close()
+    store.close()

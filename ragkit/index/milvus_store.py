@@ -10,16 +10,18 @@ Collections, for an index named N (`ragkit` unless the spec ends in `#NAME`):
                   and one "head" row naming the live generation and its part count
     N_g<hash>     the chunks of one access-group set: chunk_id, gen (the generation that
                   wrote it), record (the chunk as JSON), groups, dense (FLOAT_VECTOR, inner
-                  product), text (the embedding text, analysed by Milvus's English analyser)
-                  and sparse, filled by Milvus's BM25 function from text
+                  product), language, text (the chunk's BM25 terms from ragkit's own
+                  analyser, see `bm25_text`) and sparse, filled by Milvus's BM25 function
+                  from text (k1 1.5, b 0.75, as the local store)
 
 Why one collection per access-group set: Milvus computes BM25 statistics (N, df, avgdl) over a
 whole collection, whatever the filter. With every chunk in one collection, a chunk the asker
 may not read would still move the idf of its terms, and so the order of the chunks the asker
 does see: a side channel on hidden documents. Each collection here holds chunks that are
 readable by exactly the same askers, and a query searches only the collections the asker may
-read, so no statistic ever includes a hidden chunk. (Scores from two collections are fused by
-rank, as RRF does, rather than compared as BM25 values.) As a second lock, every hit's groups
+read, so no statistic ever includes a hidden chunk. (An asker who reads several collections
+gets their candidates fused together, each BM25 score from its own collection's statistics,
+where the local store scores them over their union.) As a second lock, every hit's groups
 are checked against the asker's (a per-row filter expression on the groups array would
 change nothing within one group set and cost most of a query on Milvus Lite).
 
@@ -45,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,23 +56,40 @@ import numpy as np
 
 from ragkit.errors import IndexStoreError, MissingDependencyError
 from ragkit.index.records import Chunk, readable_by
+from ragkit.index.segment import dedup_key
 
 PREFIX = "milvus:"
 _PART = 60_000  # characters of manifest JSON per meta row (VARCHAR holds 65,535)
 _BATCH = 1000
-FORMAT = "milvus-2"  # 1: no generations (writes were not recoverable)
+# 1: no generations (writes were not recoverable); 2: Milvus's English analyser on raw text
+FORMAT = "milvus-3"
 _HEAD = "head"
 _PENDING_FILTER_MAX = 1000  # pending ids a reader filters out itself; more wait for step 4
-# Milvus Lite knows only the standard and jieba tokenizers, not the "english" analyser type;
-# this is the same chain spelled out (lower-case, English stopwords, Snowball English).
-ANALYZER = {
-    "tokenizer": "standard",
-    "filter": [
-        "lowercase",
-        {"type": "stop", "stop_words": ["_english_"]},
-        {"type": "stemmer", "language": "english"},
-    ],
-}
+_ALSO_MAX = 4096  # duplicates' ids kept per entity (Milvus's array capacity); more: see _write
+# BM25 as the local store scores it (RetrieverSettings' bm25_k1 / bm25_b). Milvus multiplies
+# each term's score by k1 + 1 (the classic form; Lucene dropped the constant), so its scores
+# are (k1 + 1) x ragkit's: the retriever divides by it.
+BM25_K1, BM25_B = 1.5, 0.75
+# The text field holds terms already analysed by ragkit (`bm25_text`), each spelt as the hex
+# of its UTF-8 bytes: one [0-9a-f] token that Milvus's standard tokenizer (the only one
+# Milvus Lite has besides jieba) neither splits nor changes, whatever the term holds ("3.5",
+# "don't", CJK bigrams). Milvus's own English analyser instead (standard tokenizer, Lucene's
+# 33 stopwords, Snowball) scored SciFact train 0.569 nDCG@10 with BM25 alone, against 0.693
+# for the same BM25 over ragkit's terms (bench_retrieval.py --milvus --tune).
+ANALYZER = {"tokenizer": "standard"}
+
+
+def bm25_terms(terms: Iterable[str]) -> str:
+    """The text Milvus's BM25 function reads for these analysed terms (see ANALYZER)."""
+    return " ".join(term.encode("utf-8").hex() for term in terms)
+
+
+def bm25_text(chunk: Chunk) -> str:
+    """A chunk's BM25 text: its embedding text analysed in its own language, as the local
+    store indexes it (ragkit/index/segment.py), then spelt for Milvus (`bm25_terms`)."""
+    from ragkit.text.analyse import analyser_for
+
+    return bm25_terms(analyser_for(chunk.language).terms(chunk.embedding_text))
 
 
 def is_milvus(spec: object) -> bool:
@@ -325,6 +345,7 @@ class MilvusStore:
         files = manifest.get("files", {})
         # A replaced chunk keeps its id: its old entity (gen < this one) goes with the dropped.
         pending = sorted({*dropped, *(c.chunk_id for c in chunks)}) if not replace_all else []
+        languages = self._language_counts(previous, known, gen, pending, chunks, replace_all)
         full = {
             **manifest,
             "format": FORMAT,
@@ -334,12 +355,54 @@ class MilvusStore:
             "generation": gen,
             "pending": pending,
             "replaced_all": replace_all,
+            "languages": languages,
+            # A chunk with more duplicates than an entity lists: lookups by id could miss
+            # one, so syncs read every chunk (stored_with answers None) until a rebuild.
+            "also_overflow": bool((previous or {}).get("also_overflow") and not replace_all)
+            or any(len(c.also) > _ALSO_MAX for c in chunks),
         }
         for groups in known:
             self.client.flush(self.collection(groups))
         self._write_meta(full)  # the commit point
         self._delete_pending(full)
         return self.spec
+
+    def _language_counts(
+        self,
+        previous: dict[str, Any] | None,
+        known: Iterable[tuple[str, ...]],
+        gen: int,
+        pending: Sequence[str],
+        chunks: Sequence[Chunk],
+        replace_all: bool,
+    ) -> dict[str, dict[str, int]]:
+        """Live chunks per language ("" = not told) per collection after this write: the prior
+        a question's language is told with, as the local store keeps per group set. The
+        entities this write deletes (pending, gen < this one) are looked up by chunk id: the
+        cost follows what changed."""
+        counts: dict[str, Counter[str]] = {}
+        if not replace_all:
+            for name, per in ((previous or {}).get("languages") or {}).items():
+                counts[name] = Counter(per)
+            for groups in known:
+                name = self.collection(groups)
+                if not pending or not self.client.has_collection(name):
+                    continue
+                for start in range(0, len(pending), _BATCH):
+                    ids = json.dumps(list(pending[start : start + _BATCH]))
+                    rows = self.client.query(
+                        self.loaded(name),
+                        filter=f"gen < {gen} and chunk_id in {ids}",
+                        output_fields=["language"],
+                    )
+                    counts.setdefault(name, Counter()).subtract(r["language"] for r in rows)
+        for chunk in chunks:
+            name = self.collection(chunk.groups)
+            counts.setdefault(name, Counter())[chunk.language or ""] += 1
+        return {
+            name: {code: n for code, n in sorted(per.items()) if n > 0}
+            for name, per in sorted(counts.items())
+        }
 
     def _create(self, name: str, dim: int) -> None:
         if self.client.has_collection(name):
@@ -369,6 +432,17 @@ class MilvusStore:
             "groups", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=64, max_length=128
         )
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+        schema.add_field("language", DataType.VARCHAR, max_length=16)
+        # What a sync looks chunks up by (stored_with): the ids of the duplicates a stored
+        # chunk stands for, and its dedup key (ragkit/index/segment.py's, as hex).
+        schema.add_field(
+            "also",
+            DataType.ARRAY,
+            element_type=DataType.VARCHAR,
+            max_capacity=_ALSO_MAX,
+            max_length=64,
+        )
+        schema.add_field("dkey", DataType.VARCHAR, max_length=32)
         schema.add_field(
             "text",
             DataType.VARCHAR,
@@ -387,9 +461,15 @@ class MilvusStore:
         )
         index = client.prepare_index_params()
         index.add_index("dense", index_type="FLAT", metric_type="IP")
-        index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        index.add_index(
+            "sparse",
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
+            params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
+        )
         index.add_index("chunk_id", index_type="INVERTED")
         index.add_index("gen", index_type="INVERTED")
+        index.add_index("dkey", index_type="INVERTED")
         try:
             client.create_collection(
                 name, schema=schema, index_params=index, consistency_level="Strong"
@@ -502,7 +582,10 @@ def _entity(chunk: Chunk, vector: np.ndarray, gen: int) -> dict[str, Any]:
         "record": json.dumps(chunk.to_json(), ensure_ascii=False),
         "groups": list(chunk.groups),
         "dense": np.asarray(vector, dtype=np.float32).tolist(),
-        "text": chunk.embedding_text,
+        "language": (chunk.language or "")[:16],
+        "also": [other.chunk_id for other in chunk.also][:_ALSO_MAX],
+        "dkey": dedup_key(chunk.text, chunk.groups).hex(),
+        "text": bm25_text(chunk),
     }
 
 
@@ -560,6 +643,15 @@ class MilvusSnapshot:
     def __len__(self) -> int:
         return self.live_count
 
+    def languages(self, names: Iterable[str]) -> Counter[str | None]:
+        """Live chunks per language (None: not told) in these collections."""
+        counts: Counter[str | None] = Counter()
+        per_collection = self.manifest.get("languages") or {}
+        for name in names:
+            for code, n in per_collection.get(name, {}).items():
+                counts[code or None] += int(n)
+        return counts
+
     def collections(self, groups: frozenset[str]) -> list[str]:
         """Collections whose chunks an asker with `groups` may read."""
         sets = [tuple(g) for g in self.manifest.get("group_sets", [])]
@@ -602,8 +694,33 @@ class MilvusSnapshot:
     def stored_with(
         self, chunk_ids: Iterable[str], keys: Iterable[tuple[str, tuple[str, ...]]]
     ) -> list[Chunk] | None:
-        """None: duplicates' ids and (text, groups) are not indexed here, so a sync reads all."""
-        return None
+        """Live stored chunks holding one of `chunk_ids` (their own id, or a duplicate's in
+        `also`) or whose (text, groups) is one of `keys`, found by filtered queries on indexed
+        fields: a sync reads what it changes, not the store. None (read everything) when an
+        entity could not list all its duplicates' ids (`also_overflow`)."""
+        if self.manifest.get("also_overflow"):
+            return None
+        ids = sorted(set(chunk_ids))
+        digests = sorted({dedup_key(text, groups).hex() for text, groups in keys})
+        conditions = []
+        for start in range(0, len(ids), _BATCH):
+            part = json.dumps(ids[start : start + _BATCH])
+            conditions += [f"chunk_id in {part}", f"array_contains_any(also, {part})"]
+        for start in range(0, len(digests), _BATCH):
+            conditions.append(f"dkey in {json.dumps(digests[start : start + _BATCH])}")
+        found: dict[tuple[str, str], Chunk] = {}
+        for name in self.collections_all():
+            for condition in conditions:
+                rows = self.store.client.query(
+                    self.store.loaded(name),
+                    filter=f"({self.visible()}) and {condition}",
+                    output_fields=["chunk_id", "record"],
+                )
+                for row in rows:
+                    key = (name, row["chunk_id"])
+                    if key not in found:
+                        found[key] = Chunk.from_json(json.loads(row["record"]))
+        return list(found.values())
 
     def close(self) -> None:
         pass
