@@ -37,6 +37,8 @@ from ragkit.text.analyse import analyser_for
 from ragkit.text.language import question_language
 from ragkit.types import Hit
 
+# (fused score, cosine or None, BM25 or None, chunk id, collection, the stored record's JSON)
+_Candidate = tuple[float, float | None, float | None, str, str, str]
 _DEPTH = 100  # candidates per list before fusion, as the local retriever
 # Chosen on SciFact train (809 queries, nDCG@10, ragkit's terms in Milvus's BM25): see the
 # README's Milvus paragraph for the figures; test is reported there too.
@@ -101,11 +103,9 @@ class MilvusRetriever:
             for name in names:
                 found += self._fused_in_engine(name, vector, terms, depth, k)
         found.sort(key=lambda hit: (-hit[0], hit[3]))
-        best = found[:k]
-        records = self._records(best)
         hits = []
-        for rank, (score, dense, sparse, chunk_id, name) in enumerate(best, start=1):
-            chunk = records[(name, chunk_id)]
+        for rank, (score, dense, sparse, _, name, record) in enumerate(found[:k], start=1):
+            chunk = Chunk.from_json(json.loads(record))
             if not readable_by(chunk.groups, frozenset(groups)):
                 raise IndexStoreError(
                     f"milvus store {self.snapshot.store.spec}: collection {name} holds a "
@@ -118,8 +118,8 @@ class MilvusRetriever:
 
     def _fused_here(
         self, names: Sequence[str], vector: np.ndarray, terms: str, depth: int
-    ) -> list[tuple[float, float | None, float | None, str, str]]:
-        """(fused, cosine, BM25, chunk id, collection) of every candidate, fused by weighted
+    ) -> list[_Candidate]:
+        """(fused, cosine, BM25, chunk id, collection, record) of every candidate, fused by weighted
         z-scores as HybridRetriever (ragkit/retrieval/hybrid.py) does: the top `depth` of
         each list over all readable collections, each candidate given its true score in the
         other list. (BM25 scores of two collections come from two collections' statistics.)"""
@@ -128,6 +128,7 @@ class MilvusRetriever:
         dense: dict[tuple[str, str], float] = {}
         sparse: dict[tuple[str, str], float] = {}
         vectors: dict[tuple[str, str], Any] = {}
+        records: dict[tuple[str, str], str] = {}  # JSON, parsed for the final k only
         for name in names:
             loaded = store.loaded(name)
             for hit in client.search(
@@ -137,9 +138,11 @@ class MilvusRetriever:
                 limit=depth,
                 filter=expr,
                 search_params={"metric_type": "IP"},
-                output_fields=["chunk_id"],
+                output_fields=["chunk_id", "record"],
             )[0]:
-                dense[(name, hit["entity"]["chunk_id"])] = float(hit["distance"])
+                key = (name, hit["entity"]["chunk_id"])
+                dense[key] = float(hit["distance"])
+                records[key] = hit["entity"]["record"]
             if not terms:
                 continue
             for hit in client.search(
@@ -149,11 +152,12 @@ class MilvusRetriever:
                 limit=depth,
                 filter=expr,
                 search_params={"metric_type": "BM25"},
-                output_fields=["chunk_id", "dense"],
+                output_fields=["chunk_id", "dense", "record"],
             )[0]:
                 key = (name, hit["entity"]["chunk_id"])
                 sparse[key] = _bm25(hit["distance"])
                 vectors[key] = hit["entity"]["dense"]
+                records[key] = hit["entity"]["record"]
         dense, sparse = _best(dense, depth), _best(sparse, depth)
         if sparse:
             # Each list gets the true score of the other's candidates (HybridRetriever's
@@ -179,12 +183,13 @@ class MilvusRetriever:
         alpha = float(self.ranker.partition(":")[2] or 0.5)
         fused = weighted_fusion(dense, sparse, alpha, "zscore") if sparse else dense
         return [
-            (score, dense.get(key), sparse.get(key), key[1], key[0]) for key, score in fused.items()
+            (score, dense.get(key), sparse.get(key), key[1], key[0], records[key])
+            for key, score in fused.items()
         ]
 
     def _fused_in_engine(
         self, name: str, vector: np.ndarray, terms: str, depth: int, k: int
-    ) -> list[tuple[float, float | None, float | None, str, str]]:
+    ) -> list[_Candidate]:
         """The k best of one collection fused by one of Milvus's rankers (fused score only)."""
         from pymilvus import AnnSearchRequest
 
@@ -197,28 +202,15 @@ class MilvusRetriever:
                 AnnSearchRequest([terms], "sparse", {"metric_type": "BM25"}, depth, expr=expr)
             )
         result = self.snapshot.store.client.hybrid_search(
-            name, requests, _ranker(self.ranker, len(requests)), limit=k, output_fields=["chunk_id"]
+            name,
+            requests,
+            _ranker(self.ranker, len(requests)),
+            limit=k,
+            output_fields=["chunk_id", "record"],
         )
         return [
             (float(h["distance"]), None, None, h["entity"]["chunk_id"], name) for h in result[0]
         ]
-
-    def _records(self, best: Sequence[tuple[Any, ...]]) -> dict[tuple[str, str], Chunk]:
-        """The stored chunks of the final hits, read by chunk id ((collection, id) -> chunk)."""
-        client, expr = self.snapshot.store.client, self.snapshot.visible()
-        by_name: dict[str, list[str]] = {}
-        for hit in best:
-            by_name.setdefault(hit[4], []).append(hit[3])
-        records: dict[tuple[str, str], Chunk] = {}
-        for name, ids in by_name.items():
-            rows = client.query(
-                name,
-                filter=f"({expr}) and chunk_id in {json.dumps(ids)}",
-                output_fields=["chunk_id", "record"],
-            )
-            for row in rows:
-                records[(name, row["chunk_id"])] = Chunk.from_json(json.loads(row["record"]))
-        return records
 
 
 def _best(run: dict[tuple[str, str], float], depth: int) -> dict[tuple[str, str], float]:
