@@ -554,7 +554,9 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     if args.milvus:
         print(f"--- {args.milvus:,d} chunks on Milvus Lite ({args.model}) ---", flush=True)
-        milvus_row = measure(args.milvus, records, queries, args.model, milvus=True)
+        milvus_row = measure(
+            args.milvus, records, queries, args.model, milvus=True, reuse=args.reuse, steps=steps
+        )
         milvus_row["size"] = f"{args.milvus} milvus"
         rows.append(milvus_row)
         print(json.dumps(milvus_row), flush=True)
