@@ -317,3 +317,17 @@ def test_scores_and_order_equal_the_local_stores(tmp_path, spec):
             assert y.dense_score == pytest.approx(x.dense_score, rel=1e-4, abs=1e-6)
             assert y.score == pytest.approx(x.score, rel=1e-3, abs=1e-5)
     milvus.snapshot.store.close()
+
+
+@pytest.mark.parametrize("ranker", ["weighted:0.5", "rrf:60"])
+def test_milvus_in_engine_rankers_still_search(tmp_path, spec, ranker):
+    from ragkit.retrieval.milvus import MilvusRetriever
+
+    ingest([write(tmp_path / "corpus", POLICIES)], spec, options())
+    retriever = open_retriever(spec)
+    assert isinstance(retriever, MilvusRetriever)
+    retriever.ranker = ranker
+    hits = retriever.retrieve("How many days of annual leave per year?", k=3)
+    retriever.snapshot.store.close()
+    assert hits[0].chunk.source == "annual.md" and [h.rank for h in hits] == [1, 2, 3]
+    assert all(h.dense_score is None and h.sparse_score is None for h in hits)

@@ -202,15 +202,17 @@ class MilvusRetriever:
                 AnnSearchRequest([terms], "sparse", {"metric_type": "BM25"}, depth, expr=expr)
             )
         result = self.snapshot.store.client.hybrid_search(
-            name,
+            self.snapshot.store.loaded(name),
             requests,
             _ranker(self.ranker, len(requests)),
             limit=k,
             output_fields=["chunk_id", "record"],
         )
-        return [
-            (float(h["distance"]), None, None, h["entity"]["chunk_id"], name) for h in result[0]
+        found: list[_Candidate] = [
+            (float(h["distance"]), None, None, h["entity"]["chunk_id"], name, h["entity"]["record"])
+            for h in result[0]
         ]
+        return found
 
 
 def _best(run: dict[tuple[str, str], float], depth: int) -> dict[tuple[str, str], float]:
