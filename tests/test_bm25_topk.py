@@ -49,8 +49,16 @@ def manifest() -> dict:
     return {"fingerprint": {"model": "hash:8"}, "files": {}}
 
 
+@pytest.fixture(params=["pruned", "few postings"])
+def prune_from(request, monkeypatch) -> None:
+    """Both ways `top` works: pruning (forced on these small corpora), and scoring every
+    posting when there are few."""
+    if request.param == "pruned":
+        monkeypatch.setattr(bm25_module, "_PRUNE_FROM", 0)
+
+
 @pytest.mark.parametrize("seed", range(4))
-def test_pruned_top_k_equals_exhaustive_top_k(tmp_path, seed):
+def test_pruned_top_k_equals_exhaustive_top_k(tmp_path, seed, prune_from):
     rng = np.random.default_rng(seed)
     first = corpus(rng, 300)
     write_generation(tmp_path, manifest(), first, vectors(300))
@@ -83,6 +91,7 @@ def test_pruned_top_k_equals_exhaustive_top_k(tmp_path, seed):
 
 
 def test_top_k_skips_the_postings_of_common_words(tmp_path, monkeypatch):
+    monkeypatch.setattr(bm25_module, "_PRUNE_FROM", 0)
     common = [f"office salary leave {i}" for i in range(200)]
     texts = [*common, "pension office", "pension salary office"]
     chunks = [

@@ -43,6 +43,9 @@ _READ_OVER_LOOKUP = 20_000
 # A binary search for one row costs about as much as reading this many postings (measured at
 # 920k rows: about 60 ns against 10 ns).
 _LOOKUP_COST = 6
+# Below this many postings (all query terms together) `top` scores them all: pruning's many
+# small steps cost more than they save (on 10k chunks a query holds a few thousand).
+_PRUNE_FROM = 100_000
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class BM25Query:
         self.allowed = allowed
         self.rows = len(lengths32)
         self.terms: list[_Term] = []
+        self._every: np.ndarray | None = None  # every row's score, once `top` computed them
         # per segment: its hidden local rows (sorted int32) when few (tombstones), else None
         self._hidden: list[np.ndarray | None] = [None] * len(segments)
         if allowed is None:
@@ -124,6 +128,8 @@ class BM25Query:
     def at(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows),) float32 scores of these distinct global rows, as `all` gives them."""
         rows = np.asarray(rows, np.int64)
+        if self._every is not None:  # `top` scored every row already
+            return self._every[rows]
         order = np.argsort(rows, kind="stable")  # sorted needles: searchsorted walks forward
         ordered = rows[order]
         scores = np.zeros(len(rows), np.float32)
@@ -139,6 +145,10 @@ class BM25Query:
     def top(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and scores of the k best allowed rows with a positive score, best first, ties
         by row: exactly `top_rows(self.all(), k)`, reading only the postings it needs."""
+        if sum(t.df for t in self.terms) < _PRUNE_FROM:  # few postings: score them all
+            self._every = self.all()
+            rows = np.flatnonzero(self._every)
+            return _best(rows, self._every[rows], k)
         order = sorted(self.terms, key=lambda t: (-float(t.weight), t.df))
         slack = 1 + _SLACK_PER_TERM * (len(order) + 1)
         weights = [float(t.weight) for t in order]
@@ -201,11 +211,7 @@ class BM25Query:
                 sums += part
                 partial[rows] = sums
         candidates = candidates[partial[candidates] * slack >= floor]
-        scores = self.at(candidates)
-        positive = scores > 0
-        candidates, scores = candidates[positive], scores[positive]
-        best = np.lexsort((candidates, -scores))[:k]
-        return candidates[best], scores[best]
+        return _best(candidates, self.at(candidates), k)
 
     def _exact_floor(
         self, pool: np.ndarray, partial: np.ndarray, rest: list[_Term], floor: float
@@ -292,6 +298,18 @@ class BM25Query:
         if self.allowed is None:
             return None
         return self.allowed[int(self.offsets[seg]) : int(self.offsets[seg + 1])]
+
+
+def _best(rows: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k `rows` with the highest positive `values` (their scores), best first, ties by
+    row: as `top_rows` of ragkit/retrieval/sparse.py does it."""
+    keep = values > 0
+    rows, values = rows[keep], values[keep]
+    if len(rows) > k:  # keep every tie at the edge: the order below takes them by row
+        keep = values >= np.partition(values, len(values) - k)[len(values) - k]
+        rows, values = rows[keep], values[keep]
+    best = np.lexsort((rows, -values))[:k]
+    return rows[best], values[best]
 
 
 def _sorted_unique(arrays: list[np.ndarray]) -> np.ndarray:
