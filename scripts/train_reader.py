@@ -29,14 +29,22 @@ that what the README and tests/bench/bench_reader.py report is never trained or 
 A unit is a positive when it contains a gold answer (SQuAD-normalised), or for contoso, when
 it is on the cited page and most of its words are in the published answer.
 
-Model: stage 1, logistic regression on the cheap features of every unit; stage 2, logistic
-regression on cheap + dense features of the units stage 1 ranks in its top MAX_CANDIDATES
-(each question weighs the same, an HR-style one HR_WEIGHT times a public one). The
-answerability model (question level, `ragkit.reader.selector.ANSWERABILITY_NAMES`) is fitted
-on out-of-fold stage-2 scores of all training questions (grouped 4-fold by document). The
-support threshold for the embedding model is the highest that refuses at most
-MAX_FALSE_REFUSAL of the answerable handbook validation questions, scored end to end with the
-final stages. Embeddings are cached in .cache/reader/ (by text), so a rerun only trains.
+Model: stage 1, logistic regression on the cheap features of every unit; then the
+cross-encoder (`ragkit.reader.cross`, trained by scripts/train_cross.py: LoRA on the bundled
+MiniLM and a linear head, one pass over CROSS_PAIRS (question, unit) pairs: each training
+question's stage-1 top CROSS_UNITS units and its best positive below them; unanswerable
+questions' units and near misses are its negatives), written to
+ragkit/reader/cross.safetensors; stage 2, logistic regression on cheap features + the
+cross-encoder's logit for the units stage 1 ranks in its top MAX_CANDIDATES, scored by the
+numpy forward pass as at run time (each question weighs the same, an HR-style one HR_WEIGHT
+times a public one), over every HR-style training question and STAGE2_PUBLIC public ones the
+cross-encoder did not train on. The answerability model (question level,
+`ragkit.reader.selector.ANSWERABILITY_NAMES`) is fitted on out-of-fold stage-2 scores of
+those questions (grouped 4-fold by document; the cross-encoder's scores of HR questions are
+in-sample). The support threshold for the embedding model is the highest that refuses at
+most MAX_FALSE_REFUSAL of the answerable handbook validation questions, scored end to end
+with the final stages. Embeddings are cached in .cache/reader/ (by text). One torch thread,
+seeded: about 20-25 minutes on a shared 2-core machine.
 """
 
 from __future__ import annotations
@@ -64,6 +72,8 @@ sys.path.insert(0, str(REPO))
 from ragkit.index.records import Chunk, chunk_id_for  # noqa: E402
 from ragkit.reader.candidates import build_candidates, passages_text  # noqa: E402
 from ragkit.reader.features import (  # noqa: E402
+    COSINE_ONLY,
+    DENSE_NAMES,
     N_CHEAP,
     N_CROSS,
     cheap_features,
@@ -73,13 +83,28 @@ from ragkit.reader.features import (  # noqa: E402
 )
 from ragkit.types import Hit  # noqa: E402
 
-SCRIPT_VERSION = "7"
+SCRIPT_VERSION = "8"
 CACHE = REPO / ".cache" / "reader"
 SQUAD_QUESTIONS = 1500
 XQUAD_QUESTIONS = 300
 FAQUAD_QUESTIONS = 400
 MAX_PASSAGES = 5
-MAX_CANDIDATES = 3  # 6: validation 0.57, warm p95 134-155 ms at 10k chunks; 3: 0.54, 85 ms
+MAX_CANDIDATES = 3  # units the cross-encoder scores per question (warm-latency bound)
+# The cross-encoder trains on the stage-1 top CROSS_UNITS units of each training question
+# (what it sees at run time, and a little more) plus its best-ranked positive unit below
+# them; at most CROSS_PAIRS pairs, all HR-style ones first (one pass on one thread: ~25
+# pairs/s here, so the whole script stays under 30 minutes).
+# the dense features stage 2 reads (`ragkit.reader.features.DENSE_NAMES`; --dense)
+DENSE: tuple[str, ...] = COSINE_ONLY
+# --support-cross: the answerability model reads the cross-encoder's logit of the chosen unit
+# (one pair a question), whatever stage 2 reads
+SUPPORT_CROSS = False
+CROSS_UNITS = 4
+CROSS_PAIRS = 6000
+# Stage 2 and the answerability model are fitted on the cross-encoder's scores of every
+# HR-style training question and of STAGE2_PUBLIC public ones it was not trained on (the
+# numpy forward pass takes ~0.25 s a question here: all 3,500 would take 15 minutes).
+STAGE2_PUBLIC = 1000
 RETRIEVE_K = 5
 C_STAGE = 0.5  # inverse L2 strength of both stages
 # Cross features enter the fit at this value (their weights are scaled back when saved): below
@@ -499,17 +524,81 @@ def fit(
     }
 
 
-def stage2_rows(
-    rows: Sequence[Rows], stage1: Any, cosines: Sequence[np.ndarray]
-) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[int], np.ndarray]:
-    """The top MAX_CANDIDATES units of each example by stage 1, with dense features; the last
-    array is each row's passage (index into its example's hits)."""
-    xs, cs, ys, owner, hit_of = [], [], [], [], []
-    for n, (r, cos) in enumerate(zip(rows, cosines, strict=True)):
+def stage1_keep(r: Rows, stage1: Any, n: int = MAX_CANDIDATES) -> np.ndarray:
+    """Indices of the `n` units stage 1 ranks first (as the generator keeps them)."""
+    return np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:n]
+
+
+def cross_pairs(
+    examples: Sequence[Example], rows: Sequence[Rows], stage1: Any, weight: np.ndarray
+) -> tuple[list[Any], set[int]]:
+    """The cross-encoder's training pairs (`train_cross.Pair`): each question's stage-1 top
+    CROSS_UNITS units and its best-ranked positive below them, HR-style questions first,
+    then public ones in a seeded order, up to CROSS_PAIRS; and the indices of the examples
+    they come from."""
+    from train_cross import Pair
+
+    order = [n for n, e in enumerate(examples) if e.source in HR_SOURCES]
+    public = [n for n, e in enumerate(examples) if e.source not in HR_SOURCES]
+    random.Random(1).shuffle(public)
+    pairs: list[Pair] = []
+    used: set[int] = set()
+    for n in order + public:
+        r = rows[n]
         if not len(r.labels):
             continue
-        keep = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:MAX_CANDIDATES]
-        xs.append(np.hstack([r.cheap[keep], dense_features(cos[keep], r.cheap[keep])]))
+        ranked = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")
+        chosen = list(ranked[:CROSS_UNITS])
+        below = [i for i in ranked[CROSS_UNITS:] if r.labels[i]]
+        chosen += below[:1]
+        if len(pairs) + len(chosen) > CROSS_PAIRS:
+            break
+        q = examples[n].question
+        pairs += [Pair(q, r.texts[i], bool(r.labels[i]), float(weight[n])) for i in chosen]
+        used.add(n)
+    return pairs, used
+
+
+class MemoScorer:
+    """A cross-encoder scorer that remembers its answers: the HR questions are scored for
+    stage 2 and again for the HashingEmbedder threshold."""
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer = scorer
+        self.memo: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+
+    def logits(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        key = (question, tuple(texts))
+        if key not in self.memo:
+            self.memo[key] = self.scorer.logits(question, texts)
+        return self.memo[key]
+
+
+def cross_scores(
+    examples: Sequence[Example], rows: Sequence[Rows], stage1: Any, scorer: Any
+) -> list[np.ndarray]:
+    """Per example, the cross-encoder logits of its stage-1 top MAX_CANDIDATES units."""
+    out = []
+    for n, (e, r) in enumerate(zip(examples, rows, strict=True)):
+        keep = stage1_keep(r, stage1) if len(r.labels) else np.zeros(0, dtype=np.int64)
+        out.append(scorer.logits(e.question, [r.texts[i] for i in keep]))
+        if n % 500 == 0:
+            print(f"  cross-encoder scored {n}/{len(examples)} questions", flush=True)
+    return out
+
+
+def stage2_rows(
+    rows: Sequence[Rows], stage1: Any, dense: Sequence[np.ndarray]
+) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[int], np.ndarray]:
+    """The top MAX_CANDIDATES units of each example by stage 1, with their dense features
+    (`dense`: per example, the (n_keep, len(DENSE)) block of those units); the last array is
+    each row's passage (index into its example's hits)."""
+    xs, cs, ys, owner, hit_of = [], [], [], [], []
+    for n, (r, block) in enumerate(zip(rows, dense, strict=True)):
+        if not len(r.labels):
+            continue
+        keep = stage1_keep(r, stage1)
+        xs.append(np.hstack([r.cheap[keep], block]))
         cs.extend(r.crosses[i] for i in keep)
         ys.append(r.labels[keep])
         owner.extend([n] * len(keep))
@@ -540,7 +629,7 @@ def choose_threshold(answerable: Sequence[float], *unanswerable: Sequence[float]
 
 
 def question_features(
-    probabilities: Sequence[float], cos1: float, best_hit: int, e: Example, embed: Any
+    probabilities: Sequence[float], best_dense: float, best_hit: int, e: Example, embed: Any
 ) -> list[float]:
     """Answerability features of an example (`probabilities`: its stage-2 candidates', best
     first; `best_hit`: the best unit's passage); `embed(texts)` gives unit vectors."""
@@ -551,7 +640,7 @@ def question_features(
     vectors = embed([e.question, *(t for _, t in missing)])
     computed = {i: float(v @ vectors[0]) for (i, _), v in zip(missing, vectors[1:], strict=True)}
     passage = passage_cosine(e.hits, MAX_PASSAGES, computed)
-    return answerability_features(probabilities, cos1, passage, e.question, e.hits, best_hit)
+    return answerability_features(probabilities, best_dense, passage, e.question, e.hits, best_hit)
 
 
 def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
@@ -570,32 +659,52 @@ def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[
     }
 
 
+def dense_block(
+    e: Example, r: Rows, keep: np.ndarray, embed: Any, scorer: Any
+) -> tuple[np.ndarray, float]:
+    """The DENSE features of the kept units as the generator computes them (`embed`: texts
+    -> unit vectors, for cosines; `scorer`: the cross-encoder, or None), and the best
+    unit's `best_dense` answerability feature (cross-encoder logit, else cosine)."""
+    texts = [r.texts[i] for i in keep]
+    cosine = cross = None
+    if any(n.startswith("cosine") for n in DENSE):
+        vectors = embed([e.question, *texts])
+        cosine = vectors[1:] @ vectors[0]
+    if any(n.startswith("cross") for n in DENSE):
+        cross = scorer.logits(e.question, texts)
+    best = cross if cross is not None else cosine
+    assert best is not None
+    return dense_features(DENSE, r.cheap[keep], cosine, cross), float(best.max())
+
+
 def end_to_end_features(
-    examples: Sequence[Example], stage1: Any, stage2: Any, embed: Any
+    examples: Sequence[Example], stage1: Any, stage2: Any, embed: Any, scorer: Any
 ) -> np.ndarray:
     """(n, len(ANSWERABILITY_NAMES)) question features of `examples` as the generator computes
-    them with these stages: stage 1 keeps MAX_CANDIDATES units, `embed` (texts -> unit
-    vectors) gives their cosines, stage 2 their probabilities."""
+    them with these stages: stage 1 keeps MAX_CANDIDATES units, `scorer` (the cross-encoder)
+    scores them, stage 2 gives their probabilities; `embed` (texts -> unit vectors) gives the
+    question's cosine with passages the retriever did not score densely."""
     rows_q = []
     for e in examples:
         r = example_rows(e)
         if not len(r.labels):
             rows_q.append(question_features([], 0.0, 0, e, embed))
             continue
-        keep = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:MAX_CANDIDATES]
-        vectors = embed([e.question, *[r.texts[i] for i in keep]])
-        cos = vectors[1:] @ vectors[0]
-        x = np.hstack([r.cheap[keep], dense_features(cos, r.cheap[keep])])
+        keep = stage1_keep(r, stage1)
+        block, best = dense_block(e, r, keep, embed, scorer)
+        x = np.hstack([r.cheap[keep], block])
         z = stage2.logits(x, [r.crosses[i] for i in keep])
         order = np.argsort(-z, kind="stable")
         probabilities = [float(1 / (1 + np.exp(-z[i]))) for i in order]
         best_hit = int(r.hit_of[keep[order[0]]])
-        rows_q.append(question_features(probabilities, float(cos.max()), best_hit, e, embed))
+        if SUPPORT_CROSS:
+            best = float(scorer.logits(e.question, [r.texts[keep[order[0]]]])[0])
+        rows_q.append(question_features(probabilities, best, best_hit, e, embed))
     return np.array(rows_q)
 
 
 def hash_embedder_threshold(
-    stage1: Any, stage2_json: dict[str, Any], answerability: Any, hr: list[Example]
+    stage1: Any, stage2_json: dict[str, Any], answerability: Any, hr: list[Example], scorer: Any
 ) -> float:
     """The threshold for `HashingEmbedder` (tests, dry runs): its cosines run lower than a
     trained model's, so the same selector needs its own cut, capped on HR training questions."""
@@ -603,8 +712,9 @@ def hash_embedder_threshold(
     from ragkit.reader.selector import LogisticStage
 
     embedder = HashingEmbedder(dim=2048)
-    stage2 = LogisticStage.from_json(stage2_json, N_CHEAP + 2)
-    support = answerability.probability(end_to_end_features(hr, stage1, stage2, embedder.embed))
+    stage2 = LogisticStage.from_json(stage2_json, N_CHEAP + len(DENSE))
+    features = end_to_end_features(hr, stage1, stage2, embedder.embed, scorer)
+    support = answerability.probability(features)
     return capped_threshold(support[[e.answerable for e in hr]], HASH_MAX_FALSE_REFUSAL)
 
 
@@ -662,15 +772,79 @@ def training_examples(data: Path) -> list[Example]:
     return train
 
 
+def cross_encoder(
+    args: Any,
+    examples: Sequence[Example],
+    rows: Sequence[Rows],
+    stage1: Any,
+    per_example: np.ndarray,
+    data_sha: str,
+) -> tuple[Any, dict[str, Any], set[int]]:
+    """Train the cross-encoder (`train_cross`) on stage 1's candidates and write it to
+    `args.cross_out`, or with --reuse-cross keep the one there when it records this script
+    version and training-data hash. Returns its (memoised) scorer, what training reported,
+    and the indices of the examples it trained on."""
+    import train_cross
+
+    from ragkit.index.embedding import resolve_model_path
+    from ragkit.reader.cross import CrossScorer, safetensors_metadata
+
+    base = resolve_model_path(args.model)
+    assert base is not None, f"{args.model} is not a local model folder"
+    pairs, used = cross_pairs(examples, rows, stage1, per_example)
+    print(f"cross-encoder: {len(pairs)} pairs ({sum(p.label for p in pairs)} positive)", flush=True)
+    metadata = {
+        "script": "scripts/train_reader.py",
+        "script_version": SCRIPT_VERSION,
+        "training_data_sha256": data_sha,
+        "base_model": args.model,
+    }
+    old = safetensors_metadata(args.cross_out) if args.cross_out.exists() else {}
+    if args.reuse_cross and all(old.get(k) == v for k, v in metadata.items()):
+        trained = {"reused": True, "steps": int(old["steps"]), "pairs": int(old["pairs"])}
+    else:
+        trained = train_cross.train(pairs, base, args.cross_out, metadata)
+    print(f"cross-encoder: {trained}", flush=True)
+    return MemoScorer(CrossScorer(base, args.cross_out)), trained, used
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    global MAX_PASSAGES, MAX_CANDIDATES  # one run, one setting: the helpers read them
+    global MAX_PASSAGES, MAX_CANDIDATES, CROSS_PAIRS, DENSE, SUPPORT_CROSS  # one run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "ragkit" / "reader" / "selector.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: ragkit/reader/selector.json, or selector-cross.json with --support-cross",
+    )
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--max-passages", type=int, default=MAX_PASSAGES)
     parser.add_argument("--max-candidates", type=int, default=MAX_CANDIDATES)
+    parser.add_argument(
+        "--cross-out", type=Path, default=REPO / "ragkit" / "reader" / "cross.safetensors"
+    )
+    parser.add_argument(
+        "--cross-pairs", type=int, default=CROSS_PAIRS, help="cap (a smaller one: a dry run)"
+    )
+    parser.add_argument("--stage2-public", type=int, default=STAGE2_PUBLIC)
+    parser.add_argument(
+        "--dense", default=",".join(DENSE), help=f"stage 2's dense features, of {DENSE_NAMES}"
+    )
+    parser.add_argument("--support-cross", action="store_true")
+    parser.add_argument(
+        "--reuse-cross",
+        action="store_true",
+        help="keep the cross-encoder at --cross-out if it records this version and data hash",
+    )
     args = parser.parse_args(argv)
     MAX_PASSAGES, MAX_CANDIDATES = args.max_passages, args.max_candidates
+    CROSS_PAIRS = args.cross_pairs
+    DENSE = tuple(args.dense.split(","))
+    SUPPORT_CROSS = args.support_cross
+    if args.out is None:
+        name = "selector-cross.json" if SUPPORT_CROSS else "selector.json"
+        args.out = REPO / "ragkit" / "reader" / name
+    assert not set(DENSE) - set(DENSE_NAMES), f"--dense: not among {DENSE_NAMES}"
     began = time.time()
     data = shared_data()
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -696,14 +870,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     store.need(
         [e.question for e in examples]
-        + [t for r in rows for t in r.texts]
         + [t for e in examples for _, t in passage_texts_to_embed(e.hits, MAX_PASSAGES)]
     )
     store.save()
-    cosines = [
-        np.array([store.vectors[t] @ store.vectors[e.question] for t in r.texts], dtype=np.float32)
-        for e, r in zip(examples, rows, strict=True)
-    ]
     from ragkit.reader.selector import LogisticStage
 
     cheap = np.vstack([r.cheap for r in rows if len(r.labels)])
@@ -718,7 +887,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     w1 *= len(w1) / w1.sum()
     stage1_json = fit(cheap, crosses, labels, w1)
     stage1 = LogisticStage.from_json(stage1_json, N_CHEAP)
-    x2, c2, y2, owner, hit_of = stage2_rows(rows, stage1, cosines)
+    data_sha = data_hash(data)
+    scorer: Any = None
+    trained: dict[str, Any] = {}
+    if SUPPORT_CROSS or any(n.startswith("cross") for n in DENSE):
+        # the cross-encoder, trained on stage 1's candidates, then scoring them as the
+        # generator does (the numpy forward pass over the written artefact)
+        scorer, trained, used = cross_encoder(args, examples, rows, stage1, per_example, data_sha)
+    if any(n.startswith("cross") for n in DENSE):
+        # stage 2 reads the cross-encoder: fit it on every HR-style question, and public
+        # ones the cross-encoder did not see (their scores are what unseen questions get)
+        unseen = [n for n, e in enumerate(examples) if e.source not in HR_SOURCES and n not in used]
+        kept = [n for n, e in enumerate(examples) if e.source in HR_SOURCES]
+        kept += unseen[: args.stage2_public]
+        examples, rows, per_example = (
+            [examples[n] for n in kept],
+            [rows[n] for n in kept],
+            per_example[kept],
+        )
+    if any(n.startswith("cosine") for n in DENSE):
+        store.need([t for r in rows for t in r.texts])
+        store.save()
+    blocks = []
+    for n, (e, r) in enumerate(zip(examples, rows, strict=True)):
+        if len(r.labels):
+            blocks.append(dense_block(e, r, stage1_keep(r, stage1), store.embed, scorer)[0])
+        if n % 500 == 0:
+            print(f"  dense features of {n}/{len(examples)} questions", flush=True)
+    x2, c2, y2, owner, hit_of = stage2_rows([r for r in rows if len(r.labels)], stage1, blocks)
+    # stage2_rows numbers the examples with units; map back to `examples`
+    with_units = [n for n, r in enumerate(rows) if len(r.labels)]
+    owner = [with_units[o] for o in owner]
     owner_arr = np.asarray(owner)
     counts = np.bincount(owner_arr, minlength=len(examples))
     w2 = per_example[owner_arr] / counts[owner_arr]
@@ -733,6 +932,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     docs = sorted({e.group for e in examples})
     fold_of = {d: k % 4 for k, d in enumerate(docs)}
     question_rows: dict[int, list[float]] = {}
+    # the answerability model's `best_dense`: the cross-encoder's logit, else the cosine
+    best_column = N_CHEAP + DENSE.index("cross" if "cross" in DENSE else "cosine")
     owner_arr = np.asarray(owner)
     for fold in range(4):
         test = {n for n in all_index if fold_of[examples[n].group] == fold}
@@ -748,14 +949,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows_n = np.flatnonzero(owner_arr == n)
             e = examples[n]
             probabilities: list[float] = []
-            cos1, best_hit = 0.0, 0
+            best_dense, best_hit = 0.0, 0
             if len(rows_n):
                 z = model.logits(x2[rows_n], [c2[i] for i in rows_n])
                 order = np.argsort(-z, kind="stable")
                 probabilities = [float(1 / (1 + np.exp(-z[i]))) for i in order]
-                cos1 = float(x2[rows_n, N_CHEAP].max())
+                best_dense = float(x2[rows_n, best_column].max())
                 best_hit = int(hit_of[rows_n[order[0]]])
-            question_rows[n] = question_features(probabilities, cos1, best_hit, e, store.embed)
+                if SUPPORT_CROSS:  # the cross-encoder's logit of the chosen unit only
+                    chosen = stage1_keep(rows[n], stage1)[order[0]]
+                    best_dense = float(scorer.logits(e.question, [rows[n].texts[chosen]])[0])
+            question_rows[n] = question_features(
+                probabilities, best_dense, best_hit, e, store.embed
+            )
     kinds = sorted({examples[n].kind for n in hr_index if not examples[n].answerable})
     qx = np.array([question_rows[n] for n in all_index])
     qy = np.array([e.answerable for e in examples])
@@ -766,13 +972,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ragkit.reader.selector import Answerability
 
     answerability = Answerability.from_json(answerability_json)
-    stage2 = LogisticStage.from_json(stage2_json, N_CHEAP + 2)
+    stage2 = LogisticStage.from_json(stage2_json, N_CHEAP + len(DENSE))
     if validation:
         # the handbook validation documents, end to end with the final stages: never trained on
         threshold_source = "handbook validation split, end to end"
         calibration = validation
         support = answerability.probability(
-            end_to_end_features(validation, stage1, stage2, store.embed)
+            end_to_end_features(validation, stage1, stage2, store.embed, scorer)
         )
         qy = np.array([e.answerable for e in validation])
     else:
@@ -798,14 +1004,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{int((~qy).sum())} unanswerable questions ({', '.join(kinds)}): {threshold_source}"
     )
     hash_threshold = hash_embedder_threshold(
-        stage1, stage2_json, answerability, [examples[n] for n in hr_index]
+        stage1, stage2_json, answerability, [examples[n] for n in hr_index], scorer
     )
     artefact = {
-        "format": 1,
+        "format": 2,  # 2: names the dense features stage 2 reads
+        "dense": list(DENSE),
         "provenance": {
             "script": "scripts/train_reader.py",
             "script_version": SCRIPT_VERSION,
-            "training_data_sha256": data_hash(data),
+            "training_data_sha256": data_sha,
+            "cross_encoder": {"file": args.cross_out.name, **trained} if trained else None,
             "embedding_model": args.model,
             "examples": {
                 s: sum(e.source == s for e in examples)
@@ -823,7 +1031,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stage1": stage1_json,
         "stage2": stage2_json,
         "answerability": answerability_json,
-        "settings": {"max_passages": MAX_PASSAGES, "max_candidates": MAX_CANDIDATES},
+        "settings": {
+            "max_passages": MAX_PASSAGES,
+            "max_candidates": MAX_CANDIDATES,
+            "support_cross": int(SUPPORT_CROSS),
+        },
         "thresholds": {
             args.model: round(threshold, 4),
             "default": round(threshold, 4),

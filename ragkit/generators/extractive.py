@@ -4,8 +4,9 @@ No generator weights: the answer is one to three units (sentences, list items or
 of the retrieved chunks, or a whole list, each cited, Markdown emphasis removed.
 
 By default (`reader="trained"`) units are scored by the trained answer selector in
-`ragkit.reader` (language-independent features, two logistic stages, a question-level
-answerability model whose probability is the support; tests/bench/bench_reader.py). The
+`ragkit.reader` (language-independent features, a cross-encoder over the few units a cheap
+first stage keeps, a logistic second stage, a question-level answerability model whose
+probability is the support; tests/bench/bench_reader.py). The
 heuristic reader it replaced is kept as the benchmark's baseline (`reader="heuristic"`); its
 algorithm, per question:
 
@@ -59,14 +60,16 @@ from ragkit.reader.candidates import (
     unit_text,
 )
 from ragkit.reader.coverage import uncovered
+from ragkit.reader.cross import load_cross
 from ragkit.reader.features import cheap_features, dense_features
 from ragkit.reader.plain import plain
-from ragkit.reader.selector import load_selector
+from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
 from ragkit.text.analyse import analyser_for, lucene_idf, words
 from ragkit.text.language import question_language
 from ragkit.text.segment import BULLET, Unit, segment
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
+READERS = ("trained", "cross", "heuristic")
 # Weights of the unit score, tuned for answer-sentence selection on the calibration half of
 # squad2-cs224n-dev (tests/bench/bench_extractive.py); the rank prior is set by hand.
 W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
@@ -94,7 +97,9 @@ class Scored:
     share: float  # the same share, unweighted
     cue: float  # 1.0 when the unit holds what the question type asks for
     prior: float  # 1 / rank of the passage
-    dense: float = 0.0  # cosine of question and unit; 0 until embedded
+    # cosine of question and unit (0 until embedded); the trained reader with a cross-encoder:
+    # its logit for the pair (`ragkit.reader.cross`)
+    dense: float = 0.0
     score: float = 0.0
     passage: float = 0.0  # trained reader: the best cosine of question and a top passage
 
@@ -146,10 +151,13 @@ class ExtractiveGenerator:
         reader: str = "trained",
     ) -> None:
         """`reader`: "trained" scores units with the trained selector (`ragkit.reader`);
+        "cross" with the same kind of selector whose refusal support also reads the
+        cross-encoder's logit for the chosen unit (`ragkit.reader.cross`; not the default:
+        it refuses more near misses but answers fewer validation questions, see the README);
         "heuristic" with the hand-set weights and English cue lists it replaced (kept as the
         benchmark's baseline)."""
-        if reader not in ("trained", "heuristic"):
-            raise ValueError(f"reader {reader!r} is not one of 'trained', 'heuristic'")
+        if reader not in READERS:
+            raise ValueError(f"reader {reader!r} is not one of {', '.join(map(repr, READERS))}")
         self.reader = reader
         assert (max_passages or 1) >= 1 and (max_candidates or 1) >= 1 and 1 <= max_units <= 3
         self._embedder = embedder
@@ -165,11 +173,17 @@ class ExtractiveGenerator:
     def threshold(self) -> float:
         """The support below which it abstains: given, or calibrated for the embedding model."""
         if self._threshold is None:
-            if self.reader == "trained":
-                self._threshold = load_selector().threshold(self.embedder.model_id)
+            if self.reader != "heuristic":
+                self._threshold = self.selector.threshold(self.embedder.model_id)
             else:
                 self._threshold = default_threshold(self.embedder.model_id)
         return self._threshold
+
+    @property
+    def selector(self) -> Selector:
+        """The trained selector of this reader: `selector.json`, or for "cross"
+        `selector-cross.json` (its support reads the cross-encoder)."""
+        return load_selector(CROSS_SELECTOR if self.reader == "cross" else None)
 
     @property
     def max_passages(self) -> int:
@@ -186,8 +200,8 @@ class ExtractiveGenerator:
         return self._max_candidates
 
     def _setting(self, name: str) -> int:
-        if self.reader == "trained":
-            return int(load_selector().settings.get(name, 3))
+        if self.reader != "heuristic":
+            return int(self.selector.settings.get(name, 3))
         return 3
 
     @property
@@ -200,6 +214,9 @@ class ExtractiveGenerator:
         warm = getattr(self.embedder, "warm_up", None)
         if warm is not None:
             warm()
+        selector = self.selector if self.reader != "heuristic" else None
+        if selector is not None and (selector.uses_cross or selector.support_cross):
+            load_cross()  # the merged cross-encoder: built once, before the first question
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
         return self._answer(question, hits)[0]
@@ -217,11 +234,17 @@ class ExtractiveGenerator:
         best = ranked[0] if ranked else None
         if best is None:
             support = 0.0
-        elif self.reader == "trained":
-            cos1 = max(s.dense for s in ranked)
+        elif self.reader != "heuristic":
+            selector = self.selector
+            if selector.support_cross:  # the cross-encoder reads the chosen unit only
+                context = hits[best.unit.hit].chunk.context
+                text = f"{context}\n{best.text}" if self.embed_context else best.text
+                best_dense = float(load_cross().logits(question, [text])[0])
+            else:
+                best_dense = max(s.dense for s in ranked)  # cross-encoder logit, or cosine
             probabilities = [s.score for s in ranked]
-            support = load_selector().support(
-                probabilities, cos1, best.passage, question, hits, best.unit.hit
+            support = selector.support(
+                probabilities, best_dense, best.passage, question, hits, best.unit.hit
             )
         else:
             support = support_score(best.dense, best.share)
@@ -231,7 +254,7 @@ class ExtractiveGenerator:
             "support": round(support, 4),
             "threshold": self.threshold,
         }
-        missing = uncovered(question, hits) if self.reader == "trained" and best else []
+        missing = uncovered(question, hits) if self.reader != "heuristic" and best else []
         if missing:
             metadata["uncovered"] = missing
         if best is None or support < self.threshold:
@@ -251,7 +274,7 @@ class ExtractiveGenerator:
 
     def rank(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
         """The candidate units, embedded and scored, best first."""
-        if self.reader == "trained":
+        if self.reader != "heuristic":
             return self._rank_trained(question, hits)
         order = top_passages(hits, self.max_passages)
         units = [u for i in order for u in segment(hits[i].chunk.text, i)]
@@ -297,9 +320,10 @@ class ExtractiveGenerator:
         return candidates
 
     def _rank_trained(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
-        """Stage 1 (cheap features) over every unit, stage 2 (with the cosine) over the best
-        `max_candidates`; a unit's score is the selector's P(it answers)."""
-        selector = load_selector()
+        """Stage 1 (cheap features) over every unit, stage 2 (with the cosine and/or the
+        cross-encoder's logit) over the best `max_candidates`; a unit's score is the
+        selector's P(it answers)."""
+        selector = self.selector
         units, candidates = build_candidates(hits, self.max_passages)
         keep_units = [not is_planted(question, c.text) for c in candidates]
         units = [u for u, k in zip(units, keep_units, strict=True) if k]
@@ -309,22 +333,34 @@ class ExtractiveGenerator:
         cheap, crosses = cheap_features(question, candidates, passages_text(hits))
         first = selector.cheap_scores(cheap, crosses)
         keep = np.argsort(-first, kind="stable")[: self.max_candidates]
-        if self.embed_context:  # as the index embeds chunks: under their title and headings
-            embedded = [f"{candidates[i].context}\n{candidates[i].text}" for i in keep]
+        # each kept unit under its chunk's title and headings: as the index embeds chunks,
+        # and as the cross-encoder was trained
+        if self.embed_context:
+            texts = [f"{candidates[i].context}\n{candidates[i].text}" for i in keep]
         else:
-            embedded = [candidates[i].text for i in keep]
+            texts = [candidates[i].text for i in keep]
+        cross = load_cross().logits(question, texts) if selector.uses_cross else None
+        # the question's cosine with the kept units (when the selector reads it) and with the
+        # top passages: the dense retriever's own score, else (BM25-only retrieval,
+        # hand-built hits) embedded here
+        embedded = texts if selector.uses_cosine else []
         passages = passage_texts_to_embed(hits, self.max_passages)
-        vectors = self._cache.embed(
-            self.embedder.embed, [question, *embedded, *(t for _, t in passages)]
-        )
-        cosine = vectors[1 : 1 + len(keep)] @ vectors[0]  # (n_keep,) unit-vector cosines
-        computed = {
-            i: float(v @ vectors[0])
-            for (i, _), v in zip(passages, vectors[1 + len(keep) :], strict=True)
-        }
+        cosine, computed = None, {}
+        if embedded or passages:
+            vectors = self._cache.embed(
+                self.embedder.embed, [question, *embedded, *(t for _, t in passages)]
+            )
+            cosine = vectors[1 : 1 + len(embedded)] @ vectors[0]  # (n_keep,) or (0,)
+            computed = {
+                i: float(v @ vectors[0])
+                for (i, _), v in zip(passages, vectors[1 + len(embedded) :], strict=True)
+            }
         passage = passage_cosine(hits, self.max_passages, computed)
         kept = cheap[keep]
-        p = selector.probabilities(kept, dense_features(cosine, kept), [crosses[i] for i in keep])
+        dense = dense_features(selector.dense, kept, cosine, cross)
+        p = selector.probabilities(kept, dense, [crosses[i] for i in keep])
+        best_dense = cross if cross is not None else cosine
+        assert best_dense is not None
         scored = [
             Scored(
                 units[i],
@@ -337,7 +373,7 @@ class ExtractiveGenerator:
                 float(prob),
                 passage,
             )
-            for i, cos, prob in zip(keep, cosine, p, strict=True)
+            for i, cos, prob in zip(keep, best_dense, p, strict=True)
         ]
         scored.sort(key=lambda s: -s.score)
         return scored

@@ -269,14 +269,22 @@ def _packed_linear_works(torch: Any) -> bool:
 class BertEncoder:
     """Token ids in, L2-normalised float32 sentence vectors out, with the given ops."""
 
-    def __init__(self, spec: BertSpec, ops: Any = None) -> None:
+    def __init__(
+        self, spec: BertSpec, ops: Any = None, weights: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """`weights`: the model's tensors by name (as `read_safetensors` gives them), for a
+        model whose weights were changed after loading (a merged LoRA delta,
+        `ragkit.reader.cross`); default: the folder's model.safetensors, memory-mapped."""
         self.spec = spec
         self.ops = ops or NumpyOps()
-        raw = read_safetensors(spec.folder / "model.safetensors")
+        raw = (
+            weights if weights is not None else read_safetensors(spec.folder / "model.safetensors")
+        )
         w = self.ops.weight
         self.word = w(raw["embeddings.word_embeddings.weight"])  # (vocab, H)
         self.position = w(raw["embeddings.position_embeddings.weight"])  # (max_pos, H)
-        self.token_type = w(raw["embeddings.token_type_embeddings.weight"][0])  # (H,)
+        self.token_types = w(raw["embeddings.token_type_embeddings.weight"])  # (types, H)
+        self.token_type = self.token_types[0]  # (H,): a single text is all type 0
         self.norm = (w(raw["embeddings.LayerNorm.weight"]), w(raw["embeddings.LayerNorm.bias"]))
         self.blocks = [self._block(raw, f"encoder.layer.{i}.") for i in range(spec.layers)]
 
@@ -305,7 +313,21 @@ class BertEncoder:
         }
 
     def encode(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """ids, mask: (B, T) int64, right-padded; returns (B, H) float32, unit length.
+        """ids, mask: (B, T) int64, right-padded; returns (B, H) float32, unit length."""
+        states = self.states(ids, mask)  # (B, T, H), zeros at padding
+        if self.spec.pooling == "cls":
+            pooled = states[:, 0]
+        else:
+            pooled = states.sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def states(
+        self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The last layer's token states, (B, T, H) float32, zeros at padding. ids, mask and
+        `types` (segment ids of a text pair: 0 for the first text, 1 for the second; default
+        all 0): (B, T) int64, right-padded.
 
         Padding never reaches the linear layers, which do most of the work: the N real tokens
         of the batch travel packed as one (N, H) matrix, and only attention, which needs the
@@ -319,7 +341,11 @@ class BertEncoder:
         rows = ops.asarray(real)
         keep = ops.asarray(mask.astype(bool))  # (B, T)
         tokens, positions = ops.asarray(ids.reshape(-1)[real]), ops.asarray(real % length)
-        x = self.word[tokens] + self.position[positions] + self.token_type  # (N, H)
+        x = self.word[tokens] + self.position[positions]  # (N, H)
+        if types is None:
+            x += self.token_type
+        else:
+            x += self.token_types[ops.asarray(types.reshape(-1)[real])]
         x = ops.layer_norm(x, *self.norm, spec.eps)
         for block in self.blocks:
             qkv = ops.zeros(batch * length, 3 * spec.hidden, like=x)  # (B*T, 3H), padded
@@ -338,13 +364,7 @@ class BertEncoder:
             x = ops.layer_norm(update, *block["norm2"], spec.eps)
         states = np.zeros((batch * length, spec.hidden), dtype=np.float32)
         states[real] = ops.numpy(x)
-        states = states.reshape(batch, length, spec.hidden)  # (B, T, H), zeros at padding
-        if spec.pooling == "cls":
-            pooled = states[:, 0]
-        else:
-            pooled = states.sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return states.reshape(batch, length, spec.hidden)  # (B, T, H), zeros at padding
 
 
 def encode_batched(

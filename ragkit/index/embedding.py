@@ -21,6 +21,7 @@ for tests and for trying the pipeline on a machine without the model.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -136,14 +137,7 @@ class SentenceTransformerEmbedder:
     @cached_property
     def _tokenizer(self) -> Any:
         if self.path is not None and (self.path / "tokenizer.json").exists():
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
-            # tokenizer.json carries the model's truncation: counting through it would report
-            # at most max_seq_length for any text and hide exactly the overflow we look for.
-            tokenizer.no_truncation()
-            tokenizer.no_padding()
-            return tokenizer
+            return word_piece_tokenizer(self.path)
         return None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -214,7 +208,7 @@ class SentenceTransformerEmbedder:
             return self._embed_sentence_transformers(list(texts), batch_size)
         rows = self.token_ids(texts)
         if self._model is None and sum(map(len, rows)) <= self.small_tokens:
-            with _one_blas_thread():
+            with one_blas_thread():
                 return encode_batched(self._small_encoder, rows, max_batch=8)
         import torch
 
@@ -250,8 +244,22 @@ class SentenceTransformerEmbedder:
         }
 
 
+@functools.cache
+def word_piece_tokenizer(folder: Path) -> Any:
+    """The `tokenizers.Tokenizer` of a model folder's tokenizer.json, without truncation or
+    padding; loaded once per folder (0.1 s), shared by the embedder and the cross-encoder."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    # tokenizer.json carries the model's truncation: counting through it would report at
+    # most max_seq_length for any text and hide exactly the overflow we look for.
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
 @contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
+def one_blas_thread() -> Iterator[None]:
     """numpy's BLAS on one thread: on small products, waking a second thread costs more than
     it saves, and on a busy machine much more (a question: 27 ms vs 470 ms measured)."""
     try:

@@ -10,11 +10,12 @@ question wants is learned, as weights on hashed question-opening words ("how man
 viele", "quantos") crossed with what the unit holds (a number the question lacks, a name,
 a table row).
 
-Two blocks, because the embedding model is the expensive step:
+Two blocks, because the embedding model and the cross-encoder are the expensive steps:
 - `cheap_features(...)`: (n_units, N_CHEAP) dense features plus hashed cross indices, for
   every unit; stage 1 ranks all units with them;
-- `dense_features(cos, cheap)`: the (n, N_DENSE) block added for the few units stage 1 keeps,
-  once their cosine with the question is known.
+- `dense_features(names, cheap, cosine, cross)`: the block added for the few units stage 1
+  keeps, once they are embedded (cosine) and/or the cross-encoder has read them with the
+  question.
 """
 
 from __future__ import annotations
@@ -72,8 +73,11 @@ CHEAP_NAMES = (
     "first_of_document",  # the unit's passage is the earliest retrieved one of its document
 )
 N_CHEAP = len(CHEAP_NAMES)
-DENSE_NAMES = ("cosine", "cosine_x_share")
-N_DENSE = len(DENSE_NAMES)
+# the unit's cosine with the question (bi-encoder), the cross-encoder's logit for the pair
+# (`ragkit.reader.cross`), and each times the unit's share of question words; a selector
+# names the ones it reads (`Selector.dense`): format-1 selectors read the cosine pair only
+DENSE_NAMES = ("cosine", "cosine_x_share", "cross", "cross_x_share")
+COSINE_ONLY = DENSE_NAMES[:2]
 
 
 def tokens(text: str) -> list[str]:
@@ -228,7 +232,19 @@ def cheap_features(
     return features, crosses
 
 
-def dense_features(cosine: np.ndarray, cheap: np.ndarray) -> np.ndarray:
-    """(n, N_DENSE): the unit's cosine with the question, and that times the word share."""
-    cosine = np.asarray(cosine, dtype=np.float32).reshape(-1)
-    return np.stack([cosine, cosine * cheap[:, 2]], axis=1)
+def dense_features(
+    names: Sequence[str],
+    cheap: np.ndarray,
+    cosine: np.ndarray | None = None,
+    cross: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, len(names)) columns of `DENSE_NAMES` for n units: `cosine` (n,) their cosines with
+    the question, `cross` (n,) the cross-encoder's logits; either may be None when no name
+    needs it."""
+    columns = []
+    for name in names:
+        values = cosine if name.startswith("cosine") else cross
+        assert values is not None, f"dense feature {name} needs its scores"
+        v = np.asarray(values, dtype=np.float32).reshape(-1)
+        columns.append(v * cheap[:, 2] if name.endswith("_x_share") else v)
+    return np.stack(columns, axis=1)

@@ -2,15 +2,17 @@
 
 Stage 1 scores every candidate unit of the top passages from cheap features (word overlap,
 numbers and names, position, hashed question openings crossed with what the unit holds);
-the best few are embedded, and stage 2 adds their cosine with the question. Stage 2's output
-is P(this unit answers the question) and picks the answer. Whether to answer at all is a third,
-question-level logistic model (`Answerability`) over the best unit's probability and cosine,
-the question's cosine with the top passages and whether an asked name is missing from all;
-below the threshold calibrated for the embedding model the generator refuses.
+the cross-encoder (`ragkit.reader.cross`) reads the question with each of the best few, and
+stage 2 adds its logit. Stage 2's output is P(this unit answers the question) and picks the
+answer. Whether to answer at all is a third, question-level logistic model (`Answerability`)
+over the best unit's probability, the best cross-encoder logit, the question's cosine with
+the top passages and whether asked names or terms are missing; below the threshold
+calibrated for the embedding model the generator refuses.
 
-The weights live in `selector.json` next to this module (a few hundred kB), written by
-`scripts/train_reader.py`, which records its version and the SHA-256 of its training data in
-the file. Inference is numpy only: no scikit-learn at run time.
+The weights live in `selector.json` next to this module (a few hundred kB) and
+`cross.safetensors`, written by `scripts/train_reader.py`, which records its version and the
+SHA-256 of its training data in both. Inference is numpy only: no scikit-learn or torch at
+run time.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from typing import Any
 import numpy as np
 
 from ragkit.reader.coverage import uncovered
-from ragkit.reader.features import N_CHEAP, N_CROSS, N_DENSE
+from ragkit.reader.features import COSINE_ONLY, DENSE_NAMES, N_CHEAP, N_CROSS
 from ragkit.text.analyse import analyser_for
 from ragkit.types import Hit
 
 ARTEFACT = Path(__file__).with_name("selector.json")
+# the selector whose support reads the cross-encoder (`ragkit.reader.cross`): reader="cross"
+CROSS_SELECTOR = Path(__file__).with_name("selector-cross.json")
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class LogisticStage:
 
 ANSWERABILITY_NAMES = (
     "best_probability",
-    "best_cosine",
+    "best_dense",  # the best unit cross-encoder logit; the best cosine without a cross-encoder
     "passage_cosine",
     "names_missing",
     "margin",
@@ -95,7 +99,7 @@ def missing_terms(question: str, hits: Sequence[Hit], best_hit: int) -> tuple[fl
 
 def answerability_features(
     probabilities: Sequence[float],
-    cos1: float,
+    best_dense: float,
     passage_cos: float,
     question: str,
     hits: Sequence[Hit],
@@ -103,16 +107,17 @@ def answerability_features(
 ) -> list[float]:
     """Question-level evidence that the passages answer it: the best unit's stage-2
     probability (`probabilities` are the candidates', best first) and its margin over the
-    runner-up, the best unit cosine, the best cosine of the question with a top passage (the
-    dense retriever's own score when it has one), whether an asked name or code is missing
-    from every passage (`ragkit.reader.coverage`), and the shares of asked terms missing
-    (`missing_terms`). Fused retrieval scores are left out: they are z-scores relative to one
-    query's other candidates."""
+    runner-up, the best cross-encoder logit of a unit (its cosine for a selector without
+    the cross-encoder), the best cosine of the question with a top passage (the dense
+    retriever's own score when it has one), whether an asked name
+    or code is missing from every passage (`ragkit.reader.coverage`), and the shares of
+    asked terms missing (`missing_terms`). Fused retrieval scores are left out: they are
+    z-scores relative to one query's other candidates."""
     p1 = float(probabilities[0]) if len(probabilities) else 0.0
     p2 = float(probabilities[1]) if len(probabilities) > 1 else 0.0
     anywhere, in_best = missing_terms(question, hits, best_hit)
     names = float(bool(uncovered(question, hits)))
-    return [p1, cos1, passage_cos, names, p1 - p2, anywhere, in_best]
+    return [p1, best_dense, passage_cos, names, p1 - p2, anywhere, in_best]
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,22 @@ class Selector:
     provenance: dict[str, Any]
     # settings the generator reads (max_passages, max_candidates): chosen with the threshold
     settings: dict[str, int] = field(default_factory=dict)
+    # the dense features stage 2 reads (`ragkit.reader.features.DENSE_NAMES`)
+    dense: tuple[str, ...] = COSINE_ONLY
+
+    @property
+    def uses_cosine(self) -> bool:
+        return any(n.startswith("cosine") for n in self.dense)
+
+    @property
+    def uses_cross(self) -> bool:
+        """Stage 2 reads the cross-encoder's logits of the kept units."""
+        return any(n.startswith("cross") for n in self.dense)
+
+    @property
+    def support_cross(self) -> bool:
+        """The answerability model reads the cross-encoder's logit of the chosen unit."""
+        return bool(self.settings.get("support_cross", 0))
 
     def cheap_scores(self, cheap: np.ndarray, crosses: Sequence[Sequence[int]]) -> np.ndarray:
         """(n,) stage-1 logits: the order in which units are worth embedding."""
@@ -164,7 +185,7 @@ class Selector:
     def support(
         self,
         probabilities: Sequence[float],
-        cos1: float,
+        best_dense: float,
         passage_cos: float,
         question: str,
         hits: Sequence[Hit],
@@ -172,7 +193,7 @@ class Selector:
     ) -> float:
         """P(the passages answer the question): compared with `threshold` to refuse."""
         features = answerability_features(
-            probabilities, cos1, passage_cos, question, hits, best_hit
+            probabilities, best_dense, passage_cos, question, hits, best_hit
         )
         x = np.asarray(features, dtype=np.float64)
         return float(self.answerability.probability(x)[0])
@@ -185,13 +206,18 @@ class Selector:
 
 
 def selector_from_json(data: dict[str, Any]) -> Selector:
+    """Format 1: stage 2 reads unit cosines; format 2 names its dense features."""
+    dense = tuple(data.get("dense", COSINE_ONLY))
+    if set(dense) - set(DENSE_NAMES) or not dense:
+        raise ValueError(f"selector dense features {dense} are not among {DENSE_NAMES}")
     return Selector(
         LogisticStage.from_json(data["stage1"], N_CHEAP),
-        LogisticStage.from_json(data["stage2"], N_CHEAP + N_DENSE),
+        LogisticStage.from_json(data["stage2"], N_CHEAP + len(dense)),
         Answerability.from_json(data["answerability"]),
         {k: float(v) for k, v in data["thresholds"].items()},
         data["provenance"],
         {k: int(v) for k, v in data.get("settings", {}).items()},
+        dense,
     )
 
 

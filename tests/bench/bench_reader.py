@@ -3,9 +3,13 @@
     nice -n 10 python tests/bench/bench_reader.py [--limit N] [--json out.json]
 
 Both readers are `ExtractiveGenerator`s over the same passages with the same embedder:
-`reader="trained"` (the default: `ragkit/reader/selector.json`) and `reader="heuristic"`
-(hand-set weights, English cue lists, SQuAD-calibrated threshold). Every set is the held-out
-split of `scripts/train_reader.py`, which never trains or tunes on it:
+`reader="trained"` (the default: `ragkit/reader/selector.json` and the cross-encoder
+`cross.safetensors`) and `reader="heuristic"` (hand-set weights, English cue lists,
+SQuAD-calibrated threshold). `--baseline REF` adds the trained reader as it was at a git
+commit (its code and artefact, `git archive` into a temporary folder, run there in a
+subprocess over the same sets and caches): the reader being replaced, in the same run.
+Every set is the held-out split of `scripts/train_reader.py`, which never trains or tunes
+on it:
 
 - hr: HR-style questions over documents held out by document (`HR_HELD_OUT`), asked end to
   end against an index of sample_corpus (retrieve k=5, then read): training/reader's pairs
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import zlib
@@ -135,6 +140,35 @@ def evaluate(generator: ExtractiveGenerator, examples: Sequence[tr.Example]) -> 
     }
 
 
+def baseline_results(ref: str, argv: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The results of this benchmark as committed at `ref` (its own code and artefacts), run
+    with the same arguments; its `.cache` is this checkout's (the same indexes)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-reader-") as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        # the same indexes, linked, but for the one of the repository's own sample_corpus:
+        # an index is bound to its folder, so that one is built afresh for the archive's copy
+        cache = Path(tmp) / ".cache" / "reader"
+        cache.mkdir(parents=True)
+        for entry in (REPO / ".cache" / "reader").iterdir():
+            if entry.name.startswith("index-") and entry.name != "index-sample":
+                (cache / entry.name).symlink_to(entry)
+        out = Path(tmp) / "results.json"
+        env = {**os.environ, "PYTHONPATH": tmp}
+        subprocess.run(
+            [sys.executable, f"{tmp}/tests/bench/bench_reader.py", *argv, "--json", str(out)],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        return json.loads(out.read_text())
+
+
 def fmt(x: float | None) -> str:
     return "   -" if x is None else f"{x:.2f}"
 
@@ -150,13 +184,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="handbook documents: test (reported) or validation (for choosing settings)",
     )
     parser.add_argument("--only", nargs="*", default=(), help="set names, e.g. handbook")
+    parser.add_argument(
+        "--baseline", default=None, help="a git commit: its trained reader beside this one"
+    )
     args = parser.parse_args(argv)
+    baseline: dict[str, dict[str, Any]] = {}
+    if args.baseline:
+        passed = ["--limit", str(args.limit), "--split", args.split]
+        passed += ["--only", *args.only] if args.only else []
+        print(f"running the reader at {args.baseline} first ...", flush=True)
+        baseline = baseline_results(args.baseline, passed)
     data = tr.shared_data()
     sets = held_out_sets(data, args.limit, args.split, args.only)
     embedder = load_embedder(DEFAULT_MODEL)
     readers = {
         "heuristic": ExtractiveGenerator(embedder, reader="heuristic"),
         "trained": ExtractiveGenerator(embedder, reader="trained"),
+        "cross": ExtractiveGenerator(embedder, reader="cross"),
     }
     results: dict[str, dict[str, Any]] = {}
     print(f"handbook split: {args.split}")
@@ -165,8 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'correct ref':>11} {'words':>5}"
     )
     for name, examples in sets.items():
-        for reader, generator in readers.items():
-            r = evaluate(generator, examples)
+        rows = [(reader, evaluate(generator, examples)) for reader, generator in readers.items()]
+        if f"{name}/trained" in baseline:
+            rows.append((f"@{args.baseline[:9]}", baseline[f"{name}/trained"]))
+        for reader, r in rows:
             results[f"{name}/{reader}"] = r
             print(
                 f"{name:11} {r['answerable']:>4}/{r['unanswerable']:<4}  {reader:9} "

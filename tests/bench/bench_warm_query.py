@@ -69,6 +69,9 @@ def tutorial_store(snapshot):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--reader", default="trained", help="the extractive reader: trained, cross, heuristic"
+    )
     args = parser.parse_args()
     if not SCIFACT.is_dir():
         print(f"skipped: {SCIFACT} is absent (set RAGKIT_SHARED_DATA)")
@@ -85,6 +88,12 @@ def main() -> None:
         queries = [json.loads(line)["text"] for line in handle][: args.queries]
 
     assistant = Assistant.from_index(index)
+    if args.reader != "trained":  # the default generator with another reader
+        from ragkit.generators.extractive import ExtractiveGenerator
+
+        embedder = assistant.retriever.embedder  # type: ignore[attr-defined]
+        generator = ExtractiveGenerator(embedder, reader=args.reader)
+        assistant = Assistant(assistant.retriever, generator, assistant.k, assistant.groups)
     assistant.warm_up()  # what a long-lived process (serve, chat, eval) does first
     assistant.ask(queries[0])
     ask_ms = timed(assistant.ask, queries)
@@ -93,7 +102,7 @@ def main() -> None:
     store.similarity_search(queries[0], k=5)
     baseline_ms = timed(lambda q: store.similarity_search(q, k=5), queries)
 
-    print(f"{len(queries)} SciFact queries, k=5, one thread, after warm-up")
+    print(f"{len(queries)} SciFact queries, k=5, one thread, after warm-up, reader {args.reader}")
     print(f"{'what':<46}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
     rows = [
         ("ragkit retrieval + extractive answer", ask_ms),
