@@ -29,22 +29,29 @@ that what the README and tests/bench/bench_reader.py report is never trained or 
 A unit is a positive when it contains a gold answer (SQuAD-normalised), or for contoso, when
 it is on the cited page and most of its words are in the published answer.
 
-Model: stage 1, logistic regression on the cheap features of every unit; then the
-cross-encoder (`ragkit.reader.cross`, trained by scripts/train_cross.py: LoRA on the bundled
-MiniLM and a linear head, one pass over CROSS_PAIRS (question, unit) pairs: each training
-question's stage-1 top CROSS_UNITS units and its best positive below them; unanswerable
-questions' units and near misses are its negatives), written to
-ragkit/reader/cross.safetensors; stage 2, logistic regression on cheap features + the
-cross-encoder's logit for the units stage 1 ranks in its top MAX_CANDIDATES, scored by the
-numpy forward pass as at run time (each question weighs the same, an HR-style one HR_WEIGHT
-times a public one), over every HR-style training question and STAGE2_PUBLIC public ones the
-cross-encoder did not train on. The answerability model (question level,
-`ragkit.reader.selector.ANSWERABILITY_NAMES`) is fitted on out-of-fold stage-2 scores of
-those questions (grouped 4-fold by document; the cross-encoder's scores of HR questions are
-in-sample). The support threshold for the embedding model is the highest that refuses at
-most MAX_FALSE_REFUSAL of the answerable handbook validation questions, scored end to end
-with the final stages. Embeddings are cached in .cache/reader/ (by text). One torch thread,
-seeded: about 20-25 minutes on a shared 2-core machine.
+Model: stage 1, logistic regression on the cheap features of every unit; stage 2, logistic
+regression on cheap + dense features (`--dense`, default the unit's cosine and cosine x word
+share) of the units stage 1 ranks in its top MAX_CANDIDATES (each question weighs the same,
+an HR-style one HR_WEIGHT times a public one). The answerability model (question level,
+`ragkit.reader.selector.ANSWERABILITY_NAMES`) is fitted on out-of-fold stage-2 scores of all
+training questions (grouped 4-fold by document).
+
+The cross-encoder (`ragkit.reader.cross`; `--support-cross`, or `--dense` naming "cross"):
+trained by scripts/train_cross.py (LoRA on the bundled MiniLM and a linear head, one pass over
+CROSS_PAIRS (question, unit) pairs: each training question's stage-1 top CROSS_UNITS units
+and its best positive below them; unanswerable questions' units and near misses are its
+negatives), written to ragkit/reader/cross.safetensors, then scored by the numpy forward pass
+as at run time. With `--support-cross` (writes selector-cross.json, reader="cross") the
+answerability model reads its logit of the chosen unit in place of the best cosine (its
+scores of training questions are in-sample). When stage 2 reads it, stage 2 and the
+answerability model are fitted on every HR-style training question and STAGE2_PUBLIC public
+ones it did not train on.
+
+The support threshold for the embedding model is the highest that refuses at most
+MAX_FALSE_REFUSAL of the answerable handbook validation questions, scored end to end with
+the final stages. Embeddings are cached in .cache/reader/ (by text), so a rerun without
+the cross-encoder takes a few minutes; the cross-encoder (one torch thread, seeded) adds
+about 15 minutes of training and 7 of scoring on a shared 2-core machine under load.
 """
 
 from __future__ import annotations

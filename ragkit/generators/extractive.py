@@ -4,11 +4,12 @@ No generator weights: the answer is one to three units (sentences, list items or
 of the retrieved chunks, or a whole list, each cited, Markdown emphasis removed.
 
 By default (`reader="trained"`) units are scored by the trained answer selector in
-`ragkit.reader` (language-independent features, a cross-encoder over the few units a cheap
-first stage keeps, a logistic second stage, a question-level answerability model whose
-probability is the support; tests/bench/bench_reader.py). The
-heuristic reader it replaced is kept as the benchmark's baseline (`reader="heuristic"`); its
-algorithm, per question:
+`ragkit.reader` (language-independent features, two logistic stages, a question-level
+answerability model whose probability is the support; tests/bench/bench_reader.py);
+`reader="cross"` adds the cross-encoder's logit of the chosen unit to that support
+(`ragkit.reader.cross`; measured, not better: see the README). The heuristic reader it
+replaced is kept as the benchmark's baseline (`reader="heuristic"`); its algorithm, per
+question:
 
 1. Segment the top `max_passages` chunks into units (`ragkit.text.segment`). Paragraph
    text is split into sentences (abbreviations such as "e.g." and "No. 5", decimals such as
@@ -97,8 +98,8 @@ class Scored:
     share: float  # the same share, unweighted
     cue: float  # 1.0 when the unit holds what the question type asks for
     prior: float  # 1 / rank of the passage
-    # cosine of question and unit (0 until embedded); the trained reader with a cross-encoder:
-    # its logit for the pair (`ragkit.reader.cross`)
+    # cosine of question and unit (0 until embedded); for a selector whose stage 2 reads the
+    # cross-encoder: its logit for the pair (`ragkit.reader.cross`)
     dense: float = 0.0
     score: float = 0.0
     passage: float = 0.0  # trained reader: the best cosine of question and a top passage

@@ -11,7 +11,8 @@ matrices, the head, and metadata: script version, training-data hash, base model
 
 At load the delta `B @ A * alpha / r` is added to the bundled model's weights once and the
 numpy forward pass (`ragkit.index.bert_numpy`) runs the merged model: no torch, transformers
-or peft at run time. The generator scores only the few units its cheap first stage keeps.
+or peft at run time. A generator scores only a few units: reader="cross" the chosen one,
+for its refusal support (`ragkit.reader.selector`; measured in the README).
 """
 
 from __future__ import annotations

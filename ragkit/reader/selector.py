@@ -2,17 +2,19 @@
 
 Stage 1 scores every candidate unit of the top passages from cheap features (word overlap,
 numbers and names, position, hashed question openings crossed with what the unit holds);
-the cross-encoder (`ragkit.reader.cross`) reads the question with each of the best few, and
-stage 2 adds its logit. Stage 2's output is P(this unit answers the question) and picks the
-answer. Whether to answer at all is a third, question-level logistic model (`Answerability`)
-over the best unit's probability, the best cross-encoder logit, the question's cosine with
-the top passages and whether asked names or terms are missing; below the threshold
-calibrated for the embedding model the generator refuses.
+the best few are embedded, and stage 2 adds their cosine with the question (a selector may
+name other dense features: the cross-encoder's logits, `ragkit.reader.cross`). Stage 2's
+output is P(this unit answers the question) and picks the answer. Whether to answer at all
+is a third, question-level logistic model (`Answerability`) over the best unit's
+probability and cosine (or cross-encoder logit), the question's cosine with the top
+passages and whether asked names or terms are missing; below the threshold calibrated for
+the embedding model the generator refuses.
 
-The weights live in `selector.json` next to this module (a few hundred kB) and
-`cross.safetensors`, written by `scripts/train_reader.py`, which records its version and the
-SHA-256 of its training data in both. Inference is numpy only: no scikit-learn or torch at
-run time.
+The weights live in `selector.json` next to this module (the default) and
+`selector-cross.json` (reader="cross": its support reads the cross-encoder's logit of the
+chosen unit, `cross.safetensors`), a few hundred kB each, written by
+`scripts/train_reader.py`, which records its version and the SHA-256 of its training data.
+Inference is numpy only: no scikit-learn or torch at run time.
 """
 
 from __future__ import annotations
