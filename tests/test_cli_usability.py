@@ -94,3 +94,23 @@ def test_sources_says_whose_view_it_lists(capsys, tiny_index, groups, header):
     assert first.startswith(f"{count} document{'s' if count != 1 else ''} ")
     assert "1 chunks" not in out and "1 pages" not in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_ladder_records_without_passages_name_the_builder(capsys, tmp_path):
+    # A plain eval set (no stored passages) given to --ladder: one line saying how to build them.
+    records = tmp_path / "test.jsonl"
+    records.write_text('{"id": "1", "question": "q?", "answer": "a"}\n', encoding="utf-8")
+    (tmp_path / "adapters").mkdir()
+    code, out, err = run_cli(
+        capsys,
+        "eval",
+        str(records),
+        "--ladder",
+        str(tmp_path / "adapters"),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert code != 0 and out == ""
+    line = err.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "'passages'" in line and "python tests/bench/ladder_data.py OUT" in line

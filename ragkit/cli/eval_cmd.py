@@ -47,8 +47,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="DIR",
         help="the adaptation ladder: answer DATASET (records with passages and oracle, as "
-        "ragkit.tune.public writes them) with the base --llm and every adapter folder in DIR, "
-        "grounded, ungrounded and oracle; writes ladder.md/.html/.json to --out",
+        "`python tests/bench/ladder_data.py OUT` or ragkit.tune.public.build write them) with "
+        "the base --llm and every adapter folder in DIR, grounded (each record's stored "
+        "passages; --index is not used), ungrounded and oracle; writes ladder.md/.html/.json "
+        "to --out",
     )
     parser.add_argument(
         "--max-new-tokens", type=int, default=32, help="answer length cap for --ladder"

@@ -78,8 +78,9 @@ def read_test(path: Path | str) -> list[dict[str, Any]]:
         if missing:
             raise ConfigError(
                 f"{path}:{number}: missing {missing}; ladder records need id, question, "
-                "answerable, passages and oracle (write them with tests/bench/bench_ladder.py "
-                "or ragkit.tune.public)"
+                "answerable, passages and oracle: build them with `python "
+                "tests/bench/ladder_data.py OUT` (writes OUT/test.jsonl) or "
+                "ragkit.tune.public.build(...)"
             )
         for key in ("passages", "oracle"):
             check_passages(path, number, key, record[key])
