@@ -114,3 +114,23 @@ def test_ladder_records_without_passages_name_the_builder(capsys, tmp_path):
     line = err.strip()
     assert "\n" not in line and "Traceback" not in line
     assert "'passages'" in line and "python tests/bench/ladder_data.py OUT" in line
+
+
+@pytest.mark.parametrize("command", ["ask", "search"])
+def test_an_unknown_store_scheme_names_the_value_and_the_accepted_forms(capsys, command):
+    code, _, err = run_cli(capsys, command, "hi", "--store", "foo://bar")
+    assert code == 2 and err.count("\n") == 1
+    assert "'foo://bar'" in err and "foo:/bar" not in err
+    assert "milvus:PATH.db" in err and "milvus://HOST:PORT" in err and "ragkit ingest" not in err
+
+
+def test_a_file_as_index_says_it_is_a_file(capsys, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Hello\n")
+    code, _, err = run_cli(capsys, "ask", "hi", "--index", str(readme))
+    assert code == 1 and err.count("\n") == 1
+    assert f"{readme} is a file, not an index" in err and f"--index {readme}" not in err
+    lite = tmp_path / "trial.db"
+    lite.write_bytes(b"")
+    _, _, err = run_cli(capsys, "search", "hi", "--index", str(lite))
+    assert f"pass --index milvus:{lite}" in err

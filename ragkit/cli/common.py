@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,9 +29,19 @@ def index_dir(args: argparse.Namespace) -> Path:
     """The --index folder; a milvus: spec is returned as given (a str)."""
     if not args.index:
         raise UsageError("no index directory: pass --index DIR or set RAGKIT_INDEX")
-    if str(args.index).startswith("milvus:"):
-        return args.index
-    return Path(args.index)
+    value = str(args.index)
+    if value.startswith("milvus:"):
+        return value
+    # A URI with another scheme is a mistake, not a folder name: Path would fold its '//'.
+    if _URI.match(value):
+        raise UsageError(
+            f"unknown store {value!r}: --index/--store takes a folder, milvus:PATH.db "
+            "(Milvus Lite) or milvus://HOST:PORT (a Milvus server)"
+        )
+    return Path(value)
+
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def parse_groups(value: str | None) -> tuple[str, ...]:
@@ -56,7 +67,11 @@ def add_assistant_options(parser: argparse.ArgumentParser, *, generator: bool = 
         "--llm", default=os.environ.get("RAGKIT_LLM", "extractive"), help=f"{LLM_HELP}; $RAGKIT_LLM"
     )
     parser.add_argument(
-        "--adapter", type=Path, help="prefix-tuning adapter folder (with --llm hf:)"
+        "--adapter",
+        type=Path,
+        help="adapter folder from `ragkit tune` (any --method: prompt, p-tuning, prefix, lora, "
+        "full), loaded on a local --llm (smollm2, gguf:PATH or hf:MODEL) of the base it was "
+        "trained on",
     )
     parser.add_argument(
         "--system-prompt", type=Path, help="file replacing the default system prompt"

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragkit.cli.common import add_index_option, index_dir, print_json
+
+if TYPE_CHECKING:
+    from ragkit.tune.train import TuneResult
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -84,10 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print_json(result.to_json())
     else:
         print(f"Adapter saved to {result.adapter_dir} in {result.seconds:.0f} s")
-        print(
-            f"  best epoch {result.best_epoch}; dev loss {result.initial_dev_loss} -> "
-            f"{min(result.dev_losses) if result.dev_losses else 'n/a'}"
-        )
+        print(f"  best epoch {result.best_epoch}; {_dev_summary(result)}")
         llm = (
             args.base
             if args.base == "smollm2" or args.base.startswith("gguf:")
@@ -99,3 +100,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _str(path: Path | None) -> str | None:
     return None if path is None else str(path)
+
+
+def _dev_summary(result: TuneResult) -> str:
+    """'dev loss 2.31 -> 1.87', or 'no dev set' when training ran without --dev."""
+    if result.initial_dev_loss is None or not result.dev_losses:
+        return "no dev set"
+    return f"dev loss {result.initial_dev_loss:.3f} -> {min(result.dev_losses):.3f}"

@@ -136,6 +136,8 @@ def live_generation_name(index_dir: Path) -> str | None:
 def _read_live(index_dir: Path, read: Callable[[Path], T]) -> tuple[str, T] | None:
     """`read(generation folder)` for the live generation, retried when a writer swaps it."""
     if not _is_folder(index_dir):
+        if _is_file(index_dir):
+            raise IndexStoreError(_file_not_index(index_dir))
         raise IndexStoreError(
             f"no index at {index_dir}: build one with `ragkit ingest PATH --index {index_dir}`"
         )
@@ -153,6 +155,23 @@ def _read_live(index_dir: Path, read: Callable[[Path], T]) -> tuple[str, T] | No
     raise IndexStoreError(
         f"index {index_dir} changed {_READ_ATTEMPTS} times while it was being read: "
         "a writer is replacing it very fast; try again"
+    )
+
+
+def _is_file(index_dir: Path) -> bool:
+    try:
+        return index_dir.is_file()
+    except OSError:
+        return False
+
+
+def _file_not_index(path: Path) -> str:
+    """A file passed as --index: an index is a folder (or a milvus: spec), never a file."""
+    if path.suffix == ".db":
+        return f"{path} is a file, not an index folder: for Milvus Lite pass --index milvus:{path}"
+    return (
+        f"{path} is a file, not an index: pass the folder `ragkit ingest PATH --index DIR` "
+        "built, or milvus:PATH.db"
     )
 
 
