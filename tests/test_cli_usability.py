@@ -134,3 +134,14 @@ def test_a_file_as_index_says_it_is_a_file(capsys, tmp_path):
     lite.write_bytes(b"")
     _, _, err = run_cli(capsys, "search", "hi", "--index", str(lite))
     assert f"pass --index milvus:{lite}" in err
+
+
+def test_tune_summary_says_no_dev_set_rather_than_none():
+    from types import SimpleNamespace
+
+    from ragkit.cli.tune_cmd import _dev_summary
+
+    without = SimpleNamespace(initial_dev_loss=None, dev_losses=())
+    assert _dev_summary(without) == "no dev set"  # type: ignore[arg-type]
+    with_dev = SimpleNamespace(initial_dev_loss=2.5, dev_losses=(2.0, 1.75))
+    assert _dev_summary(with_dev) == "dev loss 2.500 -> 1.750"  # type: ignore[arg-type]
