@@ -147,7 +147,13 @@ def add_remove_parser(subparsers: argparse._SubParsersAction) -> None:
         "remembers the removal: later syncs of the folder holding the file skip it, until "
         "`ragkit ingest PATH_OF_THE_FILE` names it again.",
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="sources to remove")
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="source names as `ragkit sources` lists them (e.g. leave/x.md, relative to the "
+        "ingested folder), or paths of ingested files",
+    )
     add_index_option(parser)
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would be removed; write nothing"

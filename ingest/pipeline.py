@@ -186,6 +186,15 @@ def remove_sources(
         store.close()
 
 
+def _source_names(given: str, files: dict[str, Any]) -> list[str]:
+    """`given` if the index stores it as a source name; else the sources an ingested file at
+    that path produced (a path under the ingested folder names its file); else [given]."""
+    if given in files:
+        return [given]
+    real = os.path.realpath(given)
+    return [s for s, entry in files.items() if entry.get("path") == real] or [given]
+
+
 def _remove(
     store: IndexStore, sources: Sequence[str], dry_run: bool, started: float
 ) -> IngestReport:
@@ -194,6 +203,7 @@ def _remove(
     manifest = store.read_manifest()
     if manifest is None:
         raise UsageError(f"no index at {index_dir}: nothing to remove")
+    sources = [n for s in sources for n in _source_names(s, manifest["files"])]
     missing = [s for s in sources if s not in manifest["files"]]
     if missing:
         raise UsageError(f"not in index {index_dir}: {', '.join(missing)} (see `ragkit sources`)")

@@ -388,3 +388,16 @@ def test_groups_option_refuses_a_string_or_non_names(groups):
 
     with pytest.raises(ConfigError, match="tuple of group names"):
         IngestOptions(groups=groups)
+
+
+def test_remove_accepts_the_path_of_an_ingested_file(corpus, tmp_path):
+    # A user passes the file's path (policies/leave/annual.md), not its source name.
+    index = tmp_path / "idx"
+    run(corpus, index)
+    report = remove_sources([str(corpus / "leave" / "annual.md")], index)
+    assert [o.source for o in report.outcomes] == ["leave/annual.md"]
+    assert "leave/annual.md" not in {c.source for c in load_index(index).live_chunks()}
+    from ragkit.errors import UsageError
+
+    with pytest.raises(UsageError, match="not in index"):  # a path the index never saw
+        remove_sources([str(corpus / "leave" / "nope.md")], index)

@@ -24,7 +24,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("question", nargs="?", help="the question (or use --questions)")
     parser.add_argument(
-        "--questions", type=Path, help="JSONL file of {id, question}; one JSON answer per line"
+        "--questions",
+        type=Path,
+        help="JSONL file of {id, question}: batch mode, always JSONL out (with or without "
+        "--json), one {id, ...answer} or {id, error} line per request",
     )
     add_assistant_options(parser)
     parser.set_defaults(run=run)

@@ -26,9 +26,9 @@ are checked against the asker's (a per-row filter expression on the groups array
 change nothing within one group set and cost most of a query on Milvus Lite).
 
 Writes: Milvus has no transaction across collections, so a sync is made safe by generation
-numbers. One writer at a time holds a lock file (`PATH.db.lock` beside a Milvus Lite file;
-for a server, a lock file in the temporary folder of this machine: two machines syncing one
-server index are not kept apart). A sync at generation G+1:
+numbers. One writer at a time holds a lock file (`PATH.db.NAME.lock`, NAME `ragkit` by
+default, beside a Milvus Lite file; for a server, a lock file in the temporary folder of
+this machine: two machines syncing one server index are not kept apart). A sync at generation G+1:
   1. recovers what a killed writer left: entities with gen > G (never committed) are
      deleted, and the deletions the live manifest lists as pending are done again;
   2. inserts the new and changed chunks with gen = G+1 (invisible: readers filter gen <= G);
