@@ -21,6 +21,8 @@ _WARNINGS: tuple[tuple[type[Warning], str], ...] = (
     # We pass a prefix adapter's keys and values as past_key_values on purpose (see
     # HFGenerator.run_generate); transformers 6 will want `cache=` there.
     (FutureWarning, r"`past_key_values` is deprecated and will be removed"),
+    # peft's prompt / P-tuning forward drops position ids it does not need (no user action).
+    (UserWarning, r"Position ids are not supported for parameter efficient tuning"),
 )
 # logger.warning notices (transformers logs these on its "transformers" handler).
 _LOG_MESSAGES = re.compile(r"`past_key_values`/`cache_params` are deprecated")
