@@ -1,18 +1,23 @@
-"""Third-party deprecation notices silenced around our own model calls, and only those.
+"""Third-party deprecation notices hidden once a ragkit model is loaded, and only those.
 
 A user of `ragkit tune` or `ragkit ask --adapter` cannot act on transformers' or peft's notices
 about their own internals (the notice quotes a line of their or our source, which reads as an
-error). Each entry names one known message; anything else, warnings of ours and real errors
-included, still shows. Scoped with `warnings.catch_warnings`, never a global filter.
+error). Each entry names one known message and category; anything else, warnings of ours and
+real errors included, still shows.
+
+Why process-wide rather than scoped with `warnings.catch_warnings`: that context manager saves
+and restores the whole process's filter list, so two threads using it at once (the server
+generates in worker threads while another reads a PDF under its own `catch_warnings`) can leave
+every warning silenced, or drop another thread's filters (a review found this). Installing
+these few narrow filters once, when an HF model is first loaded or tuned, has no such race.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 # (category, message regex): warnings.warn notices from transformers 5 / peft 0.21.
 _WARNINGS: tuple[tuple[type[Warning], str], ...] = (
@@ -26,6 +31,8 @@ _WARNINGS: tuple[tuple[type[Warning], str], ...] = (
 )
 # logger.warning notices (transformers logs these on its "transformers" handler).
 _LOG_MESSAGES = re.compile(r"`past_key_values`/`cache_params` are deprecated")
+_LOCK = threading.Lock()
+_INSTALLED = False
 
 
 class _DropKnown(logging.Filter):
@@ -33,21 +40,19 @@ class _DropKnown(logging.Filter):
         return not _LOG_MESSAGES.search(record.getMessage())
 
 
-@contextmanager
-def known_deprecations_silenced() -> Iterator[None]:
-    """Run the body with the notices above hidden; every other warning and log line shows."""
-    from transformers.utils import logging as hf_logging
+def silence_known_deprecations() -> None:
+    """Hide the notices above from now on (idempotent, thread-safe); every other warning and
+    log line shows. Called where ragkit loads, tunes or runs an HF model."""
+    global _INSTALLED
+    with _LOCK:
+        if _INSTALLED:
+            return
+        from transformers.utils import logging as hf_logging
 
-    hf_logging.get_logger("transformers")  # installs transformers' handler if not yet there
-    drop = _DropKnown()
-    handlers = list(logging.getLogger("transformers").handlers)
-    for handler in handlers:
-        handler.addFilter(drop)
-    try:
-        with warnings.catch_warnings():
-            for category, message in _WARNINGS:
-                warnings.filterwarnings("ignore", message=message, category=category)
-            yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(drop)
+        hf_logging.get_logger("transformers")  # installs transformers' handler if not yet there
+        drop = _DropKnown()
+        for handler in logging.getLogger("transformers").handlers:
+            handler.addFilter(drop)
+        for category, message in _WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        _INSTALLED = True

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.errors import ConfigError, MissingDependencyError, UsageError
-from ragkit.generators.deprecations import known_deprecations_silenced
+from ragkit.generators.deprecations import silence_known_deprecations
 from ragkit.generators.grounding import answer_from_text
 from ragkit.prompt import build_messages
 from ragkit.types import Answer, Hit
@@ -249,12 +249,12 @@ class HFGenerator:
         with self._load_lock:
             if self.model is not None:
                 return
+            silence_known_deprecations()
             model, tokenizer = load_base(self.model_name, self.device)
             if self.adapter is not None:
                 from ragkit.tune.adapter import load_adapter
 
-                with known_deprecations_silenced():
-                    model = load_adapter(model, self.adapter, base_id=self.model_name)
+                model = load_adapter(model, self.adapter, base_id=self.model_name)
                 self.virtual_tokens = virtual_tokens(model)
             self.tokenizer, self.model = tokenizer, model
 
@@ -307,12 +307,10 @@ class HFGenerator:
             cache = self.model.get_prompt(batch_size=batch)
             ones = torch.ones(batch, self.virtual_tokens, dtype=attention_mask.dtype)
             mask = torch.cat([ones.to(attention_mask.device), attention_mask], dim=1)
-            with known_deprecations_silenced():
-                return self.model.get_base_model().generate(
-                    input_ids=input_ids, attention_mask=mask, past_key_values=cache, **kwargs
-                )
-        with known_deprecations_silenced():
-            return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            return self.model.get_base_model().generate(
+                input_ids=input_ids, attention_mask=mask, past_key_values=cache, **kwargs
+            )
+        return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
     def _stream(self, question: str, hits: Sequence[Hit], info: dict[str, Any]) -> Iterator[str]:
         """Text pieces as they are generated (a TextIteratorStreamer fed by a thread)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.errors import ConfigError
-from ragkit.generators.deprecations import known_deprecations_silenced
+from ragkit.generators.deprecations import silence_known_deprecations
 from ragkit.generators.hf import autocast, context_budget, load_base, virtual_tokens
 from ragkit.prompt import load_system_prompt
 from ragkit.tune import adapter as adapters
@@ -124,7 +124,6 @@ def peak_rss_mb() -> float:
     return round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
 
 
-@known_deprecations_silenced()
 def train_adapter(
     config: TuneConfig,
     *,
@@ -139,6 +138,8 @@ def train_adapter(
     user of the adapter may read (the CLI: no access groups, i.e. public chunks).
     """
     import torch
+
+    silence_known_deprecations()
 
     if retrieve is None:
 
