@@ -93,6 +93,13 @@ class BertSpec:
         )
 
 
+def safetensors_header(path: Path) -> tuple[dict, int]:
+    """A .safetensors file's JSON header and its length in bytes (the data starts at 8 + it)."""
+    with open(path, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        return json.loads(handle.read(size)), size
+
+
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     """Every tensor of a .safetensors file, memory-mapped read-only (nothing is copied).
 
@@ -103,9 +110,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
         **{"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"},
         **{"I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"},
     }
-    with open(path, "rb") as handle:
-        size = int.from_bytes(handle.read(8), "little")
-        header = json.loads(handle.read(size))
+    header, size = safetensors_header(path)
     data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
     tensors = {}
     for name, info in header.items():

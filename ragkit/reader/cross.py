@@ -17,7 +17,6 @@ for its refusal support (`ragkit.reader.selector`; measured in the README).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -46,10 +45,9 @@ LORA_MODULES = (
 
 def safetensors_metadata(path: Path) -> dict[str, str]:
     """The `__metadata__` strings of a .safetensors file (empty when it has none)."""
-    with open(path, "rb") as handle:
-        size = int.from_bytes(handle.read(8), "little")
-        header = json.loads(handle.read(size))
-    return dict(header.get("__metadata__", {}))
+    from ragkit.index.bert_numpy import safetensors_header
+
+    return dict(safetensors_header(path)[0].get("__metadata__", {}))
 
 
 class PairTokenizer:

@@ -163,11 +163,16 @@ class HybridRetriever:
             else:
                 dense_run = _as_run(*snapshot.dense_search(query_vector, depth, allowed))
         if self.settings.mode != "dense":
-            language = question_language(question, snapshot.languages(groups))
-            terms = analyser_for(language).terms(question)
-            settings = self.settings
-            bm25 = snapshot.bm25(terms, allowed, k1=settings.bm25_k1, b=settings.bm25_b)
-            sparse_run = _as_run(*bm25.top(depth))  # the exact top, pruned (index/bm25.py)
+            try:
+                language = question_language(question, snapshot.languages(groups))
+                terms = analyser_for(language).terms(question)
+                settings = self.settings
+                bm25 = snapshot.bm25(terms, allowed, k1=settings.bm25_k1, b=settings.bm25_b)
+                sparse_run = _as_run(*bm25.top(depth))  # the exact top, pruned (index/bm25.py)
+            except BaseException:
+                if dense_found is not None:
+                    dense_found.cancel()  # not left running (or its error unseen) behind ours
+                raise
         if dense_found is not None:
             dense_run = _as_run(*dense_found.result())
         if query_vector is not None and bm25 is not None and self.settings.fusion == "weighted":
