@@ -1,7 +1,8 @@
 """PDFs drawn with reportlab for the layout tests: styled headings, running headers and footers,
 a sentence cut by a page break, and two columns of prose stored row by row.
 
-Each page is a list of (kind, text) lines: "h" a 14 pt bold heading, "p" an 11 pt body line,
+Each page is a list of (kind, text) lines: "title" a 20 pt bold title, "h" a 14 pt bold
+heading, "h2" a 13 pt bold subheading, "p" an 11 pt body line, "b" an 11 pt bold body line,
 "low" an 11 pt body line at the foot of the page.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 A4 = (595.2756, 841.8898)
+_BOLD_SIZES = {"title": 20, "h": 14, "h2": 13, "b": 11}  # points
 
 
 def styled_pdf(
@@ -35,15 +37,15 @@ def styled_pdf(
             canvas.drawString(72, 40, footer.format(n=n, total=len(pages)))
         y = A4[1] - 90
         for kind, text in lines:
-            if kind == "h":
-                y -= 10
-                canvas.setFont("Helvetica-Bold", 14)
+            if kind in _BOLD_SIZES:
+                y -= 10 if kind != "b" else 0
+                canvas.setFont("Helvetica-Bold", _BOLD_SIZES[kind])
             else:
                 canvas.setFont("Helvetica", 11)
             if kind == "low":
                 y = body_bottom  # a line at the foot of the page, above the footer
             canvas.drawString(72, y, text)
-            y -= 25 if kind == "h" else 15
+            y -= 25 if kind in ("title", "h", "h2") else 15
         canvas.showPage()
     canvas.save()
 

@@ -119,6 +119,64 @@ def test_title_case_body_line_is_not_a_heading_when_fonts_mark_headings(tmp_path
     assert {b.headings for b in doc.blocks} == {("Annual leave",)}
 
 
+def test_numbered_headings_in_a_heading_font_nest_and_numbered_items_stay_a_list(
+    tmp_path: Path,
+) -> None:
+    """A numbered "4. Approval limits" in a heading font is a heading (its bullet-like "N. "
+    start once hid it, and its table was cited under the previous "3.2" subheading);
+    "1. Give notice" items stay a list, whether set in the body font or in bold."""
+    path = tmp_path / "policy.pdf"
+    pages = [[
+        ("title", "Leaving Policy"),
+        ("h", "1. Giving notice"),
+        ("p", "Tell your manager in writing before you hand in any equipment."),
+        ("p", "1. Give notice to your manager in writing"),
+        ("p", "2. Agree your last working day"),
+        ("h2", "1.1 Notice periods"),
+        ("p", "Notice periods depend on your length of service with the company."),
+        ("h", "2. Returning equipment"),
+        ("p", "Item"),
+        ("p", "Return to"),
+        ("p", "Laptop"),
+        ("p", "IT desk"),
+        ("p", "Badge"),
+        ("p", "Reception"),
+        ("h", "3. Final pay"),
+        ("p", "Final pay is made on the next payroll date after you leave."),
+        ("b", "1. Check your holiday balance"),
+        ("b", "2. Confirm your bank details"),
+        ("p", "Payroll answers questions about final pay within five working days."),
+    ]]  # fmt: skip
+    styled_pdf(path, pages)
+    doc = load_one(path)
+    assert [(b.text, b.headings) for b in doc.blocks if b.kind == "heading"] == [
+        ("Leaving Policy", ("Leaving Policy",)),
+        ("1. Giving notice", ("Leaving Policy", "1. Giving notice")),
+        ("1.1 Notice periods", ("Leaving Policy", "1. Giving notice", "1.1 Notice periods")),
+        ("2. Returning equipment", ("Leaving Policy", "2. Returning equipment")),
+        ("3. Final pay", ("Leaving Policy", "3. Final pay")),
+    ]
+    sections = {b.text.split()[0]: b.headings[-1] for b in doc.blocks if b.kind != "heading"}
+    assert sections["Item"] == "2. Returning equipment"  # the table after its heading
+    lists = [b.text for b in doc.blocks if b.kind == "list"]
+    assert any(text.startswith("1. Give notice") and "2. Agree" in text for text in lists)
+    assert any(text.startswith("1. Check your") and "2. Confirm" in text for text in lists)
+
+
+def test_sample_expenses_limits_tables_are_cited_under_their_own_sections() -> None:
+    """The fresh-clone trial's report: the meal-limits and approvers tables of the sample
+    expenses.pdf were cited under "3.2 Claims on behalf of others"."""
+    path = Path(__file__).parents[1] / "sample_corpus" / "money" / "expenses.pdf"
+    doc = load_one(path)
+    tables = {b.text.split(" |")[0]: b.headings for b in doc.blocks if b.kind == "table"}
+    assert tables == {
+        "Total value of claim": ("Expenses Policy", "4. Approval limits"),
+        "Expense": ("Expenses Policy", "5. Spending limits"),
+    }
+    meals = next(b for b in doc.blocks if b.text.startswith("Meals are reimbursed"))
+    assert meals.headings == ("Expenses Policy", "5. Spending limits", "5.1 Meals")
+
+
 def test_no_join_when_the_page_ends_a_sentence(tmp_path: Path) -> None:
     parts = [
         Part("paragraph", "The scheme ends in June.", page=1),

@@ -19,6 +19,11 @@ ending, mostly letters and no amount ("25 GBP", "1,000 EUR"), numbered like "3. 
 followed by body text (not a figure such as "25 GBP" or "Page 3") and not an item of a numbered
 list ("1. ..." followed by "2. ..."). When in doubt a line is not a heading. A list item ends
 where a new sentence starts on a new line after one that ended a sentence.
+
+When fonts mark headings (`levels`), a line in a heading font is a heading unless its text
+rules it out (a bullet, a page label, a clause). A numbered line there ("4. Approval limits")
+is a heading unless it is a sentence or an item of a list set in that font (the next line in
+the font is "5. ...", or the line before it "3. ...").
 """
 
 from __future__ import annotations
@@ -61,9 +66,7 @@ def page_parts(
     fonts = None
     if levels is not None:
         assert len(levels) == len(lines), (len(levels), len(lines))
-        fonts = [
-            level if _heading_text(line) else 0 for line, level in zip(lines, levels, strict=True)
-        ]
+        fonts = _font_headings(lines, levels)
     width = _usual_width(lines)
     cell_lines = _cell_lines(
         lines, width * _SHORT_LINE if width >= _PROSE_WIDTH else _PROSE_WIDTH, fonts
@@ -106,7 +109,12 @@ def page_parts(
         if fonts is not None and fonts[index]:
             flush()
             end = index + 1
-            while end < len(lines) and lines[end] and fonts[end] == fonts[index]:
+            while (
+                end < len(lines)
+                and lines[end]
+                and fonts[end] == fonts[index]
+                and not _section_number(lines[end])  # "2. Scope" starts a heading of its own
+            ):
                 end += 1  # a heading wrapped onto several lines
             heading = join_lines(lines[index:end])
             parts.append(Part("heading", heading, level=fonts[index], page=page))
@@ -273,16 +281,51 @@ def _run_length(
     return end - start if titles * 2 <= end - start else 0
 
 
+def _font_headings(lines: list[str], levels: Sequence[int]) -> list[int]:
+    """The heading level of each line from its font (`levels`), kept only where the text can
+    be a heading (`_heading_text`); 0 for every other line."""
+    fonts = [0] * len(lines)
+    for index, (line, level) in enumerate(zip(lines, levels, strict=True)):
+        if not level or not _heading_text(line):
+            continue
+        if _ITEM_NUMBER.match(line):
+            # "4. Approval limits" in a heading font is a numbered heading; "1. Give notice"
+            # is an item of a list set in that font: the next line in the same font carries
+            # the next number, or the line before in it the previous one.
+            number = _item_number(line)
+            assert number is not None
+            after = next((i for i in range(index + 1, len(lines)) if lines[i]), None)
+            before = next((i for i in range(index - 1, -1, -1) if lines[i]), None)
+            if (
+                line[-1] in ".!?:"
+                or not _NUMBERED.sub("", line)[:1].isupper()
+                or (after is not None and levels[after] == level
+                    and _item_number(lines[after]) == number + 1)
+                or (before is not None and levels[before] == level
+                    and _item_number(lines[before]) == number - 1)
+            ):  # fmt: skip
+                continue
+        fonts[index] = level
+    return fonts
+
+
+def _section_number(line: str) -> bool:
+    """Whether a line starts with a section number: "2. Scope", "3.1 Meals"; not "12 months"."""
+    numbered = _NUMBERED.match(line)
+    return bool(numbered and (numbered.group(2) or "." in numbered.group(1)))
+
+
 def _heading_text(line: str) -> bool:
-    """Whether a line in a heading font can be a heading: short, with letters, not a list item,
-    a page label or a sentence ending in a comma or semicolon."""
+    """Whether a line in a heading font can be a heading: short, with letters, not a bullet
+    or lettered list item ("1. Title" is judged by `_font_headings`), a page label or a
+    sentence ending in a comma or semicolon."""
     return (
         bool(line)
         and len(line) <= 120
         and len(line.split()) <= 16
         and any(c.isalpha() for c in line)
         and line[-1] not in ",;"
-        and not _BULLET.match(line)
+        and (not _BULLET.match(line) or bool(_ITEM_NUMBER.match(line)))
         and not _PAGE_LABEL.fullmatch(line)
     )
 
