@@ -63,6 +63,7 @@ from ragkit.reader.candidates import (
 from ragkit.reader.coverage import uncovered
 from ragkit.reader.cross import load_cross
 from ragkit.reader.features import cheap_features, dense_features
+from ragkit.reader.lists import continues_lead, list_part, same_run, section_asked
 from ragkit.reader.plain import plain
 from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
 from ragkit.text.analyse import analyser_for, lucene_idf, words
@@ -384,20 +385,32 @@ class ExtractiveGenerator:
     ) -> tuple[list[Unit], int]:
         """The units of the answer in reading order, and how many list items were left out."""
         best = ranked[0]
+        trained = self.reader != "heuristic"  # the baseline keeps its own choice
+        section = (
+            section_asked(question, hits, top_passages(hits, self.max_passages))
+            if trained
+            else None
+        )
+        if section is not None:
+            return self._section_list(question, hits, section, best)
         chosen = [best.unit]
         text = hits[best.unit.hit].chunk.text
-        # what may join the best unit (its list, the sentence after a fragment): never a
-        # planted instruction the question did not ask about
-        units = [
-            u
-            for u in segment(text, best.unit.hit)
-            if u == best.unit or not is_planted(question, unit_text(u, hits))
-        ]
+        units = self._joinable_units(question, hits, best.unit.hit, best.unit)
         position = units.index(best.unit) if best.unit in units else -1
         body = text[best.unit.start : best.unit.end].rstrip("*_ ")
         items: list[Unit] = []
         list_at = _list_after(units, position, text)
-        if body.endswith(":"):
+        if trained and continues_lead(text, units, position):
+            # an item that continues its list's lead ("you receive:" / "full pay for ...,
+            # then") is half a sentence: the lead and the whole list are the answer
+            first = position
+            while first > 0 and same_run(units[first - 1], best.unit):
+                first -= 1
+            lead = units[first - 1] if first > 0 else None
+            ends_colon = lead is not None and _ends_colon(text, lead)
+            chosen = [lead] if lead is not None and ends_colon else []
+            items = [u for u in _run_of_items(units, first) if same_run(u, best.unit)]
+        elif body.endswith(":"):
             # "...must meet the following rules:" is answered by the list that follows it
             items = _run_of_items(units, position + 1)
         elif list_at is not None:
@@ -409,14 +422,11 @@ class ExtractiveGenerator:
             # two items of one list (rows of one table) answer best: the question asks for
             # the list, so give all of it, under the sentence that introduces it
             first = position
-            while first > 0 and _same_run(units[first - 1], best.unit):
+            while first > 0 and same_run(units[first - 1], best.unit):
                 first -= 1
             lead = units[first - 1] if first > 0 else None
-            if lead is not None and text[lead.start : lead.end].rstrip("*_ ").endswith(":"):
-                chosen = [lead]
-            else:
-                chosen = []
-            items = [u for u in _run_of_items(units, first) if _same_run(u, best.unit)]
+            chosen = [lead] if lead is not None and _ends_colon(text, lead) else []
+            items = [u for u in _run_of_items(units, first) if same_run(u, best.unit)]
         elif (
             best.unit.kind == "sentence"
             and len(body.split()) < 6
@@ -425,9 +435,7 @@ class ExtractiveGenerator:
             chosen.append(units[position + 1])  # a fragment ("Band L4") reads with what follows
         more = 0
         if items:
-            if len(items) > LONG_LIST:
-                more = len(items) - SHOWN_ITEMS
-                items = items[:SHOWN_ITEMS]
+            more = _shorten(items)
             chosen.extend(u for u in items if u not in chosen)
         seen = {_normalise(text[u.start : u.end]) for u in chosen}
         lacking = self._terms_lacking(question, best, hits)
@@ -456,6 +464,36 @@ class ExtractiveGenerator:
         # reading order inside a passage; passages in the order of their best unit
         first_seen = {u.hit: n for n, u in reversed(list(enumerate(chosen)))}
         return sorted(chosen, key=lambda u: (first_seen[u.hit], u.start)), more
+
+    @staticmethod
+    def _joinable_units(
+        question: str, hits: Sequence[Hit], hit: int, keep: Unit | None
+    ) -> list[Unit]:
+        """The units of a passage that may join an answer (its list, the sentence after a
+        fragment): never a planted instruction the question did not ask about."""
+        return [
+            u
+            for u in segment(hits[hit].chunk.text, hit)
+            if u == keep or not is_planted(question, unit_text(u, hits))
+        ]
+
+    def _section_list(
+        self, question: str, hits: Sequence[Hit], section: int, best: Scored
+    ) -> tuple[list[Unit], int]:
+        """The list or table of the section the question names (`section_asked`), under the
+        sentence that introduces it when that ends with a colon; the best unit alone when
+        planted-instruction filtering leaves no list there."""
+        units = self._joinable_units(question, hits, section, None)
+        run = list_part(units)
+        if run is None:
+            return [best.unit], 0
+        start, end = run
+        text = hits[section].chunk.text
+        lead = units[start - 1] if start > 0 else None
+        chosen = [lead] if lead is not None and _ends_colon(text, lead) else []
+        items = list(units[start:end])
+        more = _shorten(items)
+        return chosen + items, more
 
     @staticmethod
     def _unit_terms(scored: Scored, hits: Sequence[Hit]) -> set[str]:
@@ -555,16 +593,26 @@ def _list_after(units: Sequence[Unit], position: int, text: str) -> int | None:
     return None
 
 
-def _same_run(unit: Unit, of: Unit) -> bool:
-    """Both items of a list, or both rows under the same table header."""
-    return unit.kind == of.kind and (unit.kind != "row" or unit.header == of.header)
+def _ends_colon(text: str, unit: Unit) -> bool:
+    """Whether the unit ends with a colon (emphasis aside): it introduces what follows."""
+    return text[unit.start : unit.end].rstrip("*_ ").endswith(":")
+
+
+def _shorten(items: list[Unit]) -> int:
+    """Cut a list longer than LONG_LIST to its first SHOWN_ITEMS, in place; how many were
+    left out (shown as "+N more" with where the rest is)."""
+    if len(items) <= LONG_LIST:
+        return 0
+    more = len(items) - SHOWN_ITEMS
+    del items[SHOWN_ITEMS:]
+    return more
 
 
 def _second_in_same_list(ranked: Sequence[Scored], units: Sequence[Unit], position: int) -> bool:
     """Whether the runner-up unit, scoring nearly as well (`SECOND_UNIT_RATIO`), is another
     item of the best unit's list (row of its table)."""
     best = ranked[0].unit
-    if position < 0 or len(ranked) < 2 or not _same_run(ranked[1].unit, best):
+    if position < 0 or len(ranked) < 2 or not same_run(ranked[1].unit, best):
         return False
     if ranked[1].score < SECOND_UNIT_RATIO * ranked[0].score:
         return False
@@ -572,7 +620,7 @@ def _second_in_same_list(ranked: Sequence[Scored], units: Sequence[Unit], positi
     if runner.hit != best.hit or runner not in units:
         return False
     lo, hi = sorted((position, units.index(runner)))
-    return all(_same_run(u, best) for u in units[lo : hi + 1])
+    return all(same_run(u, best) for u in units[lo : hi + 1])
 
 
 def _join(names: Sequence[str]) -> str:

@@ -40,6 +40,11 @@ _PERCENT = re.compile(r"\d\s?%")
 # a comma or stop inside a number ("$3,000", "3.5") ends nothing.
 _CLAUSE_END = re.compile(r"[.!?¿¡,;:](?:\s+|$)|[()\[\]\"“”]\s*")
 _YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
+_SECTION_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s+")
+_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+")
+_DECIMAL = re.compile(r"\d+(?:[.,]\d+)?")
+# two numbers of one cell joined by a dash or one short word: a range, in any language
+_RANGE = re.compile(r"(?<![\w.,])(\d[\d,.]*)\s*(?:[-–—]|\s[^\W\d]{1,5}\s)\s*(\d[\d,.]*)")
 MAX_CAPITALISED_SHARE = 0.3
 STEM_CHARS = 5
 BUCKETS = 256  # hashed question-opening words, per position
@@ -56,12 +61,12 @@ CHEAP_NAMES = (
     "bigram",  # share of the question's stem bigrams in the unit
     "lexical_gap",  # lexical_idf minus the best lexical_idf of the passage set
     "question_has_number",
-    "numbers_found",  # share of the question's numbers in the unit
-    "unit_new_number",  # the unit holds a number the question does not
+    "numbers_found",  # share of the question's numbers the unit holds or brackets (`holds`)
+    "unit_new_number",  # the unit holds a number neither the question nor a heading holds
     "question_has_entity",
     "entities_found",  # share of the question's names/codes/numbers in unit + headings
     "entities_missing",  # share of them found in none of the passages
-    "unit_new_name",  # a capitalised word (not sentence-initial) the question lacks
+    "unit_new_name",  # a capitalised word (not sentence-initial) the question and headings lack
     "rank_prior",  # 1 / retrieval rank of the passage
     "position",  # unit index in its chunk / units in the chunk
     "first_unit",
@@ -102,26 +107,76 @@ def asked_names(question: str) -> list[str]:
     "3,000") describe the asker's case, not something the documents must name; neither does a
     one-letter pronoun with a clitic ("I'm", "I'd"). Capitalisation only marks a name where it
     is rare: in German every noun is capitalised, so when more than MAX_CAPITALISED_SHARE of
-    the non-initial words are capitalised only codes and years count."""
+    the non-initial words start a run of capitalised words only codes and years count (a run is
+    one name: "Is Bastille Day a holiday in the Paris office?" asks about two names, not three,
+    and is not German)."""
     names: list[str] = []
     capitalised: list[str] = []
-    later = 0
+    later = runs = 0  # non-initial words; runs of capitalised ones ("Bastille Day" is one name)
     for sentence in _CLAUSE_END.split(question):
         raw = WORD.findall(sentence)
         later += max(0, len(raw) - 1)
+        previous = False
         for n, word in enumerate(raw):
+            is_capital = False
             if any(c.isdigit() for c in word):
                 if any(c.isalpha() for c in word) or _YEAR.fullmatch(word):
                     names.append(word)
             elif n > 0 and word[:1].isupper() and len(re.split(r"['’]", word)[0]) > 1:
                 capitalised.append(word)
-    if later and len(capitalised) / later <= MAX_CAPITALISED_SHARE:
+                is_capital = True
+                runs += not previous
+            previous = is_capital
+    if later and runs / later <= MAX_CAPITALISED_SHARE:
         names.extend(capitalised)
     return list(dict.fromkeys(names))
 
 
 def numbers(words: Sequence[str]) -> set[str]:
     return {w for w in words if any(c.isdigit() for c in w)}
+
+
+def _unnumbered(context: str) -> str:
+    """A heading path without its section numbers ("2. Requesting leave" -> "Requesting
+    leave"): a section's number is no topic a unit's figure could restate."""
+    return " ".join(_SECTION_NUMBER.sub("", part) for part in context.split(" > "))
+
+
+def number_value(token: str) -> float | None:
+    """The value of a number as written: "3000", "3,000" and "3.000" (grouped thousands) are
+    3000.0, "3.5" and "3,5" are 3.5; None for a code ("mr07") or anything else."""
+    if _GROUPED.fullmatch(token):
+        return float(re.sub(r"[,.]", "", token))
+    if _DECIMAL.fullmatch(token):
+        return float(token.replace(",", "."))
+    return None
+
+
+def ranges(text: str) -> list[tuple[float, float]]:
+    """The (low, high) of every "A to B" in `text`: two numbers in one table cell with only a
+    dash or one short word between them ("1,000 to 5,000 EUR", "1.000 bis 5.000", "5–7")."""
+    found = []
+    for low, high in _RANGE.findall(text):
+        a, b = number_value(low.rstrip(".,")), number_value(high.rstrip(".,"))
+        if a is not None and b is not None and a < b:
+            found.append((a, b))
+    return found
+
+
+def holds(
+    question_number: str, unit_numbers: set[str], unit_ranges: Sequence[tuple[float, float]]
+) -> bool:
+    """Whether a unit covers a number of the question: it writes the same value ("3,000" for
+    "3000"), or a range holding it ("1,000 to 5,000 EUR" for a claim of 3000 euro: the table
+    row that applies to the asker's case, in any language)."""
+    if question_number in unit_numbers:
+        return True
+    value = number_value(question_number)
+    if value is None:
+        return False
+    if any(number_value(w) == value for w in unit_numbers):
+        return True
+    return any(low < value < high for low, high in unit_ranges)
 
 
 @dataclass(frozen=True)
@@ -162,6 +217,13 @@ def cheap_features(
     q_numbers = numbers(q_words)
     q_entities = list(dict.fromkeys(n.lower() for n in asked_names(question)))
     q_set = set(q_words)
+    # what the retrieved passages' titles and headings already say: a number or name found
+    # there ("2025" of "Public Holidays Policy and 2025 Calendar", a policy cited by its
+    # title) restates the topic, it is not a new fact a unit adds
+    headings = (
+        set().union(*(tokens(_unnumbered(c.context)) for c in candidates)) if candidates else set()
+    )
+    known = q_set | headings
     everywhere = set(tokens(passages_text))
     entities_missing = (
         sum(e not in everywhere for e in q_entities) / len(q_entities) if q_entities else 0.0
@@ -186,9 +248,10 @@ def cheap_features(
         stem_list = [stem(w) for w in own_words]
         bigrams = set(zip(stem_list, stem_list[1:], strict=False))
         found_numbers = numbers(own_words)
+        unit_ranges = ranges(c.text) if q_numbers else []
         with_context = set(own_words) | set(tokens(c.context))
-        new_name = any(w[:1].isupper() and w.lower() not in q_set for w in WORD.findall(c.text)[1:])
-        new_number = bool(found_numbers - q_numbers)
+        new_name = any(w[:1].isupper() and w.lower() not in known for w in WORD.findall(c.text)[1:])
+        new_number = bool(found_numbers - q_numbers - headings)
         ends_colon = c.text.rstrip("*_ ").endswith(":")
         features[i] = (
             weighted / total,
@@ -197,7 +260,9 @@ def cheap_features(
             len(q_bigrams & bigrams) / len(q_bigrams) if q_bigrams else 0.0,
             0.0,  # lexical_gap, filled below
             float(bool(q_numbers)),
-            len(q_numbers & found_numbers) / len(q_numbers) if q_numbers else 0.0,
+            sum(holds(q, found_numbers, unit_ranges) for q in q_numbers) / len(q_numbers)
+            if q_numbers
+            else 0.0,
             float(new_number),
             float(bool(q_entities)),
             sum(e in with_context for e in q_entities) / len(q_entities) if q_entities else 0.0,

@@ -1,0 +1,96 @@
+"""When the answer is a whole list or table, not the one unit that scores best.
+
+Two kinds, told by structure rather than by wording, so they hold in any language:
+
+- A question that names a section: every content word of the question is in one passage's
+  title and headings, one at least in its own headings below the title, and that passage is
+  mostly a list or table. "What
+  are all the public holidays in the Dublin office?" over "1.1 Ireland (Dublin office)" and its
+  table of ten rows asks for the table, not for the sentence that reads most like the
+  question. A question with a word the headings lack ("How many public holidays do Dublin
+  *employees* have?") asks for a fact inside it.
+- A list whose items continue the sentence that introduces it: "Once you have passed
+  probation, you receive:" then "full pay for up to 20 working days ..., then" and "half pay
+  for a further 20 working days ...". An item that starts in lower case is a fragment of that
+  one enumerated sentence, and read alone it says half of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ragkit.text.analyse import analyser_for
+from ragkit.text.segment import Unit, segment
+from ragkit.types import Hit
+
+MIN_TOPIC_TERMS = 2  # a one-word question names no section
+
+
+def own_headings(hit: Hit) -> str:
+    """The chunk's heading path below its document's title (an H1 repeating it dropped)."""
+    headings = list(hit.chunk.headings)
+    if headings and headings[0].strip().lower() == hit.chunk.title.strip().lower():
+        headings = headings[1:]
+    return " > ".join(headings)
+
+
+def section_asked(question: str, hits: Sequence[Hit], passages: Sequence[int]) -> int | None:
+    """The first of `passages` (hit indices, best first) that the question names, and whose
+    text is mostly one list or table (`list_part`), or None. Named: every content term of the
+    question (at least MIN_TOPIC_TERMS; its language's analyser) is in the passage's title or
+    headings, and one at least is in its own headings only ("Dublin" of "1.1 Ireland (Dublin
+    office)"): a question the document title alone covers ("What is the leave policy?") names
+    the document, not one of its lists."""
+    for i in passages:
+        chunk = hits[i].chunk
+        analyser = analyser_for(chunk.language)
+        asked = set(analyser.content_terms(question))
+        if len(asked) < MIN_TOPIC_TERMS or not asked <= set(analyser.terms(chunk.context)):
+            continue
+        if not asked & (
+            set(analyser.terms(own_headings(hits[i]))) - set(analyser.terms(chunk.title))
+        ):
+            continue
+        if list_part(segment(chunk.text, i)) is not None:
+            return i
+    return None
+
+
+def list_part(units: Sequence[Unit]) -> tuple[int, int] | None:
+    """(start, end) of the run of list items or table rows (`first_run`) that makes up at
+    least half of `units`, or None: a passage that is mostly prose answers with a unit."""
+    run = first_run(units)
+    if run is None or 2 * (run[1] - run[0]) < len(units):
+        return None
+    return run
+
+
+def first_run(units: Sequence[Unit], min_length: int = 2) -> tuple[int, int] | None:
+    """(start, end) indices of the first run of at least `min_length` list items, or of rows
+    under one table header, in `units`; None when there is none."""
+    at = 0
+    while at < len(units):
+        if units[at].kind == "sentence":
+            at += 1
+            continue
+        end = at + 1
+        while end < len(units) and same_run(units[end], units[at]):
+            end += 1
+        if end - at >= min_length:
+            return at, end
+        at = end
+    return None
+
+
+def same_run(unit: Unit, of: Unit) -> bool:
+    """Both items of a list, or both rows under the same table header."""
+    return unit.kind == of.kind and (unit.kind != "row" or unit.header == of.header)
+
+
+def continues_lead(text: str, units: Sequence[Unit], position: int) -> bool:
+    """Whether `units[position]` is a list item that continues the sentence introducing its
+    list: it starts with a lower-case letter (after any emphasis marks)."""
+    if not 0 <= position < len(units) or units[position].kind != "item":
+        return False
+    body = text[units[position].start : units[position].end].lstrip("*_ ")
+    return body[:1].islower()

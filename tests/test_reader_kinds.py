@@ -1,0 +1,177 @@
+"""Kinds of question the trained reader used to answer with the wrong unit, each by hand.
+
+Found by a fresh user on sample_corpus and by a PDF-heading fix that moved BM25 statistics
+(issue 11); each test is one kind, in a wording and a document of its own, on
+`HashingEmbedder` and the shipped selector.
+"""
+
+from __future__ import annotations
+
+from ragkit.generators.extractive import ExtractiveGenerator
+from ragkit.index.embedding import HashingEmbedder
+from ragkit.index.records import Chunk, chunk_id_for
+from ragkit.reader.coverage import asked_names, uncovered
+from ragkit.reader.features import CHEAP_NAMES, Candidate, cheap_features, ranges
+from ragkit.types import Hit
+
+
+def chunk(text: str, source: str, title: str, headings: tuple[str, ...] = ()) -> Chunk:
+    return Chunk(
+        chunk_id_for(source, text), source, title, text, 0, len(text), None, headings, "0" * 8
+    )
+
+
+def hits(*chunks: Chunk) -> list[Hit]:
+    return [Hit(c, score=1.0 / n, rank=n) for n, c in enumerate(chunks, start=1)]
+
+
+def generator() -> ExtractiveGenerator:
+    return ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
+
+
+def features(question: str, *candidates: Candidate) -> dict[str, list[float]]:
+    x, _ = cheap_features(question, list(candidates))
+    return {name: [float(v) for v in x[:, n]] for n, name in enumerate(CHEAP_NAMES)}
+
+
+# --- a number in the question against amounts and ranges in the units ---------------------
+
+APPROVERS = chunk(
+    "The approver depends on the claim's total:\n\n"
+    "| Total of the claim | Approver |\n|---|---|\n"
+    "| Up to 2,000 USD | Team lead |\n"
+    "| 2,000 to 8,000 USD | Director |\n"
+    "| Over 8,000 USD | Finance VP |",
+    "spend.md",
+    "Spend policy",
+    ("Spend policy", "Who signs off"),
+)
+
+
+def test_a_question_number_is_found_in_a_range_that_holds_it_or_written_otherwise():
+    q = "Who signs off a 4500 dollar bill?"
+    row = Candidate("| 2,000 to 8,000 USD | Director |", "", 1, 0, 3, "row")
+    below = Candidate("| Up to 2,000 USD | Team lead |", "", 1, 1, 3, "row")
+    assert features(q, row, below)["numbers_found"] == [1.0, 0.0]
+    # the same value written with a thousands separator, or in German style, is found
+    same = Candidate("Bills of 4,500 USD need two signatures.", "", 1, 0, 1, "sentence")
+    assert features(q, same, below)["numbers_found"][0] == 1.0
+    assert ranges("1.000 bis 5.000 EUR") == [(1000.0, 5000.0)]
+    # numbers of different cells are no range ("3 to 4 years | 26 days": 4 and 26 are not)
+    assert ranges("| 3 to 4 years | 26 days |") == [(3.0, 4.0)]
+
+
+def test_the_table_row_whose_range_holds_the_asked_amount_answers():
+    answer = generator().generate("who signs off a 4500 dollar bill", hits(APPROVERS))
+    assert "Director" in answer.text and "Team lead" not in answer.text, answer.text
+
+
+# --- numbers and names the headings already state are no new fact -------------------------
+
+
+def test_a_year_or_name_of_a_retrieved_heading_is_not_new_but_a_section_number_is():
+    q = "How many days off do staff get?"
+    intro = Candidate(
+        "Staff also get these days off in 2026:",
+        "Closure Calendar 2026 > 3. Company days",
+        1,
+        0,
+        2,
+        "sentence",
+    )
+    cited = Candidate(
+        "Staff get 30 days (see the Closure Calendar).",
+        "Leave > 1. Entitlement",
+        2,
+        0,
+        2,
+        "sentence",
+    )
+    # "3" is the number of a section: a unit's "3 days" is still a new figure
+    three = Candidate("Staff get 3 days to move house.", "Leave > 3. Moving", 3, 0, 1, "sentence")
+    got = features(q, intro, cited, three)
+    assert got["unit_new_number"] == [0.0, 1.0, 1.0]
+    assert got["unit_new_name"] == [0.0, 0.0, 0.0]
+
+
+# --- names: a run of capitalised words is one name ----------------------------------------
+
+HOLIDAYS = chunk(
+    "Staff in the Lisbon office observe the public holidays of Portugal.",
+    "holidays.md",
+    "Public holidays",
+)
+
+
+def test_a_multi_word_name_does_not_make_a_question_read_as_german():
+    question = "Is Bastille Day a public holiday in the Paris office?"
+    assert asked_names(question) == ["Bastille", "Day", "Paris"]
+    assert uncovered(question, hits(HOLIDAYS)) == ["Bastille", "Day", "Paris"]
+    # German still: nouns capitalised throughout, only codes and years are names
+    assert asked_names("Gilt der Tag der Arbeit im Büro in Lissabon als Feiertag?") == []
+
+
+# --- a list answer is the whole list ------------------------------------------------------
+
+SICK_PAY = chunk(
+    "Once you have completed probation, you receive:\n\n"
+    "- full salary for the first 15 days of illness in a calendar year, then\n"
+    "- 60% of salary for the next 30 days, then\n"
+    "- the statutory benefit only.\n\n"
+    "Contact payroll with any question.",
+    "sickness.md",
+    "Sickness policy",
+    ("Sickness policy", "Pay when ill"),
+)
+
+
+SICK_INTRO = chunk(
+    "This policy explains how to report illness and how much sick pay you receive. "
+    "It applies to all staff.",
+    "sickness.md",
+    "Sickness policy",
+    ("Sickness policy",),
+)
+
+
+def test_an_item_continuing_its_lead_comes_with_the_lead_and_the_whole_list():
+    # the first item scores best: alone it would say "full salary ..., then" and stop
+    question = "how much salary do i get for days of illness"
+    answer = generator().generate(question, hits(SICK_PAY, SICK_INTRO))
+    lines = answer.text.splitlines()
+    assert lines[0] == "Once you have completed probation, you receive:", answer.text
+    assert "full salary for the first 15 days" in answer.text
+    assert "60% of salary for the next 30 days" in answer.text
+    assert "statutory benefit only" in answer.text
+
+
+DUBLIN = chunk(
+    "| Date | Holiday |\n|---|---|\n"
+    "| 1 January | New Year's Day |\n| 17 March | St Patrick's Day |\n"
+    "| 2 June | June Bank Holiday |\n| 25 December | Christmas Day |\n\n"
+    "Dublin staff have 4 public holidays this year.",
+    "holidays.md",
+    "Public holidays",
+    ("Public holidays", "1. Calendar", "1.1 Ireland (Dublin office)"),
+)
+INTRO = chunk(
+    "Staff in the Dublin office observe Irish public holidays. "
+    "Staff in the Manchester office observe English bank holidays.",
+    "holidays.md",
+    "Public holidays",
+    ("Public holidays",),
+)
+
+
+def test_a_question_naming_a_section_gets_its_whole_table():
+    answer = generator().generate(
+        "What are all the public holidays in the Dublin office?", hits(INTRO, DUBLIN)
+    )
+    for holiday in ("New Year's Day", "St Patrick's Day", "June Bank Holiday", "Christmas Day"):
+        assert holiday in answer.text, answer.text
+    assert "|---|" not in answer.text
+    # a question with a word the headings lack asks for one fact inside the section
+    count = generator().generate(
+        "How many public holidays do Dublin staff have?", hits(INTRO, DUBLIN)
+    )
+    assert "Christmas Day" not in count.text, count.text
