@@ -66,7 +66,8 @@ CHEAP_NAMES = (
     "question_has_entity",
     "entities_found",  # share of the question's names/codes/numbers in unit + headings
     "entities_missing",  # share of them found in none of the passages
-    "unit_new_name",  # a capitalised word (not sentence-initial) the question and headings lack
+    "unit_new_name",  # a capitalised word (not sentence-initial) the question lacks, never
+    # written in lower case in the passages
     "rank_prior",  # 1 / retrieval rank of the passage
     "position",  # unit index in its chunk / units in the chunk
     "first_unit",
@@ -217,13 +218,15 @@ def cheap_features(
     q_numbers = numbers(q_words)
     q_entities = list(dict.fromkeys(n.lower() for n in asked_names(question)))
     q_set = set(q_words)
-    # what the retrieved passages' titles and headings already say: a number or name found
-    # there ("2025" of "Public Holidays Policy and 2025 Calendar", a policy cited by its
-    # title) restates the topic, it is not a new fact a unit adds
+    # what the retrieved passages' titles and headings already say: a number found there
+    # ("2025" of "Public Holidays Policy and 2025 Calendar") restates the topic, it is not a
+    # new figure a unit adds
     headings = (
         set().union(*(tokens(_unnumbered(c.context)) for c in candidates)) if candidates else set()
     )
-    known = q_set | headings
+    # a capitalised word the passages also write in lower case is a common noun set in title
+    # case ("see the Public Holidays policy" beside "the public holidays of"), not a name
+    known = q_set | {w for w in WORD.findall(passages_text) if w.islower()}
     everywhere = set(tokens(passages_text))
     entities_missing = (
         sum(e not in everywhere for e in q_entities) / len(q_entities) if q_entities else 0.0
