@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ragkit.index import segment as segment_module
+from ragkit.index import snapshot as snapshot_module
 from ragkit.index import store as store_module
 from ragkit.index.records import Chunk
 from ragkit.index.store import load_index, write_changes, write_generation
@@ -156,3 +157,35 @@ def test_languages_come_from_group_set_counts_without_reading_rows(tmp_path):
     assert snapshot.languages(frozenset()) == {"en": 7}
     assert snapshot.languages(frozenset({"hr"})) == {"en": 7, "pt": 3, None: 1}
     assert snapshot.languages(None) == {"en": 7, "pt": 3, None: 1}
+
+
+def test_an_ivf_search_reads_at_most_its_share_of_codes_yet_fills_a_narrow_filter(
+    tmp_path, monkeypatch
+):
+    import faiss
+
+    monkeypatch.setattr(segment_module, "COMPRESS_AT", 3000)
+    rng = np.random.default_rng(2)
+    points = rng.normal(size=(4000, 32))
+    vectors = (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
+    chunks = [Chunk(f"c{i}", "f.md", "T", f"text {i}", 0, 1, None, (), "h") for i in range(4000)]
+    write_generation(tmp_path, manifest(), chunks, vectors)
+    snapshot = load_index(tmp_path)
+    segment = snapshot.segments[0]
+    largest = max(segment.index.invlists.list_size(i) for i in range(segment.meta.nlist))
+    stats = faiss.cvar.indexIVF_stats
+
+    def codes_read(share: float, allowed: np.ndarray | None = None) -> tuple[int, np.ndarray]:
+        monkeypatch.setattr(snapshot_module, "SCAN_SHARE", share)
+        stats.reset()
+        rows, _ = snapshot.dense_search(vectors[7], 10, allowed)
+        return int(stats.ndis), rows
+
+    uncapped, _ = codes_read(0.0)  # a quarter of the lists, uneven: about half the rows here
+    capped, rows = codes_read(0.05)
+    assert capped <= 0.05 * 4000 + largest < uncapped
+    assert rows[0] == 7
+    few = np.zeros(4000, bool)
+    few[rng.choice(4000, 6, replace=False)] = True  # 6 readable rows: the cap must widen
+    _, rows = codes_read(0.05, few)
+    assert sorted(rows.tolist()) == sorted(np.flatnonzero(few).tolist())

@@ -38,6 +38,13 @@ from ragkit.index.segment import Segment, dedup_key
 NPROBE: int | None = None
 NPROBE_SHARE = 4
 NPROBE_MIN = 64
+# The most 8-bit codes one IVF search reads, as a share of the segment's rows (0: no cap).
+# k-means lists on these vectors are uneven (920k rows in 2,048 lists: mean 449, largest
+# 8,585), and a question's nearest lists are the big ones, so a quarter of the lists held up
+# to half the rows: the scan, and the warm p95, followed the list sizes. FAISS stops after
+# the list that passes the cap (`max_codes`). Chosen on SciFact's train queries with
+# tests/bench/bench_ivf_probe.py --scan (see the README's scale section).
+SCAN_SHARE = 0.28
 RERANK = 4  # an IVF segment returns RERANK x k rows by its 8-bit codes, re-scored exactly
 
 
@@ -305,15 +312,18 @@ def _search(
         selector = faiss.IDSelectorBitmap(len(segment), faiss.swig_ptr(bitmap))
     nlist = segment.meta.nlist
     nprobe = min(NPROBE or max(NPROBE_MIN, nlist // NPROBE_SHARE), nlist)
+    max_codes = int(np.ceil(SCAN_SHARE * len(segment))) if SCAN_SHARE else 0
     while True:
         if nlist:
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe, max_codes=max_codes)
         else:
             params = None if selector is None else faiss.SearchParameters(sel=selector)
         vector = query.reshape(1, -1).astype(np.float32)
         scores, rows = segment.index.search(vector, k, params=params)  # (1, k) each
         found = rows[0] >= 0
-        if found.sum() >= k or not nlist or nprobe >= nlist:
+        if found.sum() >= k or not nlist or (nprobe >= nlist and not max_codes):
             # `bitmap` and `selector` stay referenced until here: FAISS holds raw pointers.
             return rows[0][found].astype(np.int64), scores[0][found]
-        nprobe = min(nprobe * 4, nlist)  # a narrow filter: probe wider until k are found
+        # A narrow filter: probe wider, and read more codes, until k are found.
+        nprobe = min(nprobe * 4, nlist)
+        max_codes = 0 if max_codes * 4 >= len(segment) else max_codes * 4

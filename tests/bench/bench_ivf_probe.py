@@ -1,14 +1,16 @@
 """How many IVF lists to probe: recall@10 against exact search, and search time, per nprobe.
 
     python tests/bench/bench_ivf_probe.py INDEX [--queries 300] [--split train]
-        [--probes 32,64,128,256,512]
+        [--probes 32,64,128,256,512] [--scan 0,0.26,0.28,0.30]
 
 INDEX: a bench_scale.py index whose large segment is compressed (IVF + SQ8), e.g.
 /tmp/ragkit-bench-scale/n1000000/index. Truth is exact inner product over the stored float32
 vectors; each search goes through IndexSnapshot.dense_search (re-ranking included), with no
 filter and with every 10th row readable. Queries: SciFact's train queries (qrels/train.tsv)
 by default, since the probe count is chosen here; bench_scale.py reports recall on the test
-queries. 64 probes (ragkit's setting before the first sweep) is the baseline row.
+queries. 64 probes (ragkit's setting before the first sweep) is the baseline row. `--scan`:
+caps on the codes one search reads, as a share of the segment's rows (snapshot.SCAN_SHARE; 0:
+no cap), each tried with each probe count.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--split", default="train", choices=("train", "test", "all"))
     parser.add_argument("--probes", default="32,64,128,256,512")
+    parser.add_argument("--scan", default="0", help="comma-separated shares of rows (0: no cap)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from ragkit.index import snapshot as snapshot_module
@@ -56,25 +59,32 @@ def main() -> None:
     nlist = max(s.meta.nlist for s in snapshot.segments)
     default = max(snapshot_module.NPROBE_MIN, nlist // snapshot_module.NPROBE_SHARE)
     print(f"{len(snapshot)} rows, {len(queries)} queries, {nlist} lists; ragkit probes {default}")
-    print(f"{'nprobe':>8} {'recall@10':>10} {'10% readable':>13} {'ms/search':>10} {'CPU ms':>8}")
+    shipped = snapshot_module.SCAN_SHARE
+    print(
+        f"{'nprobe':>8} {'scan':>6} {'recall@10':>10} {'10% readable':>13} {'ms/search':>10} "
+        f"{'CPU ms':>8} {'CPU p95':>8}"
+    )
     for nprobe in [int(p) for p in args.probes.split(",")]:
-        snapshot_module.NPROBE = nprobe
-        found = {"all": 0, "some": 0}
-        wall = cpu = 0.0
-        for vector, every, some in truths:
-            for name, mask, truth in (("all", None, every), ("some", allowed, some)):
-                started, cpu_started = time.perf_counter(), time.process_time()
-                rows, _ = snapshot.dense_search(vector, 10, mask)
-                wall += time.perf_counter() - started
-                cpu += time.process_time() - cpu_started
-                found[name] += len(truth & set(rows.tolist()))
-        n = 10 * len(truths)
-        searches = 2 * len(truths)
-        print(
-            f"{nprobe:>8} {found['all'] / n:>10.3f} {found['some'] / n:>13.3f} "
-            f"{1000 * wall / searches:>10.1f} {1000 * cpu / searches:>8.1f}"
-            + ("  (ragkit)" if nprobe == default else "  (before)" if nprobe == 64 else "")
-        )
+        for share in [float(s) for s in args.scan.split(",")]:
+            snapshot_module.NPROBE = nprobe
+            snapshot_module.SCAN_SHARE = share
+            found = {"all": 0, "some": 0}
+            wall = 0.0
+            cpu: list[float] = []
+            for vector, every, some in truths:
+                for name, mask, truth in (("all", None, every), ("some", allowed, some)):
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    rows, _ = snapshot.dense_search(vector, 10, mask)
+                    wall += time.perf_counter() - started
+                    cpu.append(time.process_time() - cpu_started)
+                    found[name] += len(truth & set(rows.tolist()))
+            n = 10 * len(truths)
+            mark = "  (ragkit)" if (nprobe, share) == (default, shipped) else ""
+            print(
+                f"{nprobe:>8} {share:>6.2f} {found['all'] / n:>10.3f} {found['some'] / n:>13.3f} "
+                f"{1000 * wall / len(cpu):>10.1f} {1000 * np.mean(cpu):>8.1f} "
+                f"{1000 * np.percentile(cpu, 95):>8.1f}" + mark
+            )
 
 
 if __name__ == "__main__":
