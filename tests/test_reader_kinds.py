@@ -113,6 +113,8 @@ def test_a_multi_word_name_does_not_make_a_question_read_as_german():
     assert uncovered(question, hits(HOLIDAYS)) == ["Bastille", "Day", "Paris"]
     # German still: nouns capitalised throughout, only codes and years are names
     assert asked_names("Gilt der Tag der Arbeit im Büro in Lissabon als Feiertag?") == []
+    # ... also where nouns follow one another ("Tage Urlaub": two capitalised words, one run)
+    assert asked_names("Wie viele Tage Urlaub bekomme ich im Jahr?") == []
 
 
 # --- a list answer is the whole list ------------------------------------------------------

@@ -8,19 +8,26 @@ titles, headings or file names means the documents do not cover the question as 
 whatever the best sentence is: an answer then ends "The documents don't mention Singapore."
 
 Capitalisation only marks a name where it is rare: in German every noun is capitalised, so
-when more than `MAX_CAPITALISED_SHARE` of a question's non-initial words are capitalised only
-words with digits count. Measured on held-out answerable questions with their gold passage
-(`tests/bench/bench_reader.py`): see the README's asking section.
+when more than `MAX_CAPITALISED_SHARE` of a question's non-initial words are capitalised, or
+more than `MAX_NAME_RUN_SHARE` of them start a run of capitalised words ("Bastille Day" is one
+name), only words with digits count. Measured on held-out answerable questions with their
+gold passage (`tests/bench/bench_reader.py`): see the README's asking section.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ragkit.reader.features import MAX_CAPITALISED_SHARE, asked_names, stem, tokens
+from ragkit.reader.features import (
+    MAX_CAPITALISED_SHARE,
+    MAX_NAME_RUN_SHARE,
+    asked_names,
+    stem,
+    tokens,
+)
 from ragkit.types import Hit
 
-__all__ = ["MAX_CAPITALISED_SHARE", "asked_names", "uncovered"]
+__all__ = ["MAX_CAPITALISED_SHARE", "MAX_NAME_RUN_SHARE", "asked_names", "uncovered"]
 
 
 def uncovered(question: str, hits: Sequence[Hit]) -> list[str]:
