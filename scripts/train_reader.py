@@ -59,6 +59,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import random
 import re
 import string
@@ -90,7 +91,7 @@ from ragkit.reader.features import (  # noqa: E402
 )
 from ragkit.types import Hit  # noqa: E402
 
-SCRIPT_VERSION = "8"
+SCRIPT_VERSION = "9"
 CACHE = REPO / ".cache" / "reader"
 SQUAD_QUESTIONS = 1500
 XQUAD_QUESTIONS = 300
@@ -629,6 +630,13 @@ def capped_threshold(answerable: np.ndarray, cap: float = MAX_FALSE_REFUSAL) -> 
     return float(values[k] - 1e-6) if len(values) else 0.5
 
 
+def stored_threshold(threshold: float) -> float:
+    """`threshold` to 4 decimals, rounded down: rounding to nearest could lift it above the
+    support of the answerable question the cap put just over it (thresholds sit 1e-6 below
+    one), and refuse it."""
+    return math.floor(threshold * 10_000) / 10_000
+
+
 def choose_threshold(answerable: Sequence[float], *unanswerable: Sequence[float]) -> float:
     from ragkit.generators.abstention import choose_threshold as best
 
@@ -1044,9 +1052,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "support_cross": int(SUPPORT_CROSS),
         },
         "thresholds": {
-            args.model: round(threshold, 4),
-            "default": round(threshold, 4),
-            "hash": round(hash_threshold, 4),
+            args.model: stored_threshold(threshold),
+            "default": stored_threshold(threshold),
+            "hash": stored_threshold(hash_threshold),
         },
     }
     tmp = args.out.with_suffix(".tmp")

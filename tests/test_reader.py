@@ -184,3 +184,47 @@ def test_the_readers_settings_come_from_the_artefact_unless_given():
     heuristic = ExtractiveGenerator(HashingEmbedder(dim=2048), reader="heuristic")
     assert (heuristic.max_passages, heuristic.max_candidates) == (3, 3)
     assert "validation" in load_selector().provenance["threshold_from"]
+
+
+def test_the_stored_threshold_keeps_the_question_the_false_refusal_cap_answers():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from train_reader import capped_threshold, stored_threshold
+
+    supports = np.array([0.2, 0.46647, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9])
+    threshold = capped_threshold(supports, cap=0.1)  # one of ten may be refused
+    assert (supports < threshold).sum() == 1
+    assert (supports < stored_threshold(threshold)).sum() == 1
+    assert (supports < round(threshold, 4)).sum() == 2  # rounding to nearest refused another
+
+
+OFFICES = chunk(
+    "We have offices in Dublin, Manchester and Singapore. Each office has a kitchen.",
+    "offices.md",
+    ("Offices",),
+)
+
+
+def test_an_answer_says_which_asked_name_its_quoted_passage_does_not_mention():
+    # Singapore is among the passages (the list of offices) but not in the allowance table the
+    # answer quotes: the answer says so, instead of passing Dublin's figure off as Singapore's
+    generator = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0, max_units=1)
+    question = "How much is the home office setup allowance in the Singapore office?"
+    answer = generator.generate(question, hits(ALLOWANCES, OFFICES))
+    assert "400 EUR" in answer.text and "uncovered" not in answer.metadata
+    assert answer.metadata["uncovered_by_answer"] == ["Singapore"]
+    assert answer.text.splitlines()[-1] == "The quoted passage doesn't mention Singapore."
+    # asked about an office the quoted passage covers: no such line
+    covered = generator.generate(question.replace("Singapore", "Dublin"), hits(ALLOWANCES, OFFICES))
+    assert "400 EUR" in covered.text and "mention" not in covered.text
+    assert "uncovered_by_answer" not in covered.metadata
+
+
+def test_an_abbreviation_with_or_without_stops_is_the_same_name():
+    dc = chunk("Parking near our Washington, D.C. office costs $14 an hour.", "dc.md")
+    assert uncovered("What does parking cost at the DC office?", hits(dc)) == []
+    plain_dc = chunk("Parking near our DC office costs $14 an hour.", "dc.md")
+    assert uncovered("What does parking cost at the D.C. office?", hits(plain_dc)) == []
+    assert uncovered("What does parking cost at the NYC office?", hits(dc)) == ["NYC"]

@@ -256,7 +256,9 @@ class ExtractiveGenerator:
             "support": round(support, 4),
             "threshold": self.threshold,
         }
-        missing = uncovered(question, hits) if self.reader != "heuristic" and best else []
+        # the trained readers say which asked names the passages (or the quoted ones) lack
+        names_said = self.reader != "heuristic" and best is not None
+        missing = uncovered(question, hits) if names_said else []
         if missing:
             metadata["uncovered"] = missing
         if best is None or support < self.threshold:
@@ -268,6 +270,15 @@ class ExtractiveGenerator:
         pieces = self._pieces(chosen, hits, more)
         if missing:  # the fact first, then which part of the question it does not cover
             pieces.append(f"\nThe documents don't mention {_join(missing)}.")
+        # an asked name another passage holds but the quoted ones do not: the answer is about
+        # something else ("Singapore" in the list of offices, the allowance table covering
+        # Dublin and Manchester), so it says so rather than pass one office's figure as another's
+        quoted = [hits[i] for i in dict.fromkeys(u.hit for u in chosen)]
+        aside = [n for n in uncovered(question, quoted) if n not in missing] if names_said else []
+        if aside:
+            metadata["uncovered_by_answer"] = aside
+            verb, noun = ("doesn't", "passage") if len(quoted) == 1 else ("don't", "passages")
+            pieces.append(f"\nThe quoted {noun} {verb} mention {_join(aside)}.")
         citations = self._citations(chosen, hits)
         metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
         return Answer("".join(pieces), False, citations, hits, metadata), pieces

@@ -35,10 +35,13 @@ def uncovered(question: str, hits: Sequence[Hit]) -> list[str]:
     seen: set[str] = set()
     for h in hits:
         seen.update(tokens(f"{h.chunk.source} {h.chunk.context} {h.chunk.text}"))
+    # an abbreviation written with stops or without is one name: "D.C." is "DC", "U.K." "UK"
+    seen |= {w.replace(".", "") for w in seen if "." in w and not any(c.isdigit() for c in w)}
     stems = {stem(w) for w in seen}
     missing = []
     for name in asked_names(question):
         word = name.lower().removesuffix("'s").removesuffix("’s")
+        word = word if any(c.isdigit() for c in word) else word.replace(".", "")
         if word not in seen and (any(c.isdigit() for c in word) or stem(word) not in stems):
             missing.append(name.removesuffix("'s").removesuffix("’s"))
     return missing

@@ -187,6 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", default=None, help="a git commit: its trained reader beside this one"
     )
+    parser.add_argument(
+        "--readers",
+        nargs="*",
+        default=("heuristic", "trained", "cross"),
+        choices=("heuristic", "trained", "cross"),
+        help="which of this checkout's readers to run (default: all three)",
+    )
     args = parser.parse_args(argv)
     baseline: dict[str, dict[str, Any]] = {}
     if args.baseline:
@@ -197,11 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = tr.shared_data()
     sets = held_out_sets(data, args.limit, args.split, args.only)
     embedder = load_embedder(DEFAULT_MODEL)
-    readers = {
-        "heuristic": ExtractiveGenerator(embedder, reader="heuristic"),
-        "trained": ExtractiveGenerator(embedder, reader="trained"),
-        "cross": ExtractiveGenerator(embedder, reader="cross"),
-    }
+    readers = {name: ExtractiveGenerator(embedder, reader=name) for name in args.readers}
     results: dict[str, dict[str, Any]] = {}
     print(f"handbook split: {args.split}")
     print(
