@@ -51,8 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--model",
-        default="all-MiniLM-L6-v2",
-        help="sentence-transformers model name or local path (default: bundled all-MiniLM-L6-v2)",
+        help="sentence-transformers model name or local path, or hash:DIM (default: the model "
+        "the index was built with; for a new index the bundled all-MiniLM-L6-v2). A different "
+        "model rebuilds the index",
     )
     parser.add_argument(
         "--password-file", type=Path, help="file with passwords for encrypted PDFs, one per line"
@@ -60,7 +61,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-file-mb", type=float, default=100.0, help="skip larger files (default 100)"
     )
-    parser.add_argument("--chunk-tokens", type=int, default=256, help="chunk size in model tokens")
+    parser.add_argument(
+        "--chunk-tokens",
+        type=int,
+        help="chunk size in model tokens (default: the index's; 256 for a new index)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         groups=None if args.groups is None else parse_groups(args.groups),
         allow_widen=args.allow_widen,
         passwords=_read_passwords(args.password_file),
-        chunking=ChunkSettings(chunk_tokens=args.chunk_tokens),
+        chunking=None if args.chunk_tokens is None else ChunkSettings(args.chunk_tokens),
         max_file_mb=args.max_file_mb,
         dry_run=args.dry_run,
         progress=not args.no_progress and not args.json,

@@ -10,6 +10,9 @@ exact text that was embedded (context line + text) is unchanged, so renaming a t
 heading re-embeds the chunks under it. When nothing changed, no model is loaded and nothing
 is written. A change of embedding model or chunk settings makes the stored vectors
 meaningless, so the index is rebuilt (from the given paths and every remembered root).
+Settings a run does not give (`IngestOptions.model` or `chunking` left None) are the ones the
+index was built with, so a plain re-sync never rebuilds with defaults; only an explicitly
+different value does.
 
 `ragkit remove` (remove_sources) records each removed file's path in the manifest
 (`excluded`): later syncs of the folder holding it skip it (reported as skipped), so a removal
@@ -63,12 +66,14 @@ Status = Literal["added", "updated", "unchanged", "removed", "failed", "skipped"
 
 @dataclass(frozen=True)
 class IngestOptions:
-    model: str = DEFAULT_MODEL
+    # None: the model the index was built with (DEFAULT_MODEL for a new index). A different
+    # value rebuilds a local index (a Milvus collection refuses it).
+    model: str | None = None
     # Applied to every file of this run (--groups); None: each root's remembered groups.
     groups: tuple[str, ...] | None = None
     allow_widen: bool = False  # let this run make files readable by more people
     passwords: tuple[str, ...] = ()  # tried on encrypted PDFs (--password-file)
-    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    chunking: ChunkSettings | None = None  # None: the index's chunk size, else ChunkSettings()
     max_file_mb: float = 100.0
     dry_run: bool = False
     progress: bool = True
@@ -135,8 +140,23 @@ class IngestReport:
         }
 
 
-def index_fingerprint(embedder: Embedder, settings: ChunkSettings) -> dict[str, Any]:
-    return {**embedder.fingerprint(), **settings.fingerprint(), "bm25": BM25_ANALYSER}
+def index_fingerprint(embedder: Embedder, settings: ChunkSettings | None) -> dict[str, Any]:
+    chunking = (settings or ChunkSettings()).fingerprint()
+    return {**embedder.fingerprint(), **chunking, "bm25": BM25_ANALYSER}
+
+
+def remembered_settings(
+    options: IngestOptions, manifest: dict[str, Any] | None
+) -> tuple[str, ChunkSettings]:
+    """The model and chunk settings of a run: those `options` gives, else those the index
+    (`manifest`, None when there is none) was built with, else the defaults."""
+    built = (manifest or {}).get("fingerprint") or {}
+    model = options.model or str(built.get("model") or DEFAULT_MODEL)
+    chunking = options.chunking
+    if chunking is None:
+        tokens = built.get("chunk_tokens")
+        chunking = ChunkSettings(chunk_tokens=tokens) if isinstance(tokens, int) else ChunkSettings()
+    return model, chunking
 
 
 def ingest(
@@ -153,7 +173,6 @@ def ingest(
     """
     started = time.perf_counter()
     store = open_store(index_dir)  # a folder, or milvus:PATH.db / milvus://HOST:PORT
-    embedder = embedder or load_embedder(options.model)
     report = IngestReport(index_dir=store.location, dry_run=options.dry_run)
     try:
         if options.dry_run:
@@ -313,12 +332,15 @@ class _Plan:
 def _run(
     paths: Sequence[Path],
     store: IndexStore,
-    embedder: Embedder,
+    embedder: Embedder | None,
     options: IngestOptions,
     report: IngestReport,
 ) -> None:
-    fingerprint = index_fingerprint(embedder, options.chunking)
     manifest = store.read_manifest()
+    model, chunking = remembered_settings(options, manifest)
+    options = dataclasses.replace(options, model=model, chunking=chunking)
+    embedder = embedder or load_embedder(model)
+    fingerprint = index_fingerprint(embedder, chunking)
     remembered = list(manifest.get("roots", [])) if manifest else []
     previous: dict[str, Any] = {}
     if manifest is not None:
@@ -724,7 +746,7 @@ def _load_and_chunk(
             doc,
             count_tokens=embedder.count_tokens,
             max_tokens=embedder.max_tokens,
-            settings=options.chunking,
+            settings=options.chunking or ChunkSettings(),
             doc_hash=digest,
             groups=doc_groups,
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ragkit.cli import main
+from ragkit.index.store import read_manifest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RAGKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -90,6 +91,29 @@ def test_adding_one_file_and_dry_run_and_remove(capsys, tmp_path, docs2):
     new.unlink()
     code, out, _ = ingest(capsys, "--index", index)
     assert code == 0 and "unchanged      1" in out
+
+
+def test_a_plain_re_sync_keeps_the_model_and_chunk_size_the_index_was_built_with(
+    capsys, tmp_path, docs2
+):
+    index = str(tmp_path / "index")
+    code, _, _ = run_cli(
+        capsys, "ingest", str(docs2), "--index", index, "--model", "hash:64",
+        "--chunk-tokens", "64", "--no-progress",
+    )  # fmt: skip
+    assert code == 0
+    (docs2 / "new-policy.md").write_text("# Bikes\n\nBicycles up to 1,500 EUR.\n")
+    # As the README shows re-syncs: no --model, no --chunk-tokens.
+    code, out, _ = run_cli(capsys, "ingest", "--index", index, "--no-progress", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["rebuild_reason"] == ""
+    assert report["counts"]["added"] == 1 and report["embedded"] >= 1
+    fingerprint = read_manifest(Path(index))["fingerprint"]
+    assert (fingerprint["model"], fingerprint["chunk_tokens"]) == ("hash:64", 64)
+    # Only a value given on the command line and different from the index's rebuilds.
+    code, out, _ = run_cli(capsys, "ingest", "--index", index, "--model", "hash:32", "--json")
+    assert "model 'hash:64' -> 'hash:32'" in json.loads(out)["rebuild_reason"]
+    assert "chunk_tokens" not in json.loads(out)["rebuild_reason"]
 
 
 def test_index_into_a_folder_that_is_not_an_index_is_refused(capsys, tmp_path, docs2):

@@ -94,6 +94,17 @@ def test_a_store_built_with_another_model_is_refused_and_left_alone(tmp_path, sp
     store.close()
 
 
+def test_a_re_sync_without_a_model_uses_the_collection_s(tmp_path, spec):
+    corpus = write(tmp_path / "corpus", POLICIES)
+    ingest([corpus], spec, options("hash:32"))
+    (corpus / "bikes.md").write_text("# Bikes\n\nBicycles up to 1,500 EUR.\n")
+    report = ingest([], spec, IngestOptions(progress=False))  # the CLI's plain re-sync
+    assert report.written and report.count("added") == 1 and not report.rebuild_reason
+    store = MilvusStore(spec)
+    assert store.read_manifest()["fingerprint"]["model"] == "hash:32"
+    store.close()
+
+
 def test_cli_errors_are_one_line(tmp_path):
     code = "import sys; from ragkit.cli import main; sys.exit(main())"
     cases = [
