@@ -17,7 +17,8 @@ pytest.importorskip("milvus_lite", reason="Milvus Lite not installed: pip instal
 
 from ingest.pipeline import IngestOptions, ingest  # noqa: E402
 from ragkit.errors import IndexStoreError  # noqa: E402
-from ragkit.index.milvus_store import MilvusStore  # noqa: E402
+from ragkit.cli import main  # noqa: E402
+from ragkit.index.milvus_store import MilvusStore, _one_line  # noqa: E402
 from ragkit.retrieval import open_retriever  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -119,6 +120,28 @@ def test_cli_errors_are_one_line(tmp_path):
         assert done.returncode != 0
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], done.stderr[-800:]
+        assert "<MilvusException" not in lines[0]  # the exception's message, not its repr
+    # Read commands never create a store: no empty.db folder is left behind.
+    assert not (tmp_path / "empty.db").exists()
+
+
+def test_a_long_reason_is_cut_at_a_word_boundary():
+    reason = "Fail connecting to server on 10.255.255.1:19530, illegal connection params. " * 4
+    short = _one_line(reason + "\nsecond line")
+    assert short.endswith("...") and len(short) <= 163
+    assert (short[:-3] + " ") in reason  # whole words only
+    assert _one_line("short reason") == "short reason"
+
+
+def test_a_milvus_lite_folder_given_as_index_says_to_pass_store(tmp_path, spec, capsys):
+    ingest([write(tmp_path / "corpus", POLICIES)], spec, options())
+    folder = spec.removeprefix("milvus:")
+    assert Path(folder).is_dir()  # Milvus Lite 3 makes a folder
+    for argv in (["search", "leave", "--index", folder], ["ingest", folder, "--index", folder]):
+        code = main(argv)
+        err = capsys.readouterr().err
+        assert code != 0 and f"pass --store milvus:{folder}" in err, err
+        assert "folder of documents" not in err
 
 
 def test_cli_search_json_on_milvus(tmp_path, spec):

@@ -125,10 +125,18 @@ def _client(spec: str) -> Any:
     try:
         return MilvusClient(uri=uri, timeout=10)
     except Exception as exc:  # pymilvus raises MilvusException or grpc/OS errors
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        reason = _one_line(str(getattr(exc, "message", "") or exc) or type(exc).__name__)
         raise IndexStoreError(
             f"milvus store {spec} does not answer ({reason}): start Milvus or check the URI"
         ) from exc
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """The first line of `text`, cut at a word boundary with an ellipsis past `limit` chars."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "..."
 
 
 class MilvusStore:
@@ -181,10 +189,16 @@ class MilvusStore:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def _absent(self) -> bool:
+        """A Milvus Lite database that does not exist: reading it must not create it (opening
+        a client makes the folder), so readers see no index without a client."""
+        uri, _ = parse_spec(self.spec)
+        return self._db is None and not uri.startswith("http") and not Path(uri).exists()
+
     def read_head(self) -> dict[str, Any] | None:
         """The head row ({"gen", "parts"}), or None when the index has none (or is older)."""
         meta = f"{self.name}_meta"
-        if not self.client.has_collection(meta):
+        if self._absent() or not self.client.has_collection(meta):
             return None
         rows = self.client.query(
             self.loaded(meta), filter=f'key == "{_HEAD}"', output_fields=["value"]
@@ -199,7 +213,7 @@ class MilvusStore:
 
     def read_manifest(self) -> dict[str, Any] | None:
         meta = f"{self.name}_meta"
-        if not self.client.has_collection(meta):
+        if self._absent() or not self.client.has_collection(meta):
             return None
         head = self.read_head()
         if head is None:  # format milvus-1: parts "m000000"...; the writer rebuilds it

@@ -117,6 +117,8 @@ def load_index(index_dir: Path) -> IndexSnapshot:
     index_dir = Path(index_dir)
     loaded = _read_live(index_dir, lambda generation: _load_generation(index_dir, generation))
     if loaded is None:
+        if _is_milvus_lite(index_dir):
+            raise IndexStoreError(_milvus_lite_not_index(index_dir))
         if _holds_documents(index_dir):
             raise IndexStoreError(
                 f"{index_dir} is a folder of documents, not an index: build an index from it "
@@ -281,6 +283,23 @@ def _tombstones(path: Path, rows: int) -> np.ndarray:
 def _close(segments: list[Segment]) -> None:
     for segment in segments:
         segment.close()
+
+
+# What Milvus Lite (3.x) makes of a database path: a folder with these entries.
+_MILVUS_LITE_ENTRIES = frozenset({"LOCK", "collections", "databases"})
+
+
+def _is_milvus_lite(folder: Path) -> bool:
+    try:
+        return _MILVUS_LITE_ENTRIES <= {entry.name for entry in os.scandir(folder)}
+    except OSError:
+        return False
+
+
+def _milvus_lite_not_index(folder: Path) -> str:
+    return (
+        f"{folder} is a Milvus Lite database, not an index folder: pass --store milvus:{folder}"
+    )
 
 
 def _holds_documents(folder: Path) -> bool:
@@ -525,6 +544,8 @@ def check_index_folder(index_dir: Path) -> None:
     if _CURRENT in names:
         return
     foreign = sorted(name for name in names if not _ragkit_name(name))
+    if foreign and _is_milvus_lite(index_dir):
+        raise IndexStoreError(_milvus_lite_not_index(index_dir))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise IndexStoreError(
