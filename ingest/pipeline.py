@@ -155,7 +155,7 @@ def remembered_settings(
     chunking = options.chunking
     if chunking is None:
         tokens = built.get("chunk_tokens")
-        chunking = ChunkSettings(chunk_tokens=tokens) if isinstance(tokens, int) else ChunkSettings()
+        chunking = ChunkSettings(tokens) if isinstance(tokens, int) else ChunkSettings()
     return model, chunking
 
 

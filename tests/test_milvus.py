@@ -16,8 +16,8 @@ import pytest
 pytest.importorskip("milvus_lite", reason="Milvus Lite not installed: pip install 'ragkit[milvus]'")
 
 from ingest.pipeline import IngestOptions, ingest  # noqa: E402
-from ragkit.errors import IndexStoreError  # noqa: E402
 from ragkit.cli import main  # noqa: E402
+from ragkit.errors import IndexStoreError  # noqa: E402
 from ragkit.index.milvus_store import MilvusStore, _one_line  # noqa: E402
 from ragkit.retrieval import open_retriever  # noqa: E402
 

@@ -291,15 +291,13 @@ _MILVUS_LITE_ENTRIES = frozenset({"LOCK", "collections", "databases"})
 
 def _is_milvus_lite(folder: Path) -> bool:
     try:
-        return _MILVUS_LITE_ENTRIES <= {entry.name for entry in os.scandir(folder)}
+        return {entry.name for entry in os.scandir(folder)} >= _MILVUS_LITE_ENTRIES
     except OSError:
         return False
 
 
 def _milvus_lite_not_index(folder: Path) -> str:
-    return (
-        f"{folder} is a Milvus Lite database, not an index folder: pass --store milvus:{folder}"
-    )
+    return f"{folder} is a Milvus Lite database, not an index folder: pass --store milvus:{folder}"
 
 
 def _holds_documents(folder: Path) -> bool:
