@@ -38,12 +38,19 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from ragkit.index import snapshot as snapshot_module
     from ragkit.index.embedding import load_embedder
+    from ragkit.index.segment import COMPRESS_AT
     from ragkit.index.store import load_index
 
     sys.path.insert(0, str(ROOT / "tests" / "bench"))
     from bench_scale import exact_scores, split_queries
 
     snapshot = load_index(args.index)
+    nlist = max((s.meta.nlist for s in snapshot.segments), default=0)
+    if not nlist:  # only flat segments: there are no lists to probe
+        sys.exit(
+            f"{args.index}: no segment is compressed (IVF), so there is nothing to probe: "
+            f"segments are compressed from {COMPRESS_AT:,} rows (bench_scale.py --sizes 1000000)"
+        )
     embedder = load_embedder(snapshot.fingerprint["model"])
     queries = split_queries(args.split)[: args.queries]
     allowed = np.zeros(len(snapshot), bool)
@@ -56,7 +63,6 @@ def main() -> None:
         masked = np.where(allowed, scores, -np.inf)
         some = set(np.argsort(-masked, kind="stable")[:10].tolist())
         truths.append((vector, every, some))
-    nlist = max(s.meta.nlist for s in snapshot.segments)
     default = max(snapshot_module.NPROBE_MIN, nlist // snapshot_module.NPROBE_SHARE)
     print(f"{len(snapshot)} rows, {len(queries)} queries, {nlist} lists; ragkit probes {default}")
     shipped = snapshot_module.SCAN_SHARE

@@ -454,6 +454,8 @@ def print_table(rows: list[dict]) -> None:
     base = rows[0]
     print(f"\n{'':22s}" + "".join(f"{r['size']!s:>20s}" for r in rows))
     for key, label, fmt in COLUMNS:
+        if not any(key in r for r in rows):
+            continue  # not measured in this run (baseline rows without --baseline)
         cells = []
         for r in rows:
             value, first = r.get(key, float("nan")), base.get(key, float("nan"))
