@@ -369,6 +369,27 @@ def test_identical_texts_are_stored_once_and_returned_once_with_every_source(cor
     assert counter.embedded == []
 
 
+def test_a_reader_of_two_copies_under_different_groups_gets_the_text_once(corpus, tmp_path):
+    from ragkit.retrieval.hybrid import HybridRetriever
+
+    index = tmp_path / "idx"
+    (corpus / "hr").mkdir()
+    (corpus / "hr" / ".ragkit-access.yaml").write_text("groups: [hr]\n")
+    (corpus / "hr" / "sick.txt").write_bytes((corpus / "sick.txt").read_bytes())
+    run(corpus, index)
+    snapshot = load_index(index)
+    texts = {c.text for c in snapshot.live_chunks() if not c.groups or "hr" in c.groups}
+    retriever = HybridRetriever.from_index(index)
+    question = "doctor's note after 3 days"
+    hits = retriever.retrieve(question, k=len(texts), groups=frozenset({"hr"}))
+    got = [h.chunk.text for h in hits]
+    assert len(got) == len(set(got)) == len(texts)  # once each, and k filled from the rest
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    # The kept copy is the better-ranked one; an asker outside hr never gets the hr copy.
+    public = retriever.retrieve(question, k=len(texts))
+    assert all(not h.chunk.groups for h in public)
+
+
 def test_a_failing_restriction_alone_still_drops_the_public_copy(corpus, tmp_path):
     """The only change of the run is a Markdown file restricted with a YAML mistake: the run
     must still write, or the old public copy stays live."""

@@ -30,6 +30,7 @@ from ragkit.access import check_groups
 from ragkit.errors import ConfigError, IndexStoreError, UsageError
 from ragkit.index.embedding import Embedder, load_embedder
 from ragkit.index.protocols import BM25Scores
+from ragkit.index.records import Chunk
 from ragkit.index.store import IndexSnapshot, load_index
 from ragkit.retrieval.fusion import (
     RRF_K,
@@ -177,7 +178,8 @@ class HybridRetriever:
             dense_run = _as_run(*dense_found.result())
         if query_vector is not None and bm25 is not None and self.settings.fusion == "weighted":
             _score_union(dense_run, sparse_run, bm25, snapshot, query_vector)
-        best = top_k(self._fuse(dense_run, sparse_run), k)
+        fused = self._fuse(dense_run, sparse_run)
+        best, chunks = _distinct_texts(snapshot, top_k(fused, len(fused)), k)
 
         rows = np.array([row for row, _ in best], dtype=np.int64)
         none: list[float | None] = [None] * len(best)
@@ -191,9 +193,7 @@ class HybridRetriever:
                 dense_score=_float(dense[rank - 1]),
                 sparse_score=_float(sparse[rank - 1]),
             )
-            for rank, ((_, score), chunk) in enumerate(
-                zip(best, snapshot.chunks_at(rows), strict=True), start=1
-            )
+            for rank, ((_, score), chunk) in enumerate(zip(best, chunks, strict=True), start=1)
         ]
 
     def _fuse(self, dense: dict[int, float], sparse: dict[int, float]) -> dict[int, float]:
@@ -253,6 +253,33 @@ def _score_union(
     only_sparse = np.fromiter(sparse_run.keys() - dense_run.keys(), np.int64)
     if len(only_sparse):
         dense_run.update(_as_run(only_sparse, dense.similarities(query_vector, only_sparse)))
+
+
+def _distinct_texts(
+    snapshot: IndexSnapshot, ranked: list[tuple[int, float]], k: int
+) -> tuple[list[tuple[int, float]], list[Chunk]]:
+    """The first k of `ranked` (best first) whose chunk texts differ, with their chunks.
+
+    Identical texts are stored once per access-group set (ingest/dedup.py), so a copy
+    restricted to hr and one restricted to managers are two rows, and a reader in both
+    groups would get the same text twice. The best-ranked copy is kept and the slot goes to
+    the next candidate. Every candidate is already readable by the asker: nothing widens.
+    Chunks are read a window at a time, so a question without copies reads k chunks.
+    """
+    kept: list[tuple[int, float]] = []
+    chunks: list[Chunk] = []
+    seen: set[str] = set()
+    start = 0
+    while len(kept) < k and start < len(ranked):
+        window = ranked[start : start + k - len(kept)]
+        start += len(window)
+        rows = np.array([row for row, _ in window], dtype=np.int64)
+        for pair, chunk in zip(window, snapshot.chunks_at(rows), strict=True):
+            if chunk.text not in seen:
+                seen.add(chunk.text)
+                kept.append(pair)
+                chunks.append(chunk)
+    return kept, chunks
 
 
 def _as_run(rows: np.ndarray, scores: np.ndarray) -> dict[int, float]:
