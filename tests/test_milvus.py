@@ -89,8 +89,11 @@ def test_a_store_built_with_another_model_is_refused_and_left_alone(tmp_path, sp
     store.close()
     with pytest.raises(
         IndexStoreError, match=r"other settings \(model 'hash:64' -> 'hash:32'\): nothing written"
-    ):
+    ) as refused:
         ingest([corpus], spec, options("hash:32"))
+    # It names exactly the collections to drop (not ragkit_*, which other indexes may own).
+    assert "ragkit_meta and ragkit_g + 12 hex digits" in str(refused.value)
+    assert "MilvusClient.drop_collection" in str(refused.value)
     assert store.read_manifest() == before
     store.close()
 

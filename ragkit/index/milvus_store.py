@@ -242,8 +242,16 @@ class MilvusStore:
 
     def _corrupt(self, what: str) -> IndexStoreError:
         return IndexStoreError(
-            f"milvus store {self.spec} is corrupt ({what}): drop its collections "
-            f"({self.name}_*) and run `ragkit ingest PATH --store {self.spec}` again"
+            f"milvus store {self.spec} is corrupt ({what}): {self.drop_hint()} and run "
+            f"`ragkit ingest PATH --store {self.spec}` again"
+        )
+
+    def drop_hint(self) -> str:
+        """What to drop to delete this index: exactly its collections, never another
+        index's (`ragkit_x_meta` belongs to `#ragkit_x`, not to `#ragkit`)."""
+        return (
+            f"drop its collections ({self.name}_meta and {self.name}_g + 12 hex digits) with "
+            "pymilvus MilvusClient.drop_collection (README: 'Dropping a Milvus index')"
         )
 
     def load(self) -> MilvusSnapshot:
@@ -256,7 +264,8 @@ class MilvusStore:
         if manifest.get("format") != FORMAT:
             raise IndexStoreError(
                 f"milvus store {self.spec} has format {manifest.get('format')}, this ragkit "
-                f"reads {FORMAT}: drop the collections and re-run ragkit ingest"
+                f"reads {FORMAT}: re-run `ragkit ingest PATH --store {self.spec}` (it "
+                f"rebuilds it), or {self.drop_hint()}"
             )
         return MilvusSnapshot(self, manifest)
 
@@ -304,7 +313,7 @@ class MilvusStore:
             raise IndexStoreError(
                 f"milvus store {self.spec} holds an index built with other settings ({diff}): "
                 f"nothing written; use another index name (--store {self.spec.split('#')[0]}"
-                "#NAME) or drop its collections"
+                f"#NAME) or {self.drop_hint()}"
             )
         return previous
 
