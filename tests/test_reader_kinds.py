@@ -151,6 +151,28 @@ def test_an_item_continuing_its_lead_comes_with_the_lead_and_the_whole_list():
     assert "statutory benefit only" in answer.text
 
 
+LEAVE_TYPES = chunk(
+    "Paid leave for life events comes on top of annual leave. The types are:\n\n"
+    "- sick leave: 10 days a year\n"
+    "- wedding leave: 2 days\n"
+    "- bereavement leave: 3 days\n"
+    "- moving leave: 1 day\n"
+    "- study leave: 5 days a year\n\n"
+    "Ask your manager before you take any of them.",
+    "leave.md",
+    "Leave policy",
+    ("Leave policy", "Special leave"),
+)
+
+
+def test_a_key_value_list_answers_with_its_one_item():
+    # lower-case items under a colon, but each "key: value" is a fact of its own
+    answer = generator().generate("How long is wedding leave?", hits(LEAVE_TYPES))
+    assert "wedding leave: 2 days" in answer.text, answer.text
+    assert "moving leave" not in answer.text, answer.text
+    assert "study leave" not in answer.text, answer.text
+
+
 DUBLIN = chunk(
     "| Date | Holiday |\n|---|---|\n"
     "| 1 January | New Year's Day |\n| 17 March | St Patrick's Day |\n"

@@ -11,12 +11,15 @@ Two kinds, told by structure rather than by wording, so they hold in any languag
   *employees* have?") asks for a fact inside it.
 - A list whose items continue the sentence that introduces it: "Once you have passed
   probation, you receive:" then "full pay for up to 20 working days ..., then" and "half pay
-  for a further 20 working days ...". An item that starts in lower case is a fragment of that
-  one enumerated sentence, and read alone it says half of it.
+  for a further 20 working days ...". Items that start in lower case, under a lead ending in
+  ":", whose punctuation reads as clauses of one sentence and none shaped "key: value", are
+  fragments of that one enumerated sentence, and read alone each says half of it. A list of
+  "sick leave: 10 days a year" items is separate facts: one item answers.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ragkit.text.analyse import analyser_for
@@ -89,8 +92,40 @@ def same_run(unit: Unit, of: Unit) -> bool:
 
 def continues_lead(text: str, units: Sequence[Unit], position: int) -> bool:
     """Whether `units[position]` is a list item that continues the sentence introducing its
-    list: it starts with a lower-case letter (after any emphasis marks)."""
+    list, told by structure and punctuation only:
+
+    - the item starts with a lower-case letter (after any emphasis marks);
+    - the sentence before the list ends with ":" ("you receive:");
+    - the items read as clauses of that one sentence: every item before the last ends in
+      "," or ";", or none of them ends a sentence (. ! ?) while the last one does;
+    - no item has the "key: value" shape ("wedding leave: 2 days"): such a list is a table
+      of separate facts, and one item answers alone."""
     if not 0 <= position < len(units) or units[position].kind != "item":
         return False
-    body = text[units[position].start : units[position].end].lstrip("*_ ")
-    return body[:1].islower()
+    if not _body(text, units[position])[:1].islower():
+        return False
+    first = position
+    while first > 0 and units[first - 1].kind == "item":
+        first -= 1
+    if first == 0 or not _body(text, units[first - 1]).rstrip("*_ ").endswith(":"):
+        return False
+    end = position + 1
+    while end < len(units) and units[end].kind == "item":
+        end += 1
+    bodies = [_body(text, u).rstrip("*_ ") for u in units[first:end]]
+    if len(bodies) < 2 or any(_KEY_VALUE.match(b) for b in bodies):
+        return False
+    before, last = bodies[:-1], bodies[-1]
+    if all(b.endswith((",", ";")) for b in before):
+        return True
+    return last.endswith((".", "!", "?")) and not any(
+        b.endswith((".", "!", "?", ":")) for b in before
+    )
+
+
+def _body(text: str, unit: Unit) -> str:
+    return text[unit.start : unit.end].lstrip("*_ ")
+
+
+# "key: value": a short label (at most four words, emphasis allowed) then a colon and more text
+_KEY_VALUE = re.compile(r"^[*_]*[^\s:.,;]+(?:\s+[^\s:.,;]+){0,3}[*_]*\s*:[*_]*\s+\S")
