@@ -81,6 +81,26 @@ def test_ingest_search_groups_and_incremental_sync(tmp_path, spec):
     assert not again.written  # nothing changed: nothing written
 
 
+def test_a_reader_of_two_copies_under_different_groups_gets_the_text_once(tmp_path, spec):
+    corpus = write(tmp_path / "corpus", POLICIES)
+    copy = "---\ngroups: [hr]\n---\n" + POLICIES["sick.md"]  # same text, hr only
+    write(corpus / "hr", {"sick.md": copy})
+    ingest([corpus], spec, options())
+    retriever = open_retriever(spec)
+    try:
+        question = "doctor's note sick pay"
+        hits = retriever.retrieve(question, k=4, groups=frozenset({"hr", "managers"}))
+        texts = [h.chunk.text for h in hits]
+        assert len(texts) == len(set(texts)) == 4  # once each, and k filled from the rest
+        assert [h.rank for h in hits] == [1, 2, 3, 4]
+        sick = [h for h in hits if "doctor" in h.chunk.text]
+        assert len(sick) == 1
+        public = retriever.retrieve(question, k=4)
+        assert all(not h.chunk.groups for h in public)  # outsiders never get the hr copy
+    finally:
+        retriever.snapshot.store.close()
+
+
 def test_a_store_built_with_another_model_is_refused_and_left_alone(tmp_path, spec):
     corpus = write(tmp_path / "corpus", POLICIES)
     ingest([corpus], spec, options("hash:64"))

@@ -103,16 +103,31 @@ class MilvusRetriever:
             for name in names:
                 found += self._fused_in_engine(name, vector, terms, depth, k)
         found.sort(key=lambda hit: (-hit[0], hit[3]))
-        hits = []
-        for rank, (score, dense, sparse, _, name, record) in enumerate(found[:k], start=1):
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for score, dense, sparse, _, name, record in found:
+            if len(hits) == k:
+                break
             chunk = Chunk.from_json(json.loads(record))
             if not readable_by(chunk.groups, frozenset(groups)):
                 raise IndexStoreError(
                     f"milvus store {self.snapshot.store.spec}: collection {name} holds a "
                     "chunk of another access-group set: rebuild the index"
                 )
+            # An identical text is stored once per access-group set (one collection each): a
+            # reader of two such sets gets it once, the better-ranked copy, as in the local
+            # retriever (hybrid._distinct_texts); the slot goes to the next candidate.
+            if chunk.text in seen:
+                continue
+            seen.add(chunk.text)
             hits.append(
-                Hit(chunk=chunk, score=score, rank=rank, dense_score=dense, sparse_score=sparse)
+                Hit(
+                    chunk=chunk,
+                    score=score,
+                    rank=len(hits) + 1,
+                    dense_score=dense,
+                    sparse_score=sparse,
+                )
             )
         return hits
 
