@@ -11,7 +11,13 @@ from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.index.embedding import HashingEmbedder
 from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.reader.coverage import asked_names, uncovered
-from ragkit.reader.features import CHEAP_NAMES, Candidate, cheap_features, ranges
+from ragkit.reader.features import (
+    CHEAP_NAMES,
+    Candidate,
+    cheap_features,
+    number_value,
+    ranges,
+)
 from ragkit.types import Hit
 
 
@@ -59,6 +65,28 @@ def test_a_question_number_is_found_in_a_range_that_holds_it_or_written_otherwis
     assert ranges("1.000 bis 5.000 EUR") == [(1000.0, 5000.0)]
     # numbers of different cells are no range ("3 to 4 years | 26 days": 4 and 26 are not)
     assert ranges("| 3 to 4 years | 26 days |") == [(3.0, 4.0)]
+
+
+def test_dates_pages_and_spaced_thousands_are_no_false_ranges():
+    # a day then a year, a page count in a sentence: no ranges
+    assert ranges("This policy was updated on 1 May 2026.") == []
+    assert ranges("See Page 1 of 12 for the form.") == []
+    # thousands grouped by a space are one amount, not "000 to 5"
+    assert ranges("| 1 000 to 5 000 EUR | Director |") == [(1000.0, 5000.0)]
+    # a currency on either amount, a dash between them, or amounts in a sentence
+    assert ranges("$1,000 - $5,000") == [(1000.0, 5000.0)]
+    assert ranges("1.000 € bis 5.000 €") == [(1000.0, 5000.0)]
+    assert ranges("Claims from 1,000 to 5,000 EUR need a director.") == [(1000.0, 5000.0)]
+
+
+def test_a_number_value_reads_fractions_and_both_separators():
+    # a leading 0 is no thousands group
+    assert number_value("0.125") == 0.125
+    assert number_value("0,125") == 0.125
+    # both marks: the last is the decimal one
+    assert number_value("1.000,00") == 1000.0
+    assert number_value("1,250.00") == 1250.0
+    assert number_value("3,000") == 3000.0 and number_value("3.000") == 3000.0
 
 
 def test_the_table_row_whose_range_holds_the_asked_amount_answers():

@@ -41,10 +41,25 @@ _PERCENT = re.compile(r"\d\s?%")
 _CLAUSE_END = re.compile(r"[.!?¿¡,;:](?:\s+|$)|[()\[\]\"“”]\s*")
 _YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
 _SECTION_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s+")
-_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+|\d{1,3}(?:\.\d{3})+")
+# grouped thousands: the first group never starts with 0 ("0.125" is a fraction, not 125)
+_GROUPED = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d{0,2}(?:\.\d{3})+")
+# both separators ("1.000,00", "1,250.00"): the last one is the decimal mark
+_GROUPED_DECIMAL = re.compile(r"([1-9]\d{0,2}(?:([,.])\d{3})+)([,.])(\d+)")
 _DECIMAL = re.compile(r"\d+(?:[.,]\d+)?")
-# two numbers of one cell joined by a dash or one short word: a range, in any language
-_RANGE = re.compile(r"(?<![\w.,])(\d[\d,.]*)\s*(?:[-–—]|\s[^\W\d]{1,5}\s)\s*(\d[\d,.]*)")
+# An amount: a number (thousands grouped by "," "." or a space allowed) with an optional
+# currency sign or code on either side ("$1,000", "1.000 €", "EUR 5,000").
+_CURRENCY = r"(?:[$€£¥₹]|(?<![^\W\d_])[A-Z]{3}(?![^\W\d_]))"
+_NUMBER = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d,.]?\d)|\d[\d,.]*"
+_AMOUNT = rf"(?:{_CURRENCY}\s?)?({_NUMBER})(?:\s?{_CURRENCY})?"
+# two amounts joined by a dash, or by one short word ("to", "bis", "a") where the range opens
+# its cell or the amounts carry a currency or separator (`ranges`): "Page 1 of 12" in a
+# sentence is no range, nor "1 May 2026" (a day, then a year)
+_RANGE = re.compile(
+    rf"(?<![\w.,\-–—]){_AMOUNT}\s*(?:([-–—])|\s[^\W\d_]{{1,5}}\s)\s*{_AMOUNT}(?![\w\-–—])"
+)
+_CELL = re.compile(r"[|\n]")
+_DAY = 31  # "1 May 2026": a day of the month, then a year, is a date
+_YEARS = (1900.0, 2100.0)
 # Capitalised words mark names unless more than MAX_CAPITALISED_SHARE of a question's
 # non-initial words are capitalised, or more than MAX_NAME_RUN_SHARE of them start a run of
 # capitalised words (German capitalises every noun). Chosen on the training halves (squad2
@@ -157,7 +172,12 @@ def _unnumbered(context: str) -> str:
 
 def number_value(token: str) -> float | None:
     """The value of a number as written: "3000", "3,000" and "3.000" (grouped thousands) are
-    3000.0, "3.5" and "3,5" are 3.5; None for a code ("mr07") or anything else."""
+    3000.0, "3.5", "3,5" and "0.125" are fractions, "1.000,00" and "1,250.00" (both marks:
+    the last is the decimal one) are 1000.0 and 1250.0; None for a code ("mr07") or anything
+    else."""
+    both = _GROUPED_DECIMAL.fullmatch(token)
+    if both and both.group(2) != both.group(3):
+        return float(re.sub(r"[,.]", "", both.group(1)) + "." + both.group(4))
     if _GROUPED.fullmatch(token):
         return float(re.sub(r"[,.]", "", token))
     if _DECIMAL.fullmatch(token):
@@ -165,13 +185,34 @@ def number_value(token: str) -> float | None:
     return None
 
 
+def _is_amount(match: re.Match[str]) -> bool:
+    """Whether a range's ends are written as amounts: a currency mark, or a grouped or
+    decimal number."""
+    return bool(re.search(_CURRENCY, match.group(0))) or any(
+        re.search(r"\d[,.\s]\d", match.group(n)) for n in (1, 3)
+    )
+
+
 def ranges(text: str) -> list[tuple[float, float]]:
-    """The (low, high) of every "A to B" in `text`: two numbers in one table cell with only a
-    dash or one short word between them ("1,000 to 5,000 EUR", "1.000 bis 5.000", "5–7")."""
+    """The (low, high) of every "A to B" in `text`, cell by cell (a table row splits at "|"):
+    two amounts joined by a dash ("5–7", "$1,000 - $5,000"), or by one short word where the
+    range opens its cell ("1,000 to 5,000 EUR", "1.000 € bis 5.000 €") or joins amounts
+    written as such ("from $1,000 to $5,000", "1,5 a 2,5"). A day then a year
+    ("1 May 2026") is a date, not a range."""
     found = []
-    for low, high in _RANGE.findall(text):
-        a, b = number_value(low.rstrip(".,")), number_value(high.rstrip(".,"))
-        if a is not None and b is not None and a < b:
+    for cell in _CELL.split(text):
+        for match in _RANGE.finditer(cell):
+            low, dash, high = match.group(1), match.group(2), match.group(3)
+            # a word between two bare integers inside a sentence is no sign of a range ("Page
+            # 1 of 12"); between amounts (a currency, a separator) it is ("from $1,000 to ...")
+            if dash is None and cell[: match.start()].strip() and not _is_amount(match):
+                continue
+            a = number_value(re.sub(r"\s", "", low).rstrip(".,"))
+            b = number_value(re.sub(r"\s", "", high).rstrip(".,"))
+            if a is None or b is None or not a < b:
+                continue
+            if _YEARS[0] <= b <= _YEARS[1] and a <= _DAY:
+                continue
             found.append((a, b))
     return found
 
