@@ -123,6 +123,11 @@ def test_a_year_a_heading_states_or_a_title_cased_common_noun_is_nothing_new():
     passages = "The closure calendar lists the days the offices close."
     got = features(q, intro, cited, three, named, passages=passages)
     assert got["unit_new_number"] == [0.0, 1.0, 1.0, 0.0]
+    # a heading that opens with a year keeps it ("2026 Calendar" states 2026); a section
+    # number ("11.") is still no topic
+    dated = Candidate("These are the dates for 2026:", "Leave > 2026 Calendar", 1, 0, 1, "sentence")
+    numbered = Candidate("Staff get 11 days.", "Leave > 11. Holidays", 2, 0, 1, "sentence")
+    assert features(q, dated, numbered)["unit_new_number"] == [0.0, 1.0]
     assert got["unit_new_name"] == [0.0, 0.0, 0.0, 1.0]
 
 

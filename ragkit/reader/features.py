@@ -40,7 +40,9 @@ _PERCENT = re.compile(r"\d\s?%")
 # a comma or stop inside a number ("$3,000", "3.5") ends nothing.
 _CLAUSE_END = re.compile(r"[.!?¿¡,;:](?:\s+|$)|[()\[\]\"“”]\s*")
 _YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
-_SECTION_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*\.?\s+")
+# a section number as the PDF loader reads one ("2.", "1.1"): a leading year ("2026
+# Calendar") or any longer figure is part of the heading's topic
+_SECTION_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+")
 # grouped thousands: the first group never starts with 0 ("0.125" is a fraction, not 125)
 _GROUPED = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d{0,2}(?:\.\d{3})+")
 # both separators ("1.000,00", "1,250.00"): the last one is the decimal mark
