@@ -176,7 +176,7 @@ def test_an_ivf_search_reads_at_most_its_share_of_codes_yet_fills_a_narrow_filte
     stats = faiss.cvar.indexIVF_stats
 
     def codes_read(share: float, allowed: np.ndarray | None = None) -> tuple[int, np.ndarray]:
-        monkeypatch.setattr(snapshot_module, "SCAN_SHARE", share)
+        monkeypatch.setattr(snapshot_module, "MAX_CODES", int(share * 4000))
         stats.reset()
         rows, _ = snapshot.dense_search(vectors[7], 10, allowed)
         return int(stats.ndis), rows

@@ -29,22 +29,20 @@ from ragkit.index.bm25 import BM25Query
 from ragkit.index.records import Chunk, readable_by
 from ragkit.index.segment import Segment, dedup_key
 
-# IVF lists probed per query: a quarter of them (at least 64). Chosen on SciFact's 809 train
-# queries (300 of them) over 920k SciFact-variant chunks (hash:384, 2,048 lists,
-# tests/bench/bench_ivf_probe.py --split train): recall@10 against exact search 0.963 at 256
-# probes (an eighth, the rule before: 0.980 on 30 mixed queries had no margin), 0.981 at 384,
-# 0.985 at 448, 0.993 at 512; with every 10th row readable 0.970 / 0.984 / 0.988 / 0.995.
-# bench_scale.py reports recall on the test queries. None: that rule; an int: fixed.
+# IVF lists probed per query: three eighths of them (at least 64), and at most MAX_CODES
+# 8-bit codes read. Chosen on SciFact's train queries (300) over SciFact-variant chunks
+# (hash:384) with tests/bench/bench_ivf_probe.py --split train at two sizes (README, scale):
+# at 920k rows (2,048 lists) recall@10 against exact search is 0.963 at 256 probes, 0.993 at
+# 512; at 240k rows (1,024 lists) 0.980 at 256, 0.993 at 384. k-means lists on these vectors
+# are uneven (920k rows: mean 449, largest 8,585) and a question's nearest lists are the big
+# ones, so the probes alone read up to half the rows at 1M: the code cap bounds that time
+# (FAISS stops after the list that passes it). A cap as a share of the rows cost recall at
+# 240k (0.980 -> 0.967), so it is a count: a time budget that binds only on large segments.
+# bench_scale.py reports recall on the test queries. NPROBE None: the rule; an int: fixed.
 NPROBE: int | None = None
-NPROBE_SHARE = 4
+NPROBE_FRACTION = 0.375
 NPROBE_MIN = 64
-# The most 8-bit codes one IVF search reads, as a share of the segment's rows (0: no cap).
-# k-means lists on these vectors are uneven (920k rows in 2,048 lists: mean 449, largest
-# 8,585), and a question's nearest lists are the big ones, so a quarter of the lists held up
-# to half the rows: the scan, and the warm p95, followed the list sizes. FAISS stops after
-# the list that passes the cap (`max_codes`). Chosen on SciFact's train queries with
-# tests/bench/bench_ivf_probe.py --scan (see the README's scale section).
-SCAN_SHARE = 0.28
+MAX_CODES = 270_000  # 0: no cap
 RERANK = 4  # an IVF segment returns RERANK x k rows by its 8-bit codes, re-scored exactly
 
 
@@ -311,8 +309,8 @@ def _search(
     if bitmap is not None:
         selector = faiss.IDSelectorBitmap(len(segment), faiss.swig_ptr(bitmap))
     nlist = segment.meta.nlist
-    nprobe = min(NPROBE or max(NPROBE_MIN, nlist // NPROBE_SHARE), nlist)
-    max_codes = int(np.ceil(SCAN_SHARE * len(segment))) if SCAN_SHARE else 0
+    nprobe = min(NPROBE or max(NPROBE_MIN, int(nlist * NPROBE_FRACTION)), nlist)
+    max_codes = MAX_CODES if len(segment) > MAX_CODES else 0
     while True:
         if nlist:
             params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe, max_codes=max_codes)

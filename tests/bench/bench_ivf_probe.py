@@ -1,7 +1,7 @@
 """How many IVF lists to probe: recall@10 against exact search, and search time, per nprobe.
 
     python tests/bench/bench_ivf_probe.py INDEX [--queries 300] [--split train]
-        [--probes 32,64,128,256,512] [--scan 0,0.26,0.28,0.30]
+        [--probes 32,64,128,256,512] [--scan 0,230000,270000]
 
 INDEX: a bench_scale.py index whose large segment is compressed (IVF + SQ8), e.g.
 /tmp/ragkit-bench-scale/n1000000/index. Truth is exact inner product over the stored float32
@@ -9,8 +9,8 @@ vectors; each search goes through IndexSnapshot.dense_search (re-ranking include
 filter and with every 10th row readable. Queries: SciFact's train queries (qrels/train.tsv)
 by default, since the probe count is chosen here; bench_scale.py reports recall on the test
 queries. 64 probes (ragkit's setting before the first sweep) is the baseline row. `--scan`:
-caps on the codes one search reads, as a share of the segment's rows (snapshot.SCAN_SHARE; 0:
-no cap), each tried with each probe count.
+caps on the codes one search reads (snapshot.MAX_CODES; 0: no cap), each tried with each
+probe count. Times are per search, filtered and unfiltered searches together.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--split", default="train", choices=("train", "test", "all"))
     parser.add_argument("--probes", default="32,64,128,256,512")
-    parser.add_argument("--scan", default="0", help="comma-separated shares of rows (0: no cap)")
+    parser.add_argument("--scan", default="0", help="comma-separated code caps (0: no cap)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from ragkit.index import snapshot as snapshot_module
@@ -63,17 +63,17 @@ def main() -> None:
         masked = np.where(allowed, scores, -np.inf)
         some = set(np.argsort(-masked, kind="stable")[:10].tolist())
         truths.append((vector, every, some))
-    default = max(snapshot_module.NPROBE_MIN, nlist // snapshot_module.NPROBE_SHARE)
+    default = max(snapshot_module.NPROBE_MIN, int(nlist * snapshot_module.NPROBE_FRACTION))
     print(f"{len(snapshot)} rows, {len(queries)} queries, {nlist} lists; ragkit probes {default}")
-    shipped = snapshot_module.SCAN_SHARE
+    shipped = snapshot_module.MAX_CODES
     print(
-        f"{'nprobe':>8} {'scan':>6} {'recall@10':>10} {'10% readable':>13} {'ms/search':>10} "
+        f"{'nprobe':>8} {'cap':>7} {'recall@10':>10} {'10% readable':>13} {'ms/search':>10} "
         f"{'CPU ms':>8} {'CPU p95':>8}"
     )
     for nprobe in [int(p) for p in args.probes.split(",")]:
-        for share in [float(s) for s in args.scan.split(",")]:
+        for share in [int(s) for s in args.scan.split(",")]:
             snapshot_module.NPROBE = nprobe
-            snapshot_module.SCAN_SHARE = share
+            snapshot_module.MAX_CODES = share
             found = {"all": 0, "some": 0}
             wall = 0.0
             cpu: list[float] = []
@@ -86,8 +86,9 @@ def main() -> None:
                     found[name] += len(truth & set(rows.tolist()))
             n = 10 * len(truths)
             mark = "  (ragkit)" if (nprobe, share) == (default, shipped) else ""
+            mark = mark or ("  (before)" if (nprobe, share) == (64, 0) else "")
             print(
-                f"{nprobe:>8} {share:>6.2f} {found['all'] / n:>10.3f} {found['some'] / n:>13.3f} "
+                f"{nprobe:>8} {share:>7} {found['all'] / n:>10.3f} {found['some'] / n:>13.3f} "
                 f"{1000 * wall / len(cpu):>10.1f} {1000 * np.mean(cpu):>8.1f} "
                 f"{1000 * np.percentile(cpu, 95):>8.1f}" + mark
             )
