@@ -236,3 +236,18 @@ def test_a_question_naming_a_section_gets_its_whole_table():
         "How many public holidays do Dublin staff have?", hits(INTRO, DUBLIN)
     )
     assert "Christmas Day" not in count.text, count.text
+
+
+def test_a_short_note_list_before_the_table_does_not_hide_the_table():
+    noted = chunk(
+        "- Dates move when they fall on a weekend.\n- Local holidays are agreed per office.\n\n"
+        + DUBLIN.text.split("\n\n")[0],
+        "holidays.md",
+        "Public holidays",
+        DUBLIN.headings,
+    )
+    answer = generator().generate(
+        "What are all the public holidays in the Dublin office?", hits(INTRO, noted)
+    )
+    for holiday in ("New Year's Day", "St Patrick's Day", "June Bank Holiday", "Christmas Day"):
+        assert holiday in answer.text, answer.text

@@ -60,17 +60,19 @@ def section_asked(question: str, hits: Sequence[Hit], passages: Sequence[int]) -
 
 
 def list_part(units: Sequence[Unit]) -> tuple[int, int] | None:
-    """(start, end) of the run of list items or table rows (`first_run`) that makes up at
+    """(start, end) of the run of list items or table rows (`longest_run`) that makes up at
     least half of `units`, or None: a passage that is mostly prose answers with a unit."""
-    run = first_run(units)
+    run = longest_run(units)
     if run is None or 2 * (run[1] - run[0]) < len(units):
         return None
     return run
 
 
-def first_run(units: Sequence[Unit], min_length: int = 2) -> tuple[int, int] | None:
-    """(start, end) indices of the first run of at least `min_length` list items, or of rows
-    under one table header, in `units`; None when there is none."""
+def longest_run(units: Sequence[Unit]) -> tuple[int, int] | None:
+    """(start, end) indices of the longest run (the first of equal ones) of at least two list
+    items, or of rows under one table header, in `units`; None when there is none. The
+    longest, not the first: a two-item note list before a twenty-row table must not hide it."""
+    best: tuple[int, int] | None = None
     at = 0
     while at < len(units):
         if units[at].kind == "sentence":
@@ -79,10 +81,10 @@ def first_run(units: Sequence[Unit], min_length: int = 2) -> tuple[int, int] | N
         end = at + 1
         while end < len(units) and same_run(units[end], units[at]):
             end += 1
-        if end - at >= min_length:
-            return at, end
+        if end - at >= 2 and (best is None or end - at > best[1] - best[0]):
+            best = (at, end)
         at = end
-    return None
+    return best
 
 
 def same_run(unit: Unit, of: Unit) -> bool:
