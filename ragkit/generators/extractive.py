@@ -234,6 +234,10 @@ class ExtractiveGenerator:
         hits = tuple(hits)
         ranked = self.rank(question, hits)
         best = ranked[0] if ranked else None
+        # the trained readers say which asked names the passages (or the quoted ones) lack;
+        # computed once here, and read by the refusal support too
+        names_said = self.reader != "heuristic" and best is not None
+        missing = uncovered(question, hits) if names_said else []
         if best is None:
             support = 0.0
         elif self.reader != "heuristic":
@@ -246,7 +250,7 @@ class ExtractiveGenerator:
                 best_dense = max(s.dense for s in ranked)  # cross-encoder logit, or cosine
             probabilities = [s.score for s in ranked]
             support = selector.support(
-                probabilities, best_dense, best.passage, question, hits, best.unit.hit
+                probabilities, best_dense, best.passage, question, hits, best.unit.hit, missing
             )
         else:
             support = support_score(best.dense, best.share)
@@ -256,9 +260,6 @@ class ExtractiveGenerator:
             "support": round(support, 4),
             "threshold": self.threshold,
         }
-        # the trained readers say which asked names the passages (or the quoted ones) lack
-        names_said = self.reader != "heuristic" and best is not None
-        missing = uncovered(question, hits) if names_said else []
         if missing:
             metadata["uncovered"] = missing
         if best is None or support < self.threshold:

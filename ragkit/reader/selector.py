@@ -106,6 +106,7 @@ def answerability_features(
     question: str,
     hits: Sequence[Hit],
     best_hit: int,
+    missing: Sequence[str] | None = None,
 ) -> list[float]:
     """Question-level evidence that the passages answer it: the best unit's stage-2
     probability (`probabilities` are the candidates', best first) and its margin over the
@@ -114,11 +115,12 @@ def answerability_features(
     retriever's own score when it has one), whether an asked name
     or code is missing from every passage (`ragkit.reader.coverage`), and the shares of
     asked terms missing (`missing_terms`). Fused retrieval scores are left out: they are
-    z-scores relative to one query's other candidates."""
+    z-scores relative to one query's other candidates. `missing`: `uncovered(question, hits)`
+    when the caller has it already (None: computed here)."""
     p1 = float(probabilities[0]) if len(probabilities) else 0.0
     p2 = float(probabilities[1]) if len(probabilities) > 1 else 0.0
     anywhere, in_best = missing_terms(question, hits, best_hit)
-    names = float(bool(uncovered(question, hits)))
+    names = float(bool(uncovered(question, hits) if missing is None else missing))
     return [p1, best_dense, passage_cos, names, p1 - p2, anywhere, in_best]
 
 
@@ -192,10 +194,12 @@ class Selector:
         question: str,
         hits: Sequence[Hit],
         best_hit: int,
+        missing: Sequence[str] | None = None,
     ) -> float:
-        """P(the passages answer the question): compared with `threshold` to refuse."""
+        """P(the passages answer the question): compared with `threshold` to refuse.
+        `missing`: the asked names no hit holds, when the caller computed them."""
         features = answerability_features(
-            probabilities, best_dense, passage_cos, question, hits, best_hit
+            probabilities, best_dense, passage_cos, question, hits, best_hit, missing
         )
         x = np.asarray(features, dtype=np.float64)
         return float(self.answerability.probability(x)[0])
