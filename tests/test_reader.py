@@ -84,17 +84,19 @@ def test_asked_names_and_what_the_passages_do_not_mention():
 
 
 @pytest.mark.parametrize(
-    ("question", "given", "name"),
+    ("question", "given", "name", "line"),
     [
         (
             "How much is the home office setup allowance in the Singapore office?",
             ALLOWANCES,
             "Singapore",
+            "The documents don't mention Singapore.",
         ),
-        ("What is locker MR07 used for?", LOCKERS, "MR07"),
+        # a code of the shape the quoted sentence holds: which one the documents cover
+        ("What is locker MR07 used for?", LOCKERS, "MR07", "The documents cover QX41, not MR07."),
     ],
 )
-def test_an_asked_name_the_passages_do_not_mention_is_said_not_covered(question, given, name):
+def test_an_asked_name_the_passages_do_not_mention_is_said_not_covered(question, given, name, line):
     # refused (support below the threshold): the plain refusal, what is missing in metadata
     # (the refusal does not echo the name, as if the documents held it)
     strict = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=1.0)
@@ -104,9 +106,7 @@ def test_an_asked_name_the_passages_do_not_mention_is_said_not_covered(question,
     # answered: the closest fact first, then which part of the question it does not cover
     generator = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
     answer = generator.generate(question, hits(given))
-    assert answer.citations and answer.text.splitlines()[-1] == (
-        f"The documents don't mention {name}."
-    )
+    assert answer.citations and answer.text.splitlines()[-1] == line
     # the same question about what the passage does cover is answered
     covered = question.replace("the Singapore office", "Dublin").replace("MR07", "QX41")
     assert "don't mention" not in generator.generate(covered, hits(given)).text

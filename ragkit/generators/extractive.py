@@ -60,9 +60,9 @@ from ragkit.reader.candidates import (
     top_passages,
     unit_text,
 )
-from ragkit.reader.coverage import uncovered
+from ragkit.reader.coverage import instead, join_names, not_about, uncovered
 from ragkit.reader.cross import load_cross
-from ragkit.reader.features import cheap_features, dense_features
+from ragkit.reader.features import asked_names, cheap_features, dense_features
 from ragkit.reader.lists import continues_lead, list_part, same_run, section_asked
 from ragkit.reader.plain import plain
 from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
@@ -237,7 +237,8 @@ class ExtractiveGenerator:
         # the trained readers say which asked names the passages (or the quoted ones) lack;
         # computed once here, and read by the refusal support too
         names_said = self.reader != "heuristic" and best is not None
-        missing = uncovered(question, hits) if names_said else []
+        names = asked_names(question, passages_text(hits)) if names_said else []
+        missing = uncovered(question, hits, names) if names_said else []
         if best is None:
             support = 0.0
         elif self.reader != "heuristic":
@@ -269,17 +270,8 @@ class ExtractiveGenerator:
             return Answer(REFUSAL, True, (), hits, metadata), [REFUSAL]
         chosen, more = self._choose(question, ranked, hits)
         pieces = self._pieces(chosen, hits, more)
-        if missing:  # the fact first, then which part of the question it does not cover
-            pieces.append(f"\nThe documents don't mention {_join(missing)}.")
-        # an asked name another passage holds but the quoted ones do not: the answer is about
-        # something else ("Singapore" in the list of offices, the allowance table covering
-        # Dublin and Manchester), so it says so rather than pass one office's figure as another's
-        quoted = [hits[i] for i in dict.fromkeys(u.hit for u in chosen)]
-        aside = [n for n in uncovered(question, quoted) if n not in missing] if names_said else []
-        if aside:
-            metadata["uncovered_by_answer"] = aside
-            verb, noun = ("doesn't", "passage") if len(quoted) == 1 else ("don't", "passages")
-            pieces.append(f"\nThe quoted {noun} {verb} mention {_join(aside)}.")
+        if names_said:  # the fact first, then which part of the question it does not cover
+            pieces.extend(_coverage_lines(names, missing, hits, ranked, chosen, metadata))
         citations = self._citations(chosen, hits)
         metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
         return Answer("".join(pieces), False, citations, hits, metadata), pieces
@@ -635,8 +627,41 @@ def _second_in_same_list(ranked: Sequence[Scored], units: Sequence[Unit], positi
     return all(same_run(u, best) for u in units[lo : hi + 1])
 
 
-def _join(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+def _coverage_lines(
+    names: Sequence[str],
+    missing: Sequence[str],
+    hits: Sequence[Hit],
+    ranked: Sequence[Scored],
+    chosen: Sequence[Unit],
+    metadata: dict[str, Any],
+) -> list[str]:
+    """The lines after an answer that say which asked names it does not cover (recorded in
+    `metadata` too): an asked code or labelled number whose sibling the quoted units (and
+    their headings) hold instead ("The documents cover FY25, not FY26." when no passage
+    mentions FY26, else "This answer is about FY25, not FY26."); names no passage mentions
+    ("The documents don't mention Singapore."); names the quoted passages lack while another
+    passage is about them (`not_about`: "The quoted passage doesn't mention Chicago.")."""
+    at = list(dict.fromkeys(u.hit for u in chosen))
+    said = "\n".join([*(hits[i].chunk.context for i in at), *(unit_text(u, hits) for u in chosen)])
+    swapped = instead(names, said, "\n".join(hits[i].chunk.text for i in at))
+    lines = []
+    for name, values in swapped:
+        where = "The documents cover" if name in missing else "This answer is about"
+        lines.append(f"\n{where} {join_names(values, 'and')}, not {name}.")
+    if swapped:
+        metadata["covered_instead"] = {name: values for name, values in swapped}
+    done = {name for name, _ in swapped}
+    if rest := [n for n in missing if n not in done]:
+        lines.append(f"\nThe documents don't mention {join_names(rest)}.")
+    others = [h for i, h in enumerate(hits) if i not in at]
+    other_units = [s.text for s in ranked if s.unit.hit not in at]
+    candidates = [n for n in names if n not in missing and n not in done]
+    aside = not_about(candidates, [hits[i] for i in at], others, other_units)
+    if aside:
+        metadata["uncovered_by_answer"] = aside
+        verb, noun = ("doesn't", "passage") if len(at) == 1 else ("don't", "passages")
+        lines.append(f"\nThe quoted {noun} {verb} mention {join_names(aside)}.")
+    return lines
 
 
 def _rejoin(unit: Unit) -> str:

@@ -2,46 +2,262 @@
 
 "What is the home office allowance in the Singapore office?" over passages about Dublin and
 Manchester must not be answered with Dublin's figure. A name or code the question asks about
-(a capitalised word past the start of a sentence or clause, or a word with a digit:
-"Singapore", "MR07", "L9", "2019") that appears in none of the retrieved passages, their
+(`ragkit.reader.features.asked_names`: a run of capitalised words past the start of a
+sentence or clause, a code with a digit, a year, a labelled number: "Singapore", "Bastille
+Day", "MR07", "2019", "Level 2") that appears in none of the retrieved passages, their
 titles, headings or file names means the documents do not cover the question as asked,
 whatever the best sentence is: an answer then ends "The documents don't mention Singapore."
 
-Capitalisation only marks a name where it is rare: in German every noun is capitalised, so
-when more than `MAX_CAPITALISED_SHARE` of a question's non-initial words are capitalised, or
-more than `MAX_NAME_RUN_SHARE` of them start a run of capitalised words ("Bastille Day" is one
-name), only words with digits count. Measured on held-out answerable questions with their
-gold passage (`tests/bench/bench_reader.py`): see the README's asking section.
+A name of several words is mentioned where its words stand in a row ("Bastille Day", "Level
+2"); an abbreviation where it is written with stops or without ("D.C.", "DC") or spelled out
+as the initials of a run of capitalised words ("NYC": "New York City"); a word with a
+possessive or clitic where its stem is ("GSA's" mentions GSA). All by structure, in any
+language that writes names with capitals.
+
+Capitalisation only marks a name where it is rare (German capitalises every noun): see
+`asked_names`. Measured on held-out answerable questions with their gold passage
+(`tests/bench/bench_reader.py`): see the README's asking section.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from ragkit.reader.candidates import passages_text
 from ragkit.reader.features import (
     MAX_CAPITALISED_SHARE,
     MAX_NAME_RUN_SHARE,
     asked_names,
+    name_words,
     stem,
     tokens,
 )
+from ragkit.text.analyse import WORD
 from ragkit.types import Hit
 
-__all__ = ["MAX_CAPITALISED_SHARE", "MAX_NAME_RUN_SHARE", "asked_names", "uncovered"]
+__all__ = [
+    "MAX_CAPITALISED_SHARE",
+    "MAX_NAME_RUN_SHARE",
+    "asked_names",
+    "hit_text",
+    "mentioned",
+    "siblings",
+    "uncovered",
+]
+
+_APOSTROPHE = re.compile(r"['’]")
+# a connecting word between the capitalised words an abbreviation spells ("District of
+# Columbia", "Ministério da Saúde"): short and lower case, by shape, in any language
+_CONNECTOR = 3
 
 
-def uncovered(question: str, hits: Sequence[Hit]) -> list[str]:
-    """The asked names and codes found in none of the hits (text, title, headings, source)."""
-    seen: set[str] = set()
-    for h in hits:
-        seen.update(tokens(f"{h.chunk.source} {h.chunk.context} {h.chunk.text}"))
-    # an abbreviation written with stops or without is one name: "D.C." is "DC", "U.K." "UK"
-    seen |= {w.replace(".", "") for w in seen if "." in w and not any(c.isdigit() for c in w)}
-    stems = {stem(w) for w in seen}
-    missing = []
-    for name in asked_names(question):
-        word = name.lower().removesuffix("'s").removesuffix("’s")
-        word = word if any(c.isdigit() for c in word) else word.replace(".", "")
-        if word not in seen and (any(c.isdigit() for c in word) or stem(word) not in stems):
-            missing.append(name.removesuffix("'s").removesuffix("’s"))
-    return missing
+def hit_text(hit: Hit) -> str:
+    """What a passage says: its file name, title and heading path, and text."""
+    return f"{hit.chunk.source} {hit.chunk.context} {hit.chunk.text}"
+
+
+def _word_forms(word: str) -> set[str]:
+    """The forms a passage word matches an asked word by: itself, without its stops when it
+    is an abbreviation ("d.c" -> "dc"), and the parts around an apostrophe ("gsa's" -> "gsa",
+    "d'irlande" -> "irlande")."""
+    forms = {word}
+    if "." in word and not any(c.isdigit() for c in word):
+        forms.add(word.replace(".", ""))
+    if _APOSTROPHE.search(word):
+        forms.update(part for part in _APOSTROPHE.split(word) if part)
+    return forms
+
+
+def _matches(asked: str, forms: set[str], stems: set[str]) -> bool:
+    """An asked word against a passage word's forms: equal, or (no digit) the same stem."""
+    if asked in forms:
+        return True
+    return not any(c.isdigit() for c in asked) and stem(asked) in stems
+
+
+class _Passage:
+    """A passage's words, each with its forms and stems, and its abbreviations by initials."""
+
+    def __init__(self, text: str) -> None:
+        self.forms = [_word_forms(w) for w in tokens(text)]
+        self.stems = [{stem(f) for f in forms} for forms in self.forms]
+        self.all_forms: set[str] = set().union(*self.forms) if self.forms else set()
+        self.all_stems: set[str] = set().union(*self.stems) if self.stems else set()
+        self.initials = _initials(text)
+
+    def holds(self, name: str) -> bool:
+        asked = _asked_words(name)
+        if not asked:
+            return True
+        if len(asked) == 1 and len(asked[0]) > 1 and asked[0] in self.initials:
+            return True  # "NYC" in "New York City"
+        # every word of a name somewhere in one passage: "Reagan National" in "Reagan
+        # Washington National Airport"
+        return all(_matches(a, self.all_forms, self.all_stems) for a in asked)
+
+    def label_values(self, label: str) -> set[str] | None:
+        """The numbers written after `label` here ("Level 5" -> "5"); None without the label."""
+        if not _matches(label, self.all_forms, self.all_stems):
+            return None
+        values: set[str] = set()
+        for i in range(len(self.forms) - 1):
+            if _matches(label, self.forms[i], self.stems[i]):
+                values.update(f for f in self.forms[i + 1] if f.isdigit())
+        return values
+
+
+def _written(name: str, text: str) -> bool:
+    """Whether a labelled number stands in `text` as asked ("Level 2")."""
+    label, number = _asked_words(name)
+    values = _Passage(text).label_values(label)
+    return values is not None and number in values
+
+
+def _left_out(number: int, values: set[int]) -> bool:
+    """Whether an enumeration of `values` (two or more) leaves `number` out: it lies outside
+    them, not between (a list of levels or rooms, not the bounds of a range)."""
+    return len(values) >= 2 and not min(values) <= number <= max(values)
+
+
+def _asked_words(name: str) -> list[str]:
+    """An asked name's words as a passage word's forms are matched: without stops in an
+    abbreviation, without a possessive or clitic."""
+    asked = [w if any(c.isdigit() for c in w) else w.replace(".", "") for w in name_words(name)]
+    return [w for w in (_APOSTROPHE.split(w)[0] for w in asked) if w]
+
+
+def _is_label(asked: Sequence[str]) -> bool:
+    return len(asked) == 2 and asked[1].isdigit() and not any(c.isdigit() for c in asked[0])
+
+
+def _initials(text: str) -> set[str]:
+    """The lower-cased initials of every run of two or more capitalised words in `text`
+    (short lower-case connecting words skipped, never at a run's end): "New York City" ->
+    "nyc", "District of Columbia" -> "dc", and the initials of each tail of a run."""
+    found: set[str] = set()
+    run: list[str] = []
+    pending = 0  # connecting words since the last capitalised word
+    for word in [*WORD.findall(text), ""]:
+        if word[:1].isupper() and word[:1].isalpha():
+            run.append(word[0].lower())
+            pending = 0
+            continue
+        if run and word.islower() and len(word) <= _CONNECTOR and pending == 0:
+            pending += 1
+            continue
+        for start in range(len(run) - 1):
+            found.add("".join(run[start:]))
+        for end in range(2, len(run)):
+            found.add("".join(run[:end]))
+        run, pending = [], 0
+    return found
+
+
+def mentioned(names: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """The `names` that at least one of `texts` mentions (see the module docstring)."""
+    passages = [_Passage(t) for t in texts]
+    return [n for n in names if _held(n, passages)]
+
+
+def _held(name: str, passages: Sequence[_Passage]) -> bool:
+    asked = _asked_words(name)
+    if not _is_label(asked):
+        return any(p.holds(name) for p in passages)
+    # a labelled number ("Level 2") is mentioned where it is written, or where its label is
+    # but no enumeration leaves the number out: passages on "Level 5, Level 4 and Level 3"
+    # do not mention Level 2; one on "September 1" may well cover September 15 (a bound)
+    found = [v for v in (p.label_values(asked[0]) for p in passages) if v is not None]
+    values = set().union(*found) if found else set()
+    return bool(found) and (
+        asked[1] in values or not _left_out(int(asked[1]), {int(v) for v in values})
+    )
+
+
+def uncovered(question: str, hits: Sequence[Hit], names: Sequence[str] | None = None) -> list[str]:
+    """The asked names and codes found in none of the hits (text, title, headings, source).
+    `names`: the question's asked names when the caller has them (else `asked_names` of the
+    question over all the hits' text)."""
+    texts = [hit_text(h) for h in hits]
+    if names is None:
+        names = asked_names(question, passages_text(hits))
+    held = set(mentioned(names, texts))
+    return [n for n in dict.fromkeys(names) if n not in held]
+
+
+def _shape(word: str) -> str:
+    return re.sub(r"\d", "9", re.sub(r"[^\W\d_]", "a", word.lower()))
+
+
+def siblings(name: str, text: str, passage: str = "") -> list[str]:
+    """Values in `text` (what an answer says) of the asked value's shape but not it, as
+    written: for a code, codes of the same letter-and-digit pattern ("FY25" for "FY26",
+    "QX41" for "MR07"); for a labelled number, when `text` holds the label with another
+    number, the label's numbers in `passage` (the quoted passages; `text` when empty) if they
+    enumerate values that leave the asked one out ("Level 5, Level 4 and Level 3" for "Level
+    2"; not "September 1" for "September 15", a bound that may cover it). Empty for names,
+    years and plain numbers (a year in a rule is often a bound too: "after May 2021")."""
+    asked = _asked_words(name)
+    if len(asked) == 1 and _is_code(asked[0]):
+        shape = _shape(asked[0])
+        found = [
+            w
+            for w in WORD.findall(text)
+            if _is_code(w) and _shape(w) == shape and w.lower() != asked[0]
+        ]
+        return list(dict.fromkeys(found))
+    if not _is_label(asked) or not _labelled(asked, text):
+        return []
+    enumerated = _labelled(asked, f"{passage}\n{text}")
+    if not _left_out(int(asked[1]), {int(b) for _, b in enumerated}):
+        return []
+    return list(dict.fromkeys(f"{a} {b}" for a, b in enumerated))
+
+
+def _labelled(asked: Sequence[str], text: str) -> list[tuple[str, str]]:
+    """(label, number) pairs in `text` with the asked label and another number."""
+    raw = WORD.findall(text)
+    label = stem(asked[0])
+    return [
+        (a, b)
+        for a, b in zip(raw, raw[1:], strict=False)
+        if stem(a.lower()) == label and b.isdigit() and b != asked[1]
+    ]
+
+
+def _is_code(word: str) -> bool:
+    return any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+
+
+def not_about(
+    names: Sequence[str], quoted: Sequence[Hit], others: Sequence[Hit], other_units: Sequence[str]
+) -> list[str]:
+    """Asked `names` the quoted passages do not mention while another retrieved passage is
+    about them: names them in its file name, title or heading path ("Chicago > Parking"), or
+    in one of its units the reader ranked as a candidate answer (the FY26 row of a dates
+    table). A passing mention in the body of a passage the answer does not draw on ("...the
+    NYC, Chicago, or D.C. buildings") is not enough: the answer would point at a passage
+    that does not answer."""
+    absent = [n for n in names if n not in mentioned(names, [hit_text(h) for h in quoted])]
+    about = [f"{h.chunk.source} {h.chunk.context}" for h in others] + list(other_units)
+    return mentioned(absent, about)
+
+
+def instead(names: Sequence[str], said: str, passages: str = "") -> list[tuple[str, list[str]]]:
+    """(asked value, the values of its shape the answer covers instead) for each asked code
+    or labelled number that `said` (the answer's units and their headings) does not mention
+    while it holds a sibling (`siblings`; `passages`: the quoted passages' text): "FY26"
+    over a row for "FY25" -> ("FY26", ["FY25"])."""
+    held = set(mentioned(names, [said]))
+    # a labelled number is held where it is written ("Level 4" does not hold Level 2,
+    # though it bounds no enumeration)
+    held -= {n for n in held if _is_label(_asked_words(n)) and not _written(n, said)}
+    found = [(n, siblings(n, said, passages)) for n in names if n not in held]
+    return [(n, s) for n, s in found if s]
+
+
+def join_names(names: Sequence[str], conjunction: str = "or") -> str:
+    """ "A", "A or B", "A, B or C" (the conjunction as given)."""
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]

@@ -40,6 +40,13 @@ _PERCENT = re.compile(r"\d\s?%")
 # a comma or stop inside a number ("$3,000", "3.5") ends nothing.
 _CLAUSE_END = re.compile(r"[.!?¿¡,;:](?:\s+|$)|[()\[\]\"“”]\s*")
 _YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
+# a number with a lower-case ending is an ordinal or a number with its unit ("4th", "2nd",
+# "10am", "5º"), not a code ("FY25", "MR07", "M7" open with a letter or are upper case)
+_NUMBER_WITH_ENDING = re.compile(r"\d+([^\W\d_]{1,3})")
+# a possessive or clitic ending ("Dublin's", "DM'd"): not part of the name
+_CLITIC = re.compile(r"['’][^\W\d_]{1,2}$")
+# what opens a piece of text as a sentence does: a line, a table cell, a heading part
+_STRUCTURE = re.compile(r"\n|\||\s>\s")
 # a section number as the PDF loader reads one ("2.", "1.1"): a leading year ("2026
 # Calendar") or any longer figure is part of the heading's topic
 _SECTION_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+")
@@ -71,6 +78,11 @@ _YEARS = (1900.0, 2100.0)
 # (3 of 9 words capitalised, in 2 runs) keeps its names.
 MAX_CAPITALISED_SHARE = 0.35
 MAX_NAME_RUN_SHARE = 0.25
+# ... or whatever the question, when the passages it is asked of capitalise at most this share
+# of their words (German passages: 0.26 at the 1st percentile of xquad-de paragraphs; English
+# handbook top-5 passages 0.17 at the 95th): see `capital_share`, chosen on training halves
+MAX_PASSAGE_CAPITALS = 0.2
+MIN_PASSAGE_WORDS = 40
 STEM_CHARS = 5
 BUCKETS = 256  # hashed question-opening words, per position
 OPENING_WORDS = 3  # the first words of the question's last sentence
@@ -126,40 +138,94 @@ def stem(token: str) -> str:
     return token[:STEM_CHARS]
 
 
-def asked_names(question: str) -> list[str]:
+def _has_lower_ending(word: str) -> bool:
+    ending = _NUMBER_WITH_ENDING.fullmatch(word)
+    return ending is not None and ending.group(1).islower()
+
+
+def capital_share(text: str) -> tuple[int, int]:
+    """(capitalised, all) words of `text` that open no sentence, clause, line, table cell or
+    heading part, digits aside: how often this text capitalises a word for itself."""
+    capitalised = counted = 0
+    for line in _STRUCTURE.split(text):
+        for clause in _CLAUSE_END.split(line):
+            for word in WORD.findall(clause)[1:]:
+                if not any(c.isdigit() for c in word):
+                    counted += 1
+                    capitalised += word[:1].isupper() and len(word) > 1
+    return capitalised, counted
+
+
+def _capitals_are_rare(passages: str) -> bool:
+    """Whether the passages capitalise few words (a language that capitalises names, not
+    nouns): at most MAX_PASSAGE_CAPITALS of at least MIN_PASSAGE_WORDS counted words."""
+    capitalised, counted = capital_share(passages)
+    return counted >= MIN_PASSAGE_WORDS and capitalised <= MAX_PASSAGE_CAPITALS * counted
+
+
+def asked_names(question: str, passages: str = "") -> list[str]:
     """The question's names, codes and years, as written, in order, without repeats: codes
-    (words with a digit and a letter: "MR07", "FY25") and years ("2019"), and words
-    capitalised past the start of a sentence or clause ("Singapore"). Other numbers ("$30",
-    "3,000") describe the asker's case, not something the documents must name; neither does a
-    one-letter pronoun with a clitic ("I'm", "I'd"). Capitalisation only marks a name where it
-    is rare: in German every noun is capitalised, so when more than MAX_CAPITALISED_SHARE of
-    the non-initial words are capitalised, or more than MAX_NAME_RUN_SHARE of them start a run
-    of capitalised words, only codes and years count (a run is one name: "Is Bastille Day a
-    holiday in the Paris office?" asks about two names, not three, and is not German)."""
-    names: list[str] = []
-    capitalised: list[str] = []
-    later = runs = 0  # non-initial words; runs of capitalised ones ("Bastille Day" is one name)
-    for sentence in _CLAUSE_END.split(question):
-        raw = WORD.findall(sentence)
+    (words with a digit and a letter: "MR07", "FY25"), years ("2019"), runs of words
+    capitalised past the start of a sentence or clause ("Singapore", "Bastille Day": a run is
+    one name), and a capitalised word with the number it labels ("Level 2", "Room 4"). Other
+    numbers ("$30", "3,000") describe the asker's case, not something the documents must
+    name; so does a number with a lower-case ending ("4th", "10am"); neither does a one-letter
+    pronoun with a clitic ("I'm", "I'd").
+
+    Capitalisation only marks a name where it is rare: German capitalises every noun. It
+    counts when the `passages` the question is asked of (hundreds of words: all retrieved
+    text) capitalise at most MAX_PASSAGE_CAPITALS of their words; without passages, or over
+    passages that capitalise more, when at most MAX_CAPITALISED_SHARE of the question's
+    non-initial words are capitalised and at most MAX_NAME_RUN_SHARE start a run (a short
+    question naming two places, "Meal allowance for Dublin and Manchester?", fails that
+    question-only test: its few words cannot tell names from German nouns). Otherwise only
+    codes, years and labelled numbers count."""
+    coded: list[tuple[int, str]] = []  # (position, name): codes, years, labels
+    runs: list[tuple[int, str]] = []  # (position, run of capitalised words)
+    later = n_capitalised = position = 0
+    for clause in _CLAUSE_END.split(question):
+        raw = WORD.findall(clause)
         later += max(0, len(raw) - 1)
-        previous = False
+        run: list[str] = []
         for n, word in enumerate(raw):
-            is_capital = False
+            position += 1
             if any(c.isdigit() for c in word):
-                if any(c.isalpha() for c in word) or _YEAR.fullmatch(word):
-                    names.append(word)
+                label = run[-1] if run and word.isdigit() and not _YEAR.fullmatch(word) else None
+                if label is not None:  # "Level 2": the label and its number are one name
+                    run.pop()
+                    coded.append((position - 1, f"{label} {word}"))
+                elif _YEAR.fullmatch(word) or (
+                    any(c.isalpha() for c in word) and not _has_lower_ending(word)
+                ):
+                    coded.append((position, word))
+                if run:
+                    runs.append((position - len(run), " ".join(run)))
+                run = []
             elif n > 0 and word[:1].isupper() and len(re.split(r"['’]", word)[0]) > 1:
-                capitalised.append(word)
-                is_capital = True
-                runs += not previous
-            previous = is_capital
-    if (
+                run.append(word)
+                n_capitalised += 1
+                if _CLITIC.search(word):  # "Sourcegraph's UK VAT": a possessive ends a name
+                    runs.append((position + 1 - len(run), " ".join(run)))
+                    run = []
+            else:
+                if run:
+                    runs.append((position - len(run), " ".join(run)))
+                run = []
+        if run:
+            runs.append((position + 1 - len(run), " ".join(run)))
+    by_question = (
         later
-        and runs / later <= MAX_NAME_RUN_SHARE
-        and len(capitalised) / later <= MAX_CAPITALISED_SHARE
-    ):
-        names.extend(capitalised)
-    return list(dict.fromkeys(names))
+        and len(runs) / later <= MAX_NAME_RUN_SHARE
+        and n_capitalised / later <= MAX_CAPITALISED_SHARE
+    )
+    names = coded + runs if by_question or _capitals_are_rare(passages) else coded
+    # "Dublin's setup allowance" asks about Dublin
+    return list(dict.fromkeys(_CLITIC.sub("", name) for _, name in sorted(names)))
+
+
+def name_words(name: str) -> list[str]:
+    """The lower-cased words of an asked name ("Bastille Day" -> ["bastille", "day"])."""
+    return tokens(name)
 
 
 def numbers(words: Sequence[str]) -> set[str]:
@@ -271,7 +337,9 @@ def cheap_features(
     q_stems = list(dict.fromkeys(stem(w) for w in q_words))
     q_bigrams = {(a, b) for a, b in zip(q_stems, q_stems[1:], strict=False)}
     q_numbers = numbers(q_words)
-    q_entities = list(dict.fromkeys(n.lower() for n in asked_names(question)))
+    q_entities = list(
+        dict.fromkeys(w for n in asked_names(question, passages_text) for w in name_words(n))
+    )
     q_set = set(q_words)
     # what the retrieved passages' titles and headings already say: a number found there
     # ("2025" of "Public Holidays Policy and 2025 Calendar") restates the topic, it is not a

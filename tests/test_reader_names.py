@@ -1,0 +1,182 @@
+"""Asked names the passages (or the quoted ones) do not cover, and how an answer says so.
+
+Issue 11, refusals that fit policy documents: each test is one kind of question, by
+structure (capitals, digits, headings), never by an English word list; on `HashingEmbedder`
+and the shipped selector, with the refusal threshold set so the answer's wording is seen.
+"""
+
+from __future__ import annotations
+
+from ragkit.generators.extractive import ExtractiveGenerator
+from ragkit.index.embedding import HashingEmbedder
+from ragkit.index.records import Chunk, chunk_id_for
+from ragkit.reader.candidates import passages_text
+from ragkit.reader.coverage import asked_names, not_about, siblings, uncovered
+from ragkit.types import REFUSAL, Hit
+
+
+def chunk(text: str, source: str, headings: tuple[str, ...] = ()) -> Chunk:
+    title = source.split("/")[-1].split(".")[0]
+    return Chunk(
+        chunk_id_for(source, text), source, title, text, 0, len(text), None, headings, "0" * 8
+    )
+
+
+def hits(*chunks: Chunk) -> list[Hit]:
+    return [Hit(c, score=1.0 / n, rank=n) for n, c in enumerate(chunks, start=1)]
+
+
+def answer_lines(question: str, *chunks: Chunk) -> list[str]:
+    generator = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
+    answer = generator.generate(question, hits(*chunks))
+    assert not answer.abstained
+    return answer.text.splitlines()
+
+
+MEALS = chunk(
+    "Staff who travel for work to our office in Dublin receive a daily meal allowance of 45 "
+    "EUR. The allowance covers breakfast, lunch and dinner on each full day of travel. Claim "
+    "it with your expense report within thirty days of your return, with the dates of the "
+    "trip and the name of the person who approved it. Receipts are not needed for meals.",
+    "travel/meals.md",
+    ("Travel", "Meal allowance"),
+)
+URLAUB = chunk(
+    "Alle Mitarbeiter erhalten im Jahr 28 Tage Urlaub. Der Urlaub wird mit der Führungskraft "
+    "abgestimmt und im Kalender des Teams eingetragen. Resturlaub verfällt am Ende des "
+    "Folgejahres. Für Teilzeitkräfte gilt die Zahl der Tage anteilig nach den Arbeitstagen "
+    "der Woche, die im Vertrag stehen, und der Antrag geht an die Personalabteilung.",
+    "urlaub.md",
+    ("Urlaub",),
+)
+
+
+def test_a_short_question_naming_two_places_keeps_both_names():
+    # seven words, two of them one-word names: on its own words the question cannot be told
+    # from a German one (nouns capitalised), but the passages it is asked of capitalise few
+    # words, so its capitals are names
+    question = "What's the meal allowance for Dublin and Manchester?"
+    assert asked_names(question) == []
+    assert asked_names(question, passages_text(hits(MEALS))) == ["Dublin", "Manchester"]
+    assert uncovered(question, hits(MEALS)) == ["Manchester"]
+    assert answer_lines(question, MEALS)[-1] == "The documents don't mention Manchester."
+    # German passages capitalise every noun: only codes, years and labelled numbers count
+    german = "Wie viele Tage Urlaub bekommen Mitarbeiter in Lissabon im Jahr 2026?"
+    assert asked_names(german, passages_text(hits(URLAUB))) == ["2026"]
+
+
+HOLIDAYS = chunk(
+    "Staff in the Lisbon office observe the public holidays of Portugal.",
+    "holidays.md",
+    ("Public holidays",),
+)
+
+
+def test_a_run_of_capitalised_words_is_said_as_one_name():
+    question = "Is Bastille Day a public holiday in the Paris office?"
+    assert uncovered(question, hits(HOLIDAYS)) == ["Bastille Day", "Paris"]
+    assert answer_lines(question, HOLIDAYS)[-1] == (
+        "The documents don't mention Bastille Day or Paris."
+    )
+    # a name's words in one passage, in any order, mention it ("Reagan Washington National
+    # Airport" names Reagan National); a possessive ends a name
+    airport = chunk("Reagan Washington National Airport is the closest airport.", "dc.md")
+    assert uncovered("How far is Reagan National from the office?", hits(airport)) == []
+    vat = "What's Sourcegraph's UK VAT number?"
+    assert asked_names(vat, passages_text(hits(MEALS))) == ["Sourcegraph", "UK VAT"]
+
+
+def test_an_abbreviation_spelled_out_or_with_a_possessive_is_mentioned():
+    nyc = chunk("Building hours are 6am - 7pm.", "new-york-city.md", ("New York City",))
+    assert uncovered("What are the building hours at the NYC office?", hits(nyc)) == []
+    olu = chunk("GSA's Online University offers over 2,000 courses.", "training.md")
+    assert uncovered("How many courses does GSA offer?", hits(olu)) == []
+    assert uncovered("How many courses does OPM offer?", hits(olu)) == ["OPM"]
+    # a number with a lower-case ending is an ordinal or a time, not a code
+    assert asked_names("Can I make July 4th my last day?") == ["July"]
+
+
+ALLOWANCES = chunk(
+    "| Allowance | Dublin (EUR) | Manchester (GBP) |\n|---|---|---|\n"
+    "| Home office setup | 400 EUR | 350 GBP |\n| Monthly remote allowance | 30 EUR | 26 GBP |",
+    "remote-work.md",
+    ("Remote work", "Allowances"),
+)
+KITCHENS = chunk(
+    "Every office has a kitchen with free coffee and tea. Kitchens are cleaned every evening. "
+    "Label food you keep in the fridge with your name and the date. "
+    "The fridge is emptied on Fridays. Our Singapore colleagues run a monthly lunch club.",
+    "facilities/kitchens.md",
+    ("Facilities", "Kitchens"),
+)
+SINGAPORE = chunk(
+    "The office is on the 12th floor of Marina Tower. Visitors sign in at reception.",
+    "offices/singapore.md",
+    ("Offices", "Singapore"),
+)
+
+
+def test_the_quoted_passage_aside_needs_a_passage_about_the_name():
+    question = "How much is the home office setup allowance in the Singapore office?"
+    # Singapore only in passing, in a passage the answer does not draw on: no aside
+    lines = answer_lines(question, ALLOWANCES, KITCHENS)
+    assert "400 EUR" in "\n".join(lines) and not any("mention" in line for line in lines)
+    # a passage about Singapore (its heading path names it): the quoted table is not
+    lines = answer_lines(question, ALLOWANCES, SINGAPORE)
+    assert lines[-1] == "The quoted passage doesn't mention Singapore."
+    # ... or a unit of the other passage the reader ranked as a candidate answer
+    assert not_about(["Singapore"], hits(ALLOWANCES), hits(KITCHENS), []) == []
+    ranked = ["Our Singapore colleagues run a monthly lunch club."]
+    assert not_about(["Singapore"], hits(ALLOWANCES), hits(KITCHENS), ranked) == ["Singapore"]
+
+
+RATINGS = chunk(
+    "- Level 5 summary ratings: up to 3.85% of adjusted basic pay.\n"
+    "- Level 4 summary ratings: up to 2.1% of adjusted basic pay.\n"
+    "- Level 3 summary ratings: up to 0.385% of adjusted basic pay.",
+    "performance/bonus.md",
+    ("Performance", "Bonus"),
+)
+DATES = chunk(
+    "| Date | Item |\n|---|---|\n| June 2, 2025 | Mid-year review due date for FY25 |\n"
+    "| October 17, 2025 | FY25 self-assessment due |",
+    "performance/dates.md",
+    ("Performance", "Important dates"),
+)
+PLANS = chunk(
+    "Supervisors establish FY26 performance plans in HR Links by November 14, 2025.",
+    "performance/plans.md",
+    ("Performance", "FY26 plans"),
+)
+START = chunk(
+    "Employees who start after September 1 are not eligible for this year's review.",
+    "performance/eligibility.md",
+    ("Performance", "Eligibility"),
+)
+
+
+def test_an_asked_code_or_level_the_answer_holds_a_sibling_of_is_said_not_covered():
+    # the passages enumerate levels 3 to 5: level 2 is not covered, whatever the best unit
+    question = "What bonus percentage comes with a Level 2 rating?"
+    assert uncovered(question, hits(RATINGS)) == ["Level 2"]
+    assert answer_lines(question, RATINGS)[-1] == (
+        "The documents cover Level 5, Level 4 and Level 3, not Level 2."
+    )
+    strict = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=1.0)
+    refusal = strict.generate(question, hits(RATINGS))
+    assert refusal.text == REFUSAL and refusal.metadata["uncovered"] == ["Level 2"]
+    # a table for FY25 asked about FY26: which year it covers; when another passage is about
+    # FY26, the answer (from the FY25 table) says it is about FY25
+    question = "When are the FY26 mid-year reviews due?"
+    assert answer_lines(question, DATES)[-1] == "The documents cover FY25, not FY26."
+    answer = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0, max_units=1)
+    got = answer.generate(question, hits(DATES, PLANS))
+    assert [c.source for c in got.citations] == [DATES.source]
+    assert got.text.splitlines()[-1] == "This answer is about FY25, not FY26."
+    assert got.metadata["covered_instead"] == {"FY26": ["FY25"]}
+    # a date or a year in a rule is a bound that may cover the asked one: no such line
+    question = "I started on September 15. Will I be part of this year's review?"
+    assert uncovered(question, hits(START)) == []
+    assert not any("cover" in line for line in answer_lines(question, START))
+    assert siblings("2023", "Staff who joined after May 2021 keep the old plan.") == []
+    assert siblings("MR07", "Locker QX41 holds first-aid supplies.") == ["QX41"]
