@@ -7,10 +7,13 @@ Found by a fresh user on sample_corpus and by a PDF-heading fix that moved BM25 
 
 from __future__ import annotations
 
+from ragkit.eval.metrics import citation_valid
 from ragkit.generators.extractive import ExtractiveGenerator
-from ragkit.index.embedding import HashingEmbedder
+from ragkit.index.embedding import HashingEmbedder, load_embedder
 from ragkit.index.records import Chunk, chunk_id_for
+from ragkit.reader import tables
 from ragkit.reader.coverage import asked_names, uncovered
+from ragkit.reader.faq import is_question
 from ragkit.reader.features import (
     CHEAP_NAMES,
     Candidate,
@@ -18,6 +21,8 @@ from ragkit.reader.features import (
     number_value,
     ranges,
 )
+from ragkit.reader.lists import SHOWN_ITEMS, shorten
+from ragkit.text.segment import segment
 from ragkit.types import Hit
 
 
@@ -251,3 +256,147 @@ def test_a_short_note_list_before_the_table_does_not_hide_the_table():
     )
     for holiday in ("New Year's Day", "St Patrick's Day", "June Bank Holiday", "Christmas Day"):
         assert holiday in answer.text, answer.text
+
+
+# --- FAQ passages: a question line is never the answer by itself ---------------------------
+
+STIPEND_FAQ = chunk(
+    "Q: How do I claim the wellbeing stipend?\n"
+    "A: Fill in the stipend form on the intranet. Finance pays it with the next salary.\n\n"
+    "Q: Is the wellbeing stipend a taxable benefit?\n"
+    "A: Yes, like every stipend it is taxed through payroll.\n\n"
+    "Q: Can I spend the wellbeing stipend on a gym membership?\n"
+    "A: No.\n\n"
+    "Q: Does my manager approve the wellbeing stipend?\n"
+    "A: The people team approves every claim within three business days.",
+    "benefits/wellbeing.md",
+    "Wellbeing stipend",
+    ("Wellbeing stipend", "FAQ"),
+)
+
+
+def test_is_question_by_mark_or_marker_in_any_language():
+    for asked in (
+        "Q: Is the wellbeing stipend a taxable benefit?",
+        "Q. Where can I view my level?",
+        "Q1) Who approves it",  # a marker without the mark
+        "¿Cuándo se paga el subsidio?",
+        "**Kann ich Urlaub übertragen?**",
+        "P: O auxílio é tributável?",
+        "年假可以结转吗？",
+    ):
+        assert is_question(asked), asked
+    for told in ("A: Yes, it is taxed.", "F: 030 1234 5678", "Quarterly reviews: see below."):
+        assert not is_question(told), told
+
+
+def test_an_faq_question_line_is_answered_by_the_reply_that_follows_it():
+    answer = generator().generate("Is the wellbeing stipend taxed?", hits(STIPEND_FAQ))
+    assert "taxed through payroll" in answer.text, answer.text
+    # the reply alone (it reads without its question), and no other entry's lines
+    assert "taxable benefit?" not in answer.text, answer.text
+    assert "gym" not in answer.text and "next salary" not in answer.text, answer.text
+    [citation] = answer.citations
+    assert citation_valid(citation.quote, STIPEND_FAQ.text)
+
+
+def test_a_bare_yes_or_no_reply_keeps_its_question_as_the_lead():
+    answer = generator().generate(
+        "Could I use the wellbeing stipend for my gym membership?", hits(STIPEND_FAQ)
+    )
+    assert answer.text.startswith("Q: Can I spend the wellbeing stipend"), answer.text
+    assert "gym membership? A: No [1]." in answer.text and "taxed" not in answer.text
+
+
+def test_a_question_ending_its_chunk_is_answered_from_the_chunk_holding_its_reply():
+    ends = chunk(
+        "Stipends are paid once a year.\n\nQ: Does my manager approve the wellbeing stipend?",
+        "benefits/wellbeing.md",
+        "Wellbeing stipend",
+        ("Wellbeing stipend", "FAQ"),
+    )
+    answer = generator().generate(
+        "Does my manager have to approve the wellbeing stipend?", hits(ends, STIPEND_FAQ)
+    )
+    assert "three business days" in answer.text, answer.text
+    assert not answer.text.rstrip(" [12].").endswith("stipend?"), answer.text
+
+
+# --- table rows: the row that matches, not the table's first rows -------------------------
+
+REVIEW_DATES = chunk(
+    "| Date | Item |\n|---|---|\n"
+    "| 30 September 2025 | End of the FY25 review year |\n"
+    "| 1 October 2025 | Employees are asked to begin their FY25 self-review |\n"
+    "| 6 October 2025 | Calibration sessions are booked |\n"
+    "| 17 October 2025 | Self-review submission deadline |\n"
+    "| 20 October 2025 | Audit of self-review completion |\n"
+    "| 27 October 2025 | Managers hold FY25 review meetings with their reports |\n"
+    "| 10 November 2025 | Internal due date to close out FY25 review plans |\n"
+    "| 14 November 2025 | Official due date to close out FY25 review plans |\n"
+    "| 10 December 2025 | FY25 bonus letters are issued |",
+    "people/review-dates.md",
+    "Review dates",
+    ("Review dates", "Year-end review"),
+)
+LAST_DAY = "What's the last day to send in my self-review?"
+
+
+def minilm_generator() -> ExtractiveGenerator:
+    # the shipped embedder: "last day to send in" is "deadline" by meaning, not by words
+    return ExtractiveGenerator(load_embedder(), threshold=0.0)
+
+
+def test_a_table_row_answer_is_the_row_that_matches_not_the_first_rows():
+    answer = minilm_generator().generate(LAST_DAY, hits(REVIEW_DATES))
+    lines = answer.text.replace(" [1]", "").splitlines()
+    assert lines[0] == "| Date | Item |", answer.text
+    assert "| 17 October 2025 | Self-review submission deadline |" in lines, answer.text
+    # neither the first rows nor the whole table: the question does not ask for the table
+    assert "End of the FY25 review year" not in answer.text, answer.text
+    assert 2 <= len(lines) <= 1 + tables.MAX_ROWS
+
+
+def test_rows_of_one_table_cut_across_two_chunks_are_scored_together():
+    head, tail = REVIEW_DATES.text.split("| 17 October")
+    first = chunk(head.rstrip(), REVIEW_DATES.source, REVIEW_DATES.title, REVIEW_DATES.headings)
+    second = chunk(
+        "| Date | Item |\n|---|---|\n| 17 October" + tail,
+        REVIEW_DATES.source,
+        REVIEW_DATES.title,
+        REVIEW_DATES.headings,
+    )
+    answer = minilm_generator().generate(LAST_DAY, hits(first, second))
+    assert "17 October 2025" in answer.text, answer.text
+    assert "End of the FY25 review year" not in answer.text, answer.text
+    # the rows of both chunks are one table (same document, same section, same header)
+    rows = [u for i, h in enumerate(hits(first, second)) for u in segment(h.chunk.text, i)]
+    assert all(tables.same_table(u, rows[0], hits(first, second)) for u in rows)
+
+
+# --- a long list cut around the asked item, never silently ---------------------------------
+
+
+def test_a_long_list_is_cut_around_the_item_the_question_asks_about():
+    cities = [
+        "Austin", "Berlin", "Bogota", "Cairo", "Delhi", "Dublin", "Hanoi", "Jakarta", "Lagos",
+        "Lima", "Madrid", "Manila", "Nairobi", "Osaka", "Porto", "Quito", "Riga", "Seoul",
+        "Tunis", "Warsaw",
+    ]  # fmt: skip
+    offices = chunk(
+        "Staff may work from any of the following offices:\n"
+        + "".join(f"- the {city} office\n" for city in cities),
+        "offices.md",
+        "Offices",
+        ("Offices",),
+    )
+    answer = generator().generate("Which offices may staff work from? Is Riga one?", hits(offices))
+    shown = [line for line in answer.text.splitlines() if line.startswith("- ")]
+    assert len(shown) == SHOWN_ITEMS
+    assert any("Riga" in line for line in shown), answer.text
+    assert answer.text.splitlines()[-1] == f"+{20 - SHOWN_ITEMS} more in offices.md, Offices"
+    # the cut itself: the first items unless the asked one lies past them
+    items = list(range(20))
+    assert shorten(items, 3) == 8 and items == list(range(12))  # type: ignore[arg-type]
+    items = list(range(20))
+    assert shorten(items, 16) == 8 and items == list(range(8, 20))  # type: ignore[arg-type]

@@ -62,10 +62,23 @@ from ragkit.reader.candidates import (
 )
 from ragkit.reader.coverage import instead, join_names, not_about, uncovered
 from ragkit.reader.cross import load_cross
+from ragkit.reader.faq import faq_reply, is_question
 from ragkit.reader.features import asked_names, cheap_features, dense_features
-from ragkit.reader.lists import continues_lead, list_part, same_run, section_asked
+from ragkit.reader.lists import (
+    LONG_LIST,
+    asked_item,
+    continues_lead,
+    ends_colon,
+    list_after,
+    list_part,
+    run_of_items,
+    same_run,
+    section_asked,
+    shorten,
+)
 from ragkit.reader.plain import plain
 from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
+from ragkit.reader.tables import best_rows, same_table
 from ragkit.text.analyse import analyser_for, lucene_idf, words
 from ragkit.text.language import question_language
 from ragkit.text.segment import BULLET, Unit, segment
@@ -75,10 +88,6 @@ READERS = ("trained", "cross", "heuristic")
 # Weights of the unit score, tuned for answer-sentence selection on the calibration half of
 # squad2-cs224n-dev (tests/bench/bench_extractive.py); the rank prior is set by hand.
 W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
-# A list longer than LONG_LIST items is shown as its first SHOWN_ITEMS and a "+N more" line
-# that cites where the rest is; a shorter list is always shown whole, never silently cut.
-LONG_LIST, SHOWN_ITEMS = 15, 12
-INTRO_SENTENCES = 2  # sentences of a list's introducing paragraph after the best one, at most
 SECOND_UNIT_RATIO = 0.9  # a second unit joins the answer when it scores >= this x the best
 # ... or >= this x the best when it holds a question word the best lacks (chosen on the
 # handbook validation split: tests/bench/bench_reader.py --split validation)
@@ -396,32 +405,48 @@ class ExtractiveGenerator:
             else None
         )
         if section is not None:
-            return self._section_list(question, hits, section, best)
-        chosen = [best.unit]
+            return self._section_list(question, hits, section, ranked)
+        reply: list[Unit] = []
+        passages = [  # the top passages' units, for answers drawn from several units
+            self._joinable_units(question, hits, i, None)
+            for i in top_passages(hits, self.max_passages)
+        ]
+        if trained and is_question(unit_text(best.unit, hits)):
+            # an FAQ's question line restates the question: its reply answers (`faq`)
+            reply = faq_reply(best.unit, passages, lambda u: unit_text(u, hits))
+            if not reply:  # none in the passages: the best unit that asks nothing
+                asks = [is_question(unit_text(s.unit, hits)) for s in ranked]
+                best = next((s for s, q in zip(ranked, asks, strict=True) if not q), best)
+        chosen = reply or [best.unit]
         text = hits[best.unit.hit].chunk.text
         units = self._joinable_units(question, hits, best.unit.hit, best.unit)
         position = units.index(best.unit) if best.unit in units else -1
         body = text[best.unit.start : best.unit.end].rstrip("*_ ")
         items: list[Unit] = []
-        list_at = _list_after(units, position, text)
-        if trained and continues_lead(text, units, position):
+        list_at = list_after(units, position, text)
+        if reply:
+            pass  # the FAQ's reply, as it stands
+        elif trained and best.unit.kind == "row":
+            # the rows of its table that match the question best, not the first ones
+            embed = lambda texts: self._cache.embed(self.embedder.embed, texts)  # noqa: E731
+            chosen = best_rows(question, best.unit, passages, hits, embed)
+        elif trained and continues_lead(text, units, position):
             # an item that continues its list's lead ("you receive:" / "full pay for ...,
             # then") is half a sentence: the lead and the whole list are the answer
             first = position
             while first > 0 and same_run(units[first - 1], best.unit):
                 first -= 1
             lead = units[first - 1] if first > 0 else None
-            ends_colon = lead is not None and _ends_colon(text, lead)
-            chosen = [lead] if lead is not None and ends_colon else []
-            items = [u for u in _run_of_items(units, first) if same_run(u, best.unit)]
+            chosen = [lead] if lead is not None and ends_colon(text, lead) else []
+            items = [u for u in run_of_items(units, first) if same_run(u, best.unit)]
         elif body.endswith(":"):
             # "...must meet the following rules:" is answered by the list that follows it
-            items = _run_of_items(units, position + 1)
+            items = run_of_items(units, position + 1)
         elif list_at is not None:
             # so is a paragraph a bullet list directly follows, colon or not ("The grounds
             # are as follows"): the paragraph from the best sentence on, then the list
             chosen.extend(units[position + 1 : list_at])
-            items = _run_of_items(units, list_at)
+            items = run_of_items(units, list_at)
         elif best.unit.kind != "sentence" and _second_in_same_list(ranked, units, position):
             # two items of one list (rows of one table) answer best: the question asks for
             # the list, so give all of it, under the sentence that introduces it
@@ -429,8 +454,8 @@ class ExtractiveGenerator:
             while first > 0 and same_run(units[first - 1], best.unit):
                 first -= 1
             lead = units[first - 1] if first > 0 else None
-            chosen = [lead] if lead is not None and _ends_colon(text, lead) else []
-            items = [u for u in _run_of_items(units, first) if same_run(u, best.unit)]
+            chosen = [lead] if lead is not None and ends_colon(text, lead) else []
+            items = [u for u in run_of_items(units, first) if same_run(u, best.unit)]
         elif (
             best.unit.kind == "sentence"
             and len(body.split()) < 6
@@ -439,7 +464,7 @@ class ExtractiveGenerator:
             chosen.append(units[position + 1])  # a fragment ("Band L4") reads with what follows
         more = 0
         if items:
-            more = _shorten(items)
+            more = self._shorten(question, items, ranked, hits)
             chosen.extend(u for u in items if u not in chosen)
         seen = {_normalise(text[u.start : u.end]) for u in chosen}
         lacking = self._terms_lacking(question, best, hits)
@@ -452,6 +477,10 @@ class ExtractiveGenerator:
         for other in [] if items else ranked[1:]:  # a list answer is the list alone
             if len(chosen) >= self.max_units:
                 break
+            if trained and is_question(unit_text(other.unit, hits)):
+                continue  # a question restates, it never answers
+            if trained and best.unit.kind == "row" and same_table(other.unit, best.unit, hits):
+                continue  # its table's best rows are chosen above
             close = other.score >= SECOND_UNIT_RATIO * best.score
             contested = other is closest and other.score >= CONTESTED_RATIO * best.score
             # a rule and its exception: the runner-up holds a word of the question the best
@@ -482,7 +511,7 @@ class ExtractiveGenerator:
         ]
 
     def _section_list(
-        self, question: str, hits: Sequence[Hit], section: int, best: Scored
+        self, question: str, hits: Sequence[Hit], section: int, ranked: list[Scored]
     ) -> tuple[list[Unit], int]:
         """The list or table of the section the question names (`section_asked`), under the
         sentence that introduces it when that ends with a colon; the best unit alone when
@@ -490,14 +519,26 @@ class ExtractiveGenerator:
         units = self._joinable_units(question, hits, section, None)
         run = list_part(units)
         if run is None:
-            return [best.unit], 0
+            return [ranked[0].unit], 0
         start, end = run
         text = hits[section].chunk.text
         lead = units[start - 1] if start > 0 else None
-        chosen = [lead] if lead is not None and _ends_colon(text, lead) else []
+        chosen = [lead] if lead is not None and ends_colon(text, lead) else []
         items = list(units[start:end])
-        more = _shorten(items)
+        more = self._shorten(question, items, ranked, hits)
         return chosen + items, more
+
+    @staticmethod
+    def _shorten(
+        question: str, items: list[Unit], ranked: list[Scored], hits: Sequence[Hit]
+    ) -> int:
+        """`lists.shorten` around the item the question asks about (`lists.asked_item`)."""
+        if len(items) <= LONG_LIST:
+            return 0
+        texts = [unit_text(u, hits) for u in items]
+        scores = {s.unit: s.score for s in ranked}
+        language = hits[items[0].hit].chunk.language
+        return shorten(items, asked_item(question, items, texts, scores, language))
 
     @staticmethod
     def _unit_terms(scored: Scored, hits: Sequence[Hit]) -> set[str]:
@@ -566,50 +607,6 @@ def with_marker(text: str, number: int) -> str:
     body = text.rstrip()
     stop = len(body.rstrip(".!?;:"))
     return f"{body[:stop]} [{number}]{body[stop:]}{text[len(body) :]}"
-
-
-def _run_of_items(units: Sequence[Unit], first: int) -> list[Unit]:
-    """The list items (or table rows) from `units[first]` up to the next sentence."""
-    run: list[Unit] = []
-    for unit in units[max(0, first) :]:
-        if unit.kind == "sentence":
-            break
-        run.append(unit)
-    return run
-
-
-def _list_after(units: Sequence[Unit], position: int, text: str) -> int | None:
-    """The index of the first item of a bullet or numbered list that directly follows the
-    paragraph holding the sentence `units[position]` (at most `INTRO_SENTENCES` sentences on),
-    or None. The paragraph before a list introduces it, with or without a colon ("The
-    grounds are as follows", "Summary dismissal applies in these cases."): structure, not
-    wording, so it holds in any language. A table is not: its rows answer on their own,
-    under their header."""
-    if not 0 <= position < len(units) or units[position].kind != "sentence":
-        return None
-    at = position + 1
-    while at < len(units) and at - position <= INTRO_SENTENCES and units[at].kind == "sentence":
-        if "\n\n" in text[units[at - 1].end : units[at].start]:
-            return None  # a new paragraph: the best sentence's paragraph ends before any list
-        at += 1
-    if at < len(units) and units[at].kind == "item":
-        return at
-    return None
-
-
-def _ends_colon(text: str, unit: Unit) -> bool:
-    """Whether the unit ends with a colon (emphasis aside): it introduces what follows."""
-    return text[unit.start : unit.end].rstrip("*_ ").endswith(":")
-
-
-def _shorten(items: list[Unit]) -> int:
-    """Cut a list longer than LONG_LIST to its first SHOWN_ITEMS, in place; how many were
-    left out (shown as "+N more" with where the rest is)."""
-    if len(items) <= LONG_LIST:
-        return 0
-    more = len(items) - SHOWN_ITEMS
-    del items[SHOWN_ITEMS:]
-    return more
 
 
 def _second_in_same_list(ranked: Sequence[Scored], units: Sequence[Unit], position: int) -> bool:

@@ -27,6 +27,7 @@ from ragkit.text.segment import Unit, segment
 from ragkit.types import Hit
 
 MIN_TOPIC_TERMS = 2  # a one-word question names no section
+INTRO_SENTENCES = 2  # sentences of a list's introducing paragraph after the best one, at most
 
 
 def own_headings(hit: Hit) -> str:
@@ -131,3 +132,77 @@ def _body(text: str, unit: Unit) -> str:
 
 # "key: value": a short label (at most four words, emphasis allowed) then a colon and more text
 _KEY_VALUE = re.compile(r"^[*_]*[^\s:.,;]+(?:\s+[^\s:.,;]+){0,3}[*_]*\s*:[*_]*\s+\S")
+
+
+# A list longer than LONG_LIST items is shown as SHOWN_ITEMS of them and a "+N more" line that
+# cites where the rest is; a shorter list is always shown whole, never silently cut.
+LONG_LIST, SHOWN_ITEMS = 15, 12
+
+
+def shorten(items: list[Unit], focus: int = 0) -> int:
+    """Cut a list longer than LONG_LIST to SHOWN_ITEMS items, in place, and return how many
+    were left out (the answer says "+N more" and where the rest is). The kept items are the
+    first ones, unless the item the question asks about (`focus`, an index into `items`) is
+    past them: then a window around it, so the cut never drops the asked item."""
+    if len(items) <= LONG_LIST:
+        return 0
+    first = 0 if focus < SHOWN_ITEMS else min(focus - SHOWN_ITEMS // 2, len(items) - SHOWN_ITEMS)
+    more = len(items) - SHOWN_ITEMS
+    items[:] = items[first : first + SHOWN_ITEMS]
+    return more
+
+
+def asked_item(
+    question: str,
+    items: Sequence[Unit],
+    texts: Sequence[str],
+    scores: dict[Unit, float],
+    language: str | None,
+) -> int:
+    """The index of the item a question asks about: the one holding the largest share of
+    the question's content terms, each weighted 1 / (1 + the items holding it) so a term of
+    every item tells none apart; among equals the one the selector scored best (`scores`,
+    the ranked units'), then the first. 0 when no item holds a term nor was scored."""
+    analyser = analyser_for(language)
+    asked = set(analyser.content_terms(question))
+    held = [set(analyser.terms(t)) & asked for t in texts]
+    weight = {t: 1.0 / (1 + sum(t in h for h in held)) for t in asked}
+    keys = [
+        (sum(weight[t] for t in h), scores.get(u, -1.0)) for h, u in zip(held, items, strict=True)
+    ]
+    best = max(range(len(items)), key=lambda n: (*keys[n], -n), default=0)
+    return best if items and keys[best] > (0.0, -1.0) else 0
+
+
+def run_of_items(units: Sequence[Unit], first: int) -> list[Unit]:
+    """The list items (or table rows) from `units[first]` up to the next sentence."""
+    run: list[Unit] = []
+    for unit in units[max(0, first) :]:
+        if unit.kind == "sentence":
+            break
+        run.append(unit)
+    return run
+
+
+def list_after(units: Sequence[Unit], position: int, text: str) -> int | None:
+    """The index of the first item of a bullet or numbered list that directly follows the
+    paragraph holding the sentence `units[position]` (at most `INTRO_SENTENCES` sentences on),
+    or None. The paragraph before a list introduces it, with or without a colon ("The
+    grounds are as follows", "Summary dismissal applies in these cases."): structure, not
+    wording, so it holds in any language. A table is not: its rows answer on their own,
+    under their header."""
+    if not 0 <= position < len(units) or units[position].kind != "sentence":
+        return None
+    at = position + 1
+    while at < len(units) and at - position <= INTRO_SENTENCES and units[at].kind == "sentence":
+        if "\n\n" in text[units[at - 1].end : units[at].start]:
+            return None  # a new paragraph: the best sentence's paragraph ends before any list
+        at += 1
+    if at < len(units) and units[at].kind == "item":
+        return at
+    return None
+
+
+def ends_colon(text: str, unit: Unit) -> bool:
+    """Whether the unit ends with a colon (emphasis aside): it introduces what follows."""
+    return text[unit.start : unit.end].rstrip("*_ ").endswith(":")

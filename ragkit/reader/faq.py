@@ -1,0 +1,105 @@
+"""FAQ passages: a unit that asks a question is never the answer by itself.
+
+Handbooks hold question-and-answer pairs ("Q: Is the stipend taxable?" / "A: Yes, like all
+stipends it will be taxed."; "Q. Where can I view my level?" then the answer's items; a bold
+question line, then its paragraph). The employee's question reads most like the FAQ's own
+question, so the selector often scores that line best; quoted alone it restates the question.
+The answer is what follows it: the units after the question up to the next question, at most
+`MAX_ANSWER_UNITS` units and about `MAX_ANSWER_WORDS` words (an FAQ answer is short; a longer
+run is a section of its own, and its first units are the direct reply).
+
+Told by structure, in any language: a unit is a question when it ends with a question mark
+("?", the full-width "？", the Arabic "؟"; "¿...?" ends with "?" too) or opens with a question
+marker: the letter Q, or P (pergunta, pregunta) or F (Frage) when the unit also ends with "?",
+then "." ":" or ")" ("Q:", "Q.", "Q1)", "P:").
+
+The question line is dropped from the answer (the fact first, and fewer words), except when
+the reply's first unit is short (under `SHORT_REPLY_WORDS` words: "A: Yes.", "A: Not at this
+time."): such a reply means nothing without its question, so the question leads it. An answer
+unit ("A: ...") that scores best is quoted without its question, as any other sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from ragkit.text.analyse import words
+from ragkit.text.segment import Unit
+
+MAX_ANSWER_UNITS = 5  # units of one FAQ answer quoted, at most
+MAX_ANSWER_WORDS = 80  # ... and no unit is added once the answer holds this many words
+SHORT_REPLY_WORDS = 6  # a first reply unit shorter than this needs its question as a lead
+
+# emphasis, quotes and brackets that may close a question line ("**Can I...?**", "(...?)")
+_CLOSING = "*_ \t\"'”’»)]"
+_QUESTION_MARKS = ("?", "？", "؟")
+# "Q:", "Q.", "Q1)", "**Q:**": a question marker opens the unit
+_Q_MARKER = re.compile(r"^[*_\s]*Q\s?\d{0,3}[*_]*\s*[.:)][*_]*\s")
+# "P:", "F:" mark questions too (pergunta, pregunta, Frage) but also other things ("F: fax"),
+# so they count only when the unit also ends with a question mark
+_OTHER_MARKER = re.compile(r"^[*_\s]*[PF]\s?\d{0,3}[*_]*\s*[.:)][*_]*\s")
+
+
+def is_question(text: str) -> bool:
+    """Whether a unit's text asks a question: it ends with a question mark (closing emphasis,
+    quotes and brackets aside) or opens with a "Q:" / "Q." marker."""
+    body = text.rstrip(_CLOSING)
+    return body.endswith(_QUESTION_MARKS) or bool(_Q_MARKER.match(text))
+
+
+def reply_after(units: Sequence[Unit], position: int, text_of: Callable[[Unit], str]) -> list[Unit]:
+    """The units that answer the question `units[position]`: those after it, up to the next
+    question (or the passage's end), at most MAX_ANSWER_UNITS and MAX_ANSWER_WORDS words (the
+    first is always kept). Empty when the question is the passage's last unit, or another
+    question follows it at once."""
+    reply: list[Unit] = []
+    n_words = 0
+    for unit in units[position + 1 :]:
+        text = text_of(unit)
+        if is_question(text) or len(reply) >= MAX_ANSWER_UNITS or n_words >= MAX_ANSWER_WORDS:
+            break
+        reply.append(unit)
+        n_words += len(words(text))
+    return reply
+
+
+def needs_question(reply: Sequence[Unit], text_of: Callable[[Unit], str]) -> bool:
+    """Whether the reply's first unit is too short to read without its question."""
+    return bool(reply) and len(words(text_of(reply[0]))) < SHORT_REPLY_WORDS
+
+
+def same_question(a: str, b: str) -> bool:
+    """Whether two question units ask the same thing, markers and markup aside: the same
+    FAQ entry quoted in two chunks (a chunk that ends on the question, one that holds its
+    answer, or the same page published twice)."""
+    return _question_words(a) == _question_words(b) != []
+
+
+def _question_words(text: str) -> list[str]:
+    found = words(text)
+    if _Q_MARKER.match(text) or _OTHER_MARKER.match(text):
+        found = found[1:]  # the marker letter
+        if found and found[0].isdigit():
+            found = found[1:]
+    return found
+
+
+def faq_reply(
+    best: Unit, passages: Sequence[Sequence[Unit]], text_of: Callable[[Unit], str]
+) -> list[Unit]:
+    """The answer to the question unit `best`: its reply (`reply_after`) in the passage that
+    holds it, else the reply to the same question (`same_question`) in another of `passages`
+    (the top passages' units, in rank order), led by that question when the reply's first
+    unit is short (`needs_question`). Empty when no passage holds a reply: the caller
+    answers with its best unit that is no question."""
+    asked = text_of(best)
+    for units in sorted(passages, key=lambda p: not p or p[0].hit != best.hit):
+        for position, unit in enumerate(units):
+            text = text_of(unit)
+            if unit != best and not (is_question(text) and same_question(text, asked)):
+                continue
+            reply = reply_after(units, position, text_of)
+            if reply:
+                return [unit, *reply] if needs_question(reply, text_of) else reply
+    return []
