@@ -412,6 +412,25 @@ def test_segment_units_are_verbatim_lists_rows_and_wrapped_lines():
     assert units[-1].header == "| A | B |\n|---|---|"
 
 
+def test_a_short_wrapped_line_inside_a_sentence_does_not_cut_it_but_a_lone_title_does():
+    # PDF/Markdown text where a link's words sit on lines of their own (handbook train split)
+    text = (
+        "If you need a printer at home, talk to your supervisor first. To ask for one, complete\n"
+        "a\n"
+        "Non-Standard Equipment Request\n"
+        "via the IT Service Desk.\n\n"
+        "Last updated: May 2026\n"
+        "The policy applies to every office."
+    )
+    quoted = [text[u.start : u.end] for u in segment(text)]
+    assert quoted == [
+        "If you need a printer at home, talk to your supervisor first.",
+        "To ask for one, complete\na\nNon-Standard Equipment Request\nvia the IT Service Desk.",
+        "Last updated: May 2026",
+        "The policy applies to every office.",
+    ]
+
+
 def test_cell_lines_without_outer_pipes_are_rows_under_their_first_line():
     text = (
         "Leave type | Length | Company pay\n"

@@ -8,8 +8,8 @@ of them. Policy text is not clean prose, so the rules cover what the ingested do
   initial, "No. 5" or "p. 12", nor inside decimals ("3.5 days"); Chinese and Japanese
   sentences end at 。！？, which no space follows;
 - hard-wrapped lines (PDF text) are joined back into one sentence, while a line ending in
-  punctuation, or a short line (a title, a "Last updated: ..." line) followed by a
-  capitalised one, ends its unit;
+  punctuation, or a short line standing alone (a title, a "Last updated: ..." line) followed
+  by a capitalised one, ends its unit;
 - a list item is one unit (a very long one is split into sentences), and an indented line
   under it continues it;
 - a table row is one unit that carries the table's header row, so the row can be shown, and
@@ -131,12 +131,16 @@ def _sentence_units(
     if kind == "item" and len(text[start:end].split()) <= _LONG_ITEM_WORDS:
         return [Unit(hit, start, end, "item")]
     cuts = [start]
-    for (_, line_end), (next_start, _) in zip(lines, lines[1:], strict=False):
-        # a newline ends a unit after terminal punctuation, or after a short line (a title, a
-        # "Last updated: ..." line); a long line running on is a hard wrap (PDF text)
+    for (line_start, line_end), (next_start, _) in zip(lines, lines[1:], strict=False):
+        # a newline ends a unit after terminal punctuation, or after a short line standing
+        # alone (a title, a "Last updated: ..." line); a long line running on is a hard wrap
+        # (PDF text), and so is the short last line of a wrapped sentence ("...please
+        # complete\na\nNon-Standard Equipment Request\nvia the Service Desk.": a link's
+        # text on a line of its own is no title)
         previous = text[cuts[-1] : line_end].rstrip()
         short = len(text[text.rfind("\n", 0, line_end) + 1 : line_end]) < 60
-        if previous.endswith(_FULL_STOPS) or (short and text[next_start].isupper()):
+        alone = cuts[-1] == line_start
+        if previous.endswith(_FULL_STOPS) or (short and alone and text[next_start].isupper()):
             cuts.append(next_start)
     spans: list[tuple[int, int]] = []
     for piece_start, piece_end in zip(cuts, [*cuts[1:], end], strict=True):
