@@ -12,6 +12,7 @@ from ragkit.index.embedding import HashingEmbedder
 from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.reader.candidates import passages_text
 from ragkit.reader.coverage import asked_names, not_about, siblings, uncovered
+from ragkit.reader.features import stated_names
 from ragkit.types import REFUSAL, Hit
 
 
@@ -179,4 +180,32 @@ def test_an_asked_code_or_level_the_answer_holds_a_sibling_of_is_said_not_covere
     assert uncovered(question, hits(START)) == []
     assert not any("cover" in line for line in answer_lines(question, START))
     assert siblings("2023", "Staff who joined after May 2021 keep the old plan.") == []
+    # ... but a year in a title or heading is the period a section is about
+    review = chunk("The pay review budget is 3.5 percent of the salary bill.", "pay.md", ("2025",))
+    assert answer_lines("What is the pay review budget for 2026?", review)[-1] == (
+        "The documents cover 2025, not 2026."
+    )
     assert siblings("MR07", "Locker QX41 holds first-aid supplies.") == ["QX41"]
+
+
+DENTAL = chunk(
+    "The company pays 100% of premiums for medical, dental and vision insurance for employees "
+    "and their dependents. Coverage starts on the first day of employment.",
+    "benefits/insurance.md",
+    ("Benefits", "Insurance"),
+)
+
+
+def test_a_name_that_only_states_the_askers_case_is_said_but_no_reason_to_refuse():
+    # "I work from Spain." states the asker's case, as "$30" does in "I got a $30 gift card.
+    # Can I keep it?": the question proper asks about no name (by the question mark, in any
+    # language), so Spain missing from the passages does not count toward refusal ...
+    question = "I work from Spain. Do I get dental insurance?"
+    assert asked_names(question, passages_text(hits(DENTAL))) == []
+    assert stated_names(question, passages_text(hits(DENTAL))) == ["Spain"]
+    assert uncovered(question, hits(DENTAL)) == []
+    # ... but the answer still says the documents do not mention it
+    assert answer_lines(question, DENTAL)[-1] == "The documents don't mention Spain."
+    # a name the question proper asks about counts, wherever else it stands
+    asked = "I live in Spain. Does the Spanish office pay dental insurance?"
+    assert uncovered(asked, hits(DENTAL)) == ["Spanish"]

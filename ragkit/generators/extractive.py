@@ -63,7 +63,7 @@ from ragkit.reader.candidates import (
 from ragkit.reader.coverage import instead, join_names, not_about, uncovered
 from ragkit.reader.cross import load_cross
 from ragkit.reader.faq import faq_reply, is_question
-from ragkit.reader.features import asked_names, cheap_features, dense_features
+from ragkit.reader.features import asked_names, cheap_features, dense_features, stated_names
 from ragkit.reader.lists import (
     LONG_LIST,
     asked_item,
@@ -248,6 +248,10 @@ class ExtractiveGenerator:
         names_said = self.reader != "heuristic" and best is not None
         names = asked_names(question, passages_text(hits)) if names_said else []
         missing = uncovered(question, hits, names) if names_said else []
+        # names of a sentence that states the asker's case ("I'm in Germany.") are said after
+        # the answer when no passage mentions them, but are no reason to refuse
+        stated = stated_names(question, passages_text(hits)) if names_said else []
+        stated_missing = uncovered(question, hits, stated) if stated else []
         if best is None:
             support = 0.0
         elif self.reader != "heuristic":
@@ -270,8 +274,8 @@ class ExtractiveGenerator:
             "support": round(support, 4),
             "threshold": self.threshold,
         }
-        if missing:
-            metadata["uncovered"] = missing
+        if missing or stated_missing:
+            metadata["uncovered"] = [*missing, *stated_missing]
         if best is None or support < self.threshold:
             # the refusal itself stays the plain sentence: echoing an asked name ("project
             # Zebrafinch") would read as if the documents held it; metadata says which
@@ -280,7 +284,11 @@ class ExtractiveGenerator:
         chosen, more = self._choose(question, ranked, hits)
         pieces = self._pieces(chosen, hits, more)
         if names_said:  # the fact first, then which part of the question it does not cover
-            pieces.extend(_coverage_lines(names, missing, hits, ranked, chosen, metadata))
+            pieces.extend(
+                _coverage_lines(
+                    [*names, *stated], [*missing, *stated_missing], hits, ranked, chosen, metadata
+                )
+            )
         citations = self._citations(chosen, hits)
         metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
         return Answer("".join(pieces), False, citations, hits, metadata), pieces
@@ -640,7 +648,8 @@ def _coverage_lines(
     passage is about them (`not_about`: "The quoted passage doesn't mention Chicago.")."""
     at = list(dict.fromkeys(u.hit for u in chosen))
     said = "\n".join([*(hits[i].chunk.context for i in at), *(unit_text(u, hits) for u in chosen)])
-    swapped = instead(names, said, "\n".join(hits[i].chunk.text for i in at))
+    headings = "\n".join(hits[i].chunk.context for i in at)
+    swapped = instead(names, said, "\n".join(hits[i].chunk.text for i in at), headings)
     lines = []
     for name, values in swapped:
         where = "The documents cover" if name in missing else "This answer is about"

@@ -28,6 +28,7 @@ from ragkit.reader.candidates import passages_text
 from ragkit.reader.features import (
     MAX_CAPITALISED_SHARE,
     MAX_NAME_RUN_SHARE,
+    YEAR,
     asked_names,
     name_words,
     stem,
@@ -189,15 +190,20 @@ def _shape(word: str) -> str:
     return re.sub(r"\d", "9", re.sub(r"[^\W\d_]", "a", word.lower()))
 
 
-def siblings(name: str, text: str, passage: str = "") -> list[str]:
+def siblings(name: str, text: str, passage: str = "", headings: str = "") -> list[str]:
     """Values in `text` (what an answer says) of the asked value's shape but not it, as
     written: for a code, codes of the same letter-and-digit pattern ("FY25" for "FY26",
     "QX41" for "MR07"); for a labelled number, when `text` holds the label with another
     number, the label's numbers in `passage` (the quoted passages; `text` when empty) if they
     enumerate values that leave the asked one out ("Level 5, Level 4 and Level 3" for "Level
-    2"; not "September 1" for "September 15", a bound that may cover it). Empty for names,
-    years and plain numbers (a year in a rule is often a bound too: "after May 2021")."""
+    2"; not "September 1" for "September 15", a bound that may cover it); for a year, the
+    years of the quoted passages' `headings` ("Pay Review 2025": the period a section is
+    about; a year in a sentence is often a bound, "after May 2021", that may cover the asked
+    one). Empty for names and plain numbers."""
     asked = _asked_words(name)
+    if len(asked) == 1 and YEAR.fullmatch(asked[0]):
+        years = [w for w in WORD.findall(headings) if YEAR.fullmatch(w) and w != asked[0]]
+        return list(dict.fromkeys(years))
     if len(asked) == 1 and _is_code(asked[0]):
         shape = _shape(asked[0])
         found = [
@@ -243,16 +249,19 @@ def not_about(
     return mentioned(absent, about)
 
 
-def instead(names: Sequence[str], said: str, passages: str = "") -> list[tuple[str, list[str]]]:
+def instead(
+    names: Sequence[str], said: str, passages: str = "", headings: str = ""
+) -> list[tuple[str, list[str]]]:
     """(asked value, the values of its shape the answer covers instead) for each asked code
     or labelled number that `said` (the answer's units and their headings) does not mention
-    while it holds a sibling (`siblings`; `passages`: the quoted passages' text): "FY26"
+    while it holds a sibling (`siblings`; `passages`: the quoted passages' text, `headings`:
+    their titles and heading paths): "FY26"
     over a row for "FY25" -> ("FY26", ["FY25"])."""
     held = set(mentioned(names, [said]))
     # a labelled number is held where it is written ("Level 4" does not hold Level 2,
     # though it bounds no enumeration)
     held -= {n for n in held if _is_label(_asked_words(n)) and not _written(n, said)}
-    found = [(n, siblings(n, said, passages)) for n in names if n not in held]
+    found = [(n, siblings(n, said, passages, headings)) for n in names if n not in held]
     return [(n, s) for n, s in found if s]
 
 

@@ -29,6 +29,7 @@ from math import log
 import numpy as np
 
 from ragkit.text.analyse import WORD, words
+from ragkit.text.segment import split_sentences
 
 _SENTENCE_END = re.compile(r"[.!?¿¡]\s+")
 # What kind of thing a unit holds, by its characters, in any language: "who do I e-mail"
@@ -39,11 +40,12 @@ _PERCENT = re.compile(r"\d\s?%")
 # A capital after these starts a sentence or clause, not a name ("...to that, How long...");
 # a comma or stop inside a number ("$3,000", "3.5") ends nothing.
 _CLAUSE_END = re.compile(r"[.!?¿¡,;:](?:\s+|$)|[()\[\]\"“”]\s*")
-_YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
+YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
 # a number with a lower-case ending is an ordinal or a number with its unit ("4th", "2nd",
 # "10am", "5º"), not a code ("FY25", "MR07", "M7" open with a letter or are upper case)
 _NUMBER_WITH_ENDING = re.compile(r"\d+([^\W\d_]{1,3})")
 # a possessive or clitic ending ("Dublin's", "DM'd"): not part of the name
+_CLOSING = "\"'”’)]*_ "  # after a question mark: quotes, brackets, emphasis
 _CLITIC = re.compile(r"['’][^\W\d_]{1,2}$")
 # what opens a piece of text as a sentence does: a line, a table cell, a heading part
 _STRUCTURE = re.compile(r"\n|\||\s>\s")
@@ -163,7 +165,43 @@ def _capitals_are_rare(passages: str) -> bool:
     return counted >= MIN_PASSAGE_WORDS and capitalised <= MAX_PASSAGE_CAPITALS * counted
 
 
+def question_parts(question: str) -> tuple[str, str]:
+    """(the sentences that ask, the sentences that state the asker's case): "I joined in
+    2023. Does the new pay apply to me?" asks the second and states the first. By the
+    question mark, in any language; a question with no sentence ending in one, or with only
+    such sentences, is all asking."""
+    pieces = [question[a:b] for a, b in split_sentences(question)]
+    asking = [p for p in pieces if p.rstrip(_CLOSING).endswith(("?", "？"))]
+    if not asking or len(asking) == len(pieces):
+        return question, ""
+    return " ".join(asking), " ".join(p for p in pieces if p not in asking)
+
+
+def _in(name: str, text: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text) is not None
+
+
 def asked_names(question: str, passages: str = "") -> list[str]:
+    """The names the question asks about (`question_names`), those of a sentence that only
+    states the asker's case before or after the question left out (`stated_names`): "I'm in
+    Germany. Why did I get a different kind of stock option?" asks about no name, as "$30"
+    in "A client sent me a $30 gift card. Can I keep it?" is no asked figure."""
+    names = question_names(question, passages)
+    asking, stated = question_parts(question)
+    return [n for n in names if _in(n, asking)] if stated else names
+
+
+def stated_names(question: str, passages: str = "") -> list[str]:
+    """The names only a sentence that states the asker's case holds ("Germany" in "I'm in
+    Germany. Why did I get ...?"): said after an answer when no passage mentions them, never
+    a reason to refuse."""
+    asking, stated = question_parts(question)
+    if not stated:
+        return []
+    return [n for n in question_names(question, passages) if not _in(n, asking)]
+
+
+def question_names(question: str, passages: str = "") -> list[str]:
     """The question's names, codes and years, as written, in order, without repeats: codes
     (words with a digit and a letter: "MR07", "FY25"), years ("2019"), runs of words
     capitalised past the start of a sentence or clause ("Singapore", "Bastille Day": a run is
@@ -190,11 +228,11 @@ def asked_names(question: str, passages: str = "") -> list[str]:
         for n, word in enumerate(raw):
             position += 1
             if any(c.isdigit() for c in word):
-                label = run[-1] if run and word.isdigit() and not _YEAR.fullmatch(word) else None
+                label = run[-1] if run and word.isdigit() and not YEAR.fullmatch(word) else None
                 if label is not None:  # "Level 2": the label and its number are one name
                     run.pop()
                     coded.append((position - 1, f"{label} {word}"))
-                elif _YEAR.fullmatch(word) or (
+                elif YEAR.fullmatch(word) or (
                     any(c.isalpha() for c in word) and not _has_lower_ending(word)
                 ):
                     coded.append((position, word))
@@ -338,7 +376,7 @@ def cheap_features(
     q_bigrams = {(a, b) for a, b in zip(q_stems, q_stems[1:], strict=False)}
     q_numbers = numbers(q_words)
     q_entities = list(
-        dict.fromkeys(w for n in asked_names(question, passages_text) for w in name_words(n))
+        dict.fromkeys(w for n in question_names(question, passages_text) for w in name_words(n))
     )
     q_set = set(q_words)
     # what the retrieved passages' titles and headings already say: a number found there
