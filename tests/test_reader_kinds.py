@@ -400,3 +400,23 @@ def test_a_long_list_is_cut_around_the_item_the_question_asks_about():
     assert shorten(items, 3) == 8 and items == list(range(12))  # type: ignore[arg-type]
     items = list(range(20))
     assert shorten(items, 16) == 8 and items == list(range(8, 20))  # type: ignore[arg-type]
+
+
+def test_note_lines_of_an_faq_reply_stay_on_their_own_lines():
+    notes = chunk(
+        "Q: When is the wellbeing stipend paid?\n"
+        "A: Every claim is approved within three business days.\n"
+        "US staff: expect it on your next payslip\n"
+        "Staff elsewhere: add it to your next invoice\n\n"
+        "Q: Is there a limit?\n"
+        "A: The stipend is 250 USD a year.",
+        "benefits/wellbeing.md",
+        "Wellbeing stipend",
+        ("Wellbeing stipend", "FAQ"),
+    )
+    answer = generator().generate("When do I get the wellbeing stipend paid?", hits(notes))
+    assert answer.text.splitlines() == [
+        "A: Every claim is approved within three business days. US staff: expect it on your next"
+        " payslip",
+        "Staff elsewhere: add it to your next invoice [1]",
+    ], answer.text

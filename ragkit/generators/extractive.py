@@ -81,7 +81,7 @@ from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
 from ragkit.reader.tables import best_rows, same_table
 from ragkit.text.analyse import analyser_for, lucene_idf, words
 from ragkit.text.language import question_language
-from ragkit.text.segment import BULLET, Unit, segment
+from ragkit.text.segment import BULLET, Unit, ends_sentence, segment
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
 READERS = ("trained", "cross", "heuristic")
@@ -558,9 +558,10 @@ class ExtractiveGenerator:
         return set(asked) - self._unit_terms(best, hits)
 
     def _pieces(self, chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
-        """The answer's text, unit by unit: sentences of one passage run on, list items and
-        table rows one per line (items as "- item" when there are several), a row under its
-        table's header line (never the `|---|` line), Markdown emphasis removed."""
+        """The answer's text, unit by unit: sentences of one passage run on (a new line after
+        a source line that ends unfinished), list items and table rows one per line (items
+        as "- item" when there are several), a row under its table's header line (never the
+        `|---|` line), Markdown emphasis removed."""
         pieces: list[str] = []
         previous: Unit | None = None
         n_items = sum(u.kind == "item" for u in chosen)
@@ -575,7 +576,11 @@ class ExtractiveGenerator:
             if previous is None:
                 separator = ""
             elif previous.hit == unit.hit and previous.kind == unit.kind == "sentence":
-                separator = " "
+                # run on, unless the source breaks the line after an unfinished one (lines
+                # of a note: "...within 1 month of approval" / "Non-US teammates: ...")
+                text = hits[unit.hit].chunk.text
+                broken = "\n" in text[previous.end : unit.start]
+                separator = "\n" if broken and not ends_sentence(text, previous) else " "
             else:
                 separator = "\n"
             pieces.append(separator + plain(body))

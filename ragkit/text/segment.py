@@ -120,6 +120,12 @@ def segment(text: str, hit: int = 0) -> list[Unit]:
     return units
 
 
+def ends_sentence(text: str, unit: Unit) -> bool:
+    """Whether the unit ends with a full stop (emphasis, quotes and brackets aside): ". ! ?
+    : ;" or their CJK forms."""
+    return text[unit.start : unit.end].rstrip("*_\"'”’)] ").endswith(_FULL_STOPS)
+
+
 def _is_table_row(line: str) -> bool:
     return (line.startswith("|") and line.count("|") >= 2) or " | " in line
 
