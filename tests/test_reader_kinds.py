@@ -7,6 +7,8 @@ Found by a fresh user on sample_corpus and by a PDF-heading fix that moved BM25 
 
 from __future__ import annotations
 
+import numpy as np
+
 from ragkit.eval.metrics import citation_valid
 from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.index.embedding import HashingEmbedder, load_embedder
@@ -420,3 +422,19 @@ def test_note_lines_of_an_faq_reply_stay_on_their_own_lines():
         " payslip",
         "Staff elsewhere: add it to your next invoice [1]",
     ], answer.text
+
+
+def test_a_long_table_embeds_a_bounded_number_of_rows():
+    rows = "".join(f"| {d} March | Sync of team {d} |\n" for d in range(1, 31))
+    long_table = chunk("| Date | Meeting |\n|---|---|\n" + rows, "sync.md", "Syncs", ("Syncs",))
+    units = segment(long_table.text, 0)
+    embedded: list[int] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        embedded.append(len(texts))
+        return HashingEmbedder(dim=256).embed(texts)
+
+    question = "When is the sync of team 23?"
+    chosen = tables.best_rows(question, units[0], [units], hits(long_table), embed)
+    assert "| 23 March | Sync of team 23 |" in [long_table.text[u.start : u.end] for u in chosen]
+    assert embedded == [1 + tables.MAX_EMBEDDED_ROWS]

@@ -17,6 +17,10 @@ A row's score here is half lexical, half dense, as the heuristic reader's unit s
   (handbook train split: "Self-assessment submittal due date" 0.63 alone, under its
   headings 0.55, below two other rows).
 
+Embedding is the reader's expensive step, so only MAX_EMBEDDED_ROWS rows are embedded: the
+best unit and the rows with the largest lexical scores. A row that matches by meaning alone
+in a table of more than MAX_EMBEDDED_ROWS rows can be missed (a known limit).
+
 One table can be cut across chunks ("Mid year dates" rows 1-6 in one chunk, rows 7-8 in
 the next): rows under the same header in another top passage of the same document and the
 same section count as the same table.
@@ -35,7 +39,11 @@ from ragkit.types import Hit
 
 MAX_ROWS = 3  # rows of one table in an answer, at most
 ROW_RATIO = 0.9  # a row joins the best one when it scores at least this share of it
-MAX_SCORED_ROWS = 40  # rows embedded per answer, nearest the best row: bounds the cost
+MAX_SCORED_ROWS = 40  # rows of one table read per answer, nearest the best row
+# rows embedded per answer: the best one and those with the largest lexical scores. Embedding
+# is the reader's expensive step (one row costs about as much as the question: 8 rows double
+# the selector's own embedding of question, 3 candidates and passages)
+MAX_EMBEDDED_ROWS = 8
 W_LEXICAL, W_DENSE = 0.5, 0.5
 
 
@@ -61,12 +69,9 @@ def table_rows(best: Unit, passages: Sequence[Sequence[Unit]], hits: Sequence[Hi
     return ordered[first : first + MAX_SCORED_ROWS]
 
 
-def row_scores(
-    question: str, bodies: Sequence[str], cosines: np.ndarray, language: str | None
-) -> np.ndarray:
-    """(n_rows,) W_LEXICAL x the IDF-weighted share of the question's content terms each row
-    body holds (IDF over these rows; a number is held by a range around it, or written
-    otherwise) + W_DENSE x the row's cosine with the question."""
+def lexical_row_scores(question: str, bodies: Sequence[str], language: str | None) -> np.ndarray:
+    """(n_rows,) the IDF-weighted share of the question's content terms each row body holds
+    (IDF over these rows; a number is held by a range around it, or written otherwise)."""
     analyser = analyser_for(language)
     asked = list(dict.fromkeys(analyser.content_terms(question)))
     held = [set(analyser.terms(body)) for body in bodies]
@@ -77,8 +82,7 @@ def row_scores(
         terms.update(t for t in asked if any(c.isdigit() for c in t) and holds(t, found, spans))
     idf = {t: float(lucene_idf(len(held), sum(t in h for h in held))) for t in asked}
     total = sum(idf.values()) or 1.0
-    lexical = np.array([sum(idf[t] for t in asked if t in h) / total for h in held])
-    return W_LEXICAL * lexical + W_DENSE * np.asarray(cosines, dtype=float)
+    return np.array([sum(idf[t] for t in asked if t in h) / total for h in held])
 
 
 def best_rows(
@@ -89,14 +93,20 @@ def best_rows(
     embed: Callable[[list[str]], np.ndarray],
 ) -> list[Unit]:
     """The rows of `best`'s table (`table_rows`) that answer the question best, in table
-    order: the best-scoring row (`row_scores`) and those within ROW_RATIO of it, at most
-    MAX_ROWS. `embed` maps texts to unit-length vectors, (n, dim)."""
+    order: of `best` and the MAX_EMBEDDED_ROWS - 1 other rows with the largest lexical
+    scores (`lexical_row_scores`), the row with the best W_LEXICAL x lexical + W_DENSE x
+    cosine and those within ROW_RATIO of it, at most MAX_ROWS. `embed` maps texts to
+    unit-length vectors, (n, dim)."""
     rows = table_rows(best, passages, hits)
     if len(rows) < 2:
         return [best]
     bodies = [hits[u.hit].chunk.text[u.start : u.end] for u in rows]
-    vectors = embed([question, *bodies])  # (1 + n_rows, dim)
-    scores = row_scores(question, bodies, vectors[1:] @ vectors[0], hits[best.hit].chunk.language)
+    lexical = lexical_row_scores(question, bodies, hits[best.hit].chunk.language)
+    lexical_order = [int(i) for i in np.argsort(-lexical, kind="stable") if rows[i] != best]
+    read = sorted([rows.index(best), *lexical_order[: MAX_EMBEDDED_ROWS - 1]])
+    rows, bodies, lexical = [rows[i] for i in read], [bodies[i] for i in read], lexical[read]
+    vectors = embed([question, *bodies])  # (1 + n_read, dim)
+    scores = W_LEXICAL * lexical + W_DENSE * (vectors[1:] @ vectors[0])
     order = np.argsort(-scores, kind="stable")
     top = float(scores[order[0]])
     keep = [int(i) for i in order[:MAX_ROWS] if top > 0 and scores[i] >= ROW_RATIO * top]
