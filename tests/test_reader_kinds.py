@@ -15,7 +15,7 @@ from ragkit.index.embedding import HashingEmbedder, load_embedder
 from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.reader import tables
 from ragkit.reader.coverage import asked_names, uncovered
-from ragkit.reader.faq import is_question
+from ragkit.reader.faq import faq_question, is_question
 from ragkit.reader.features import (
     CHEAP_NAMES,
     Candidate,
@@ -290,6 +290,29 @@ def test_is_question_by_mark_or_marker_in_any_language():
         assert is_question(asked), asked
     for told in ("A: Yes, it is taxed.", "F: 030 1234 5678", "Quarterly reviews: see below."):
         assert not is_question(told), told
+
+
+def test_an_faq_question_stands_on_its_own_line_a_question_in_prose_does_not():
+    text = (
+        "**Can I carry over unused days?**\n"
+        "Yes, up to five days.\n\n"
+        "- Who approves it?\n"
+        "- Your manager.\n\n"
+        'Staff have asked the question, "why not pay weekly?" Payroll runs monthly. '
+        "Why monthly? Because the bank charges per run."
+    )
+    given = hits(chunk(text, "pay.md", "Pay"))
+    asks = {text[u.start : u.end]: faq_question(u, given) for u in segment(text)}
+    assert asks == {
+        "**Can I carry over unused days?**": True,
+        "Yes, up to five days.": False,
+        "Who approves it?": True,
+        "Your manager.": False,
+        'Staff have asked the question, "why not pay weekly?"': False,
+        "Payroll runs monthly.": False,
+        "Why monthly?": False,
+        "Because the bank charges per run.": False,
+    }
 
 
 def test_an_faq_question_line_is_answered_by_the_reply_that_follows_it():

@@ -62,7 +62,7 @@ from ragkit.reader.candidates import (
 )
 from ragkit.reader.coverage import instead, join_names, not_about, uncovered
 from ragkit.reader.cross import load_cross
-from ragkit.reader.faq import faq_reply, is_question
+from ragkit.reader.faq import faq_question, faq_reply
 from ragkit.reader.features import asked_names, cheap_features, dense_features, stated_names
 from ragkit.reader.lists import (
     LONG_LIST,
@@ -419,11 +419,11 @@ class ExtractiveGenerator:
             self._joinable_units(question, hits, i, None)
             for i in top_passages(hits, self.max_passages)
         ]
-        if trained and is_question(unit_text(best.unit, hits)):
+        if trained and faq_question(best.unit, hits):
             # an FAQ's question line restates the question: its reply answers (`faq`)
-            reply = faq_reply(best.unit, passages, lambda u: unit_text(u, hits))
+            reply = faq_reply(best.unit, passages, hits)
             if not reply:  # none in the passages: the best unit that asks nothing
-                asks = [is_question(unit_text(s.unit, hits)) for s in ranked]
+                asks = [faq_question(s.unit, hits) for s in ranked]
                 best = next((s for s, q in zip(ranked, asks, strict=True) if not q), best)
         chosen = reply or [best.unit]
         text = hits[best.unit.hit].chunk.text
@@ -482,10 +482,12 @@ class ExtractiveGenerator:
         # The trained reader only: the heuristic one (the benchmark's baseline) adds the cosine
         # into its score itself.
         closest = max(ranked, key=lambda s: s.dense) if self.reader == "trained" else None
+        # the best rows of a table are one unit of the answer: a sentence may still join them
+        limit = self.max_units + (len(chosen) - 1 if best.unit.kind == "row" else 0)
         for other in [] if items else ranked[1:]:  # a list answer is the list alone
-            if len(chosen) >= self.max_units:
+            if len(chosen) >= limit:
                 break
-            if trained and is_question(unit_text(other.unit, hits)):
+            if trained and faq_question(other.unit, hits):
                 continue  # a question restates, it never answers
             if trained and best.unit.kind == "row" and same_table(other.unit, best.unit, hits):
                 continue  # its table's best rows are chosen above

@@ -22,10 +22,12 @@ unit ("A: ...") that scores best is quoted without its question, as any other se
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from ragkit.reader.candidates import unit_text
 from ragkit.text.analyse import words
-from ragkit.text.segment import Unit
+from ragkit.text.segment import BULLET, Unit
+from ragkit.types import Hit
 
 MAX_ANSWER_UNITS = 5  # units of one FAQ answer quoted, at most
 MAX_ANSWER_WORDS = 80  # ... and no unit is added once the answer holds this many words
@@ -48,25 +50,42 @@ def is_question(text: str) -> bool:
     return body.endswith(_QUESTION_MARKS) or bool(_Q_MARKER.match(text))
 
 
-def reply_after(units: Sequence[Unit], position: int, text_of: Callable[[Unit], str]) -> list[Unit]:
-    """The units that answer the question `units[position]`: those after it, up to the next
-    question (or the passage's end), at most MAX_ANSWER_UNITS and MAX_ANSWER_WORDS words (the
-    first is always kept). Empty when the question is the passage's last unit, or another
-    question follows it at once."""
+def faq_question(unit: Unit, hits: Sequence[Hit]) -> bool:
+    """Whether a unit is an FAQ's question: it opens with a "Q:" marker, or it asks
+    (`is_question`) on a line of its own (nothing but a bullet or markup before it on its
+    line, nothing after it). A question inside a paragraph ('Islamists have asked the
+    question, "...?"', "Why does this matter? Because...") is prose, not an FAQ entry."""
+    text = unit_text(unit, hits)
+    if _Q_MARKER.match(text):
+        return True
+    if not is_question(text):
+        return False
+    chunk = hits[unit.hit].chunk.text
+    before = chunk[chunk.rfind("\n", 0, unit.start) + 1 : unit.start].strip().strip("*_#> ")
+    line_end = chunk.find("\n", unit.end)
+    after = chunk[unit.end : len(chunk) if line_end < 0 else line_end].strip(_CLOSING)
+    return not after and (not before or BULLET.fullmatch(f"{before} ") is not None)
+
+
+def reply_after(units: Sequence[Unit], position: int, hits: Sequence[Hit]) -> list[Unit]:
+    """The units that answer the FAQ question `units[position]`: those after it, up to the
+    next FAQ question (or the passage's end), at most MAX_ANSWER_UNITS and MAX_ANSWER_WORDS
+    words (the first is always kept). Empty when the question is the passage's last unit, or
+    another question follows it at once."""
     reply: list[Unit] = []
     n_words = 0
     for unit in units[position + 1 :]:
-        text = text_of(unit)
-        if is_question(text) or len(reply) >= MAX_ANSWER_UNITS or n_words >= MAX_ANSWER_WORDS:
+        full = len(reply) >= MAX_ANSWER_UNITS or n_words >= MAX_ANSWER_WORDS
+        if full or faq_question(unit, hits):
             break
         reply.append(unit)
-        n_words += len(words(text))
+        n_words += len(words(unit_text(unit, hits)))
     return reply
 
 
-def needs_question(reply: Sequence[Unit], text_of: Callable[[Unit], str]) -> bool:
+def needs_question(reply: Sequence[Unit], hits: Sequence[Hit]) -> bool:
     """Whether the reply's first unit is too short to read without its question."""
-    return bool(reply) and len(words(text_of(reply[0]))) < SHORT_REPLY_WORDS
+    return bool(reply) and len(words(unit_text(reply[0], hits))) < SHORT_REPLY_WORDS
 
 
 def same_question(a: str, b: str) -> bool:
@@ -85,21 +104,20 @@ def _question_words(text: str) -> list[str]:
     return found
 
 
-def faq_reply(
-    best: Unit, passages: Sequence[Sequence[Unit]], text_of: Callable[[Unit], str]
-) -> list[Unit]:
-    """The answer to the question unit `best`: its reply (`reply_after`) in the passage that
-    holds it, else the reply to the same question (`same_question`) in another of `passages`
-    (the top passages' units, in rank order), led by that question when the reply's first
-    unit is short (`needs_question`). Empty when no passage holds a reply: the caller
-    answers with its best unit that is no question."""
-    asked = text_of(best)
+def faq_reply(best: Unit, passages: Sequence[Sequence[Unit]], hits: Sequence[Hit]) -> list[Unit]:
+    """The answer to the FAQ question `best` (`faq_question`): its reply (`reply_after`) in
+    the passage that holds it, else the reply to the same question (`same_question`) in
+    another of `passages` (the top passages' units, in rank order), led by that question
+    when the reply's first unit is short (`needs_question`). Empty when no passage holds a
+    reply: the caller answers with its best unit that is no question."""
+    asked = unit_text(best, hits)
     for units in sorted(passages, key=lambda p: not p or p[0].hit != best.hit):
         for position, unit in enumerate(units):
-            text = text_of(unit)
-            if unit != best and not (is_question(text) and same_question(text, asked)):
+            if unit != best and not (
+                faq_question(unit, hits) and same_question(unit_text(unit, hits), asked)
+            ):
                 continue
-            reply = reply_after(units, position, text_of)
+            reply = reply_after(units, position, hits)
             if reply:
-                return [unit, *reply] if needs_question(reply, text_of) else reply
+                return [unit, *reply] if needs_question(reply, hits) else reply
     return []
