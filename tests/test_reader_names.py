@@ -90,6 +90,8 @@ def test_a_run_of_capitalised_words_is_said_as_one_name():
 def test_an_abbreviation_spelled_out_or_with_a_possessive_is_mentioned():
     nyc = chunk("Building hours are 6am - 7pm.", "new-york-city.md", ("New York City",))
     assert uncovered("What are the building hours at the NYC office?", hits(nyc)) == []
+    dc = chunk("Parking in the District of Columbia costs $14 an hour.", "parking.md")
+    assert uncovered("What does parking cost in DC?", hits(dc)) == []
     olu = chunk("GSA's Online University offers over 2,000 courses.", "training.md")
     assert uncovered("How many courses does GSA offer?", hits(olu)) == []
     assert uncovered("How many courses does OPM offer?", hits(olu)) == ["OPM"]

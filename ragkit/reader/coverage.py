@@ -8,11 +8,16 @@ Day", "MR07", "2019", "Level 2") that appears in none of the retrieved passages,
 titles, headings or file names means the documents do not cover the question as asked,
 whatever the best sentence is: an answer then ends "The documents don't mention Singapore."
 
-A name of several words is mentioned where its words stand in a row ("Bastille Day", "Level
-2"); an abbreviation where it is written with stops or without ("D.C.", "DC") or spelled out
-as the initials of a run of capitalised words ("NYC": "New York City"); a word with a
-possessive or clitic where its stem is ("GSA's" mentions GSA). All by structure, in any
-language that writes names with capitals.
+A name of several words is mentioned where all its words are in one passage ("Reagan
+National" in "Reagan Washington National Airport"); a labelled number where it is written
+("Level 2"), or where its label is but no enumeration leaves the number out; an abbreviation
+where it is written with stops or without ("D.C.", "DC") or spelled out as the initials of a
+run of capitalised words ("NYC": "New York City"); a word with a possessive or clitic where
+its stem is ("GSA's" mentions GSA). All by structure, in any language that writes names with
+capitals. After an answer, an asked value the quoted units hold a sibling of instead is said
+as such (`instead`: "The documents cover FY25, not FY26."), and a name the quoted passages
+lack while another passage is about it (`not_about`) as "The quoted passage doesn't mention
+Chicago."
 
 Capitalisation only marks a name where it is rare (German capitalises every noun): see
 `asked_names`. Measured on held-out answerable questions with their gold passage
@@ -42,7 +47,10 @@ __all__ = [
     "MAX_NAME_RUN_SHARE",
     "asked_names",
     "hit_text",
+    "instead",
+    "join_names",
     "mentioned",
+    "not_about",
     "siblings",
     "uncovered",
 ]
@@ -255,8 +263,7 @@ def instead(
     """(asked value, the values of its shape the answer covers instead) for each asked code
     or labelled number that `said` (the answer's units and their headings) does not mention
     while it holds a sibling (`siblings`; `passages`: the quoted passages' text, `headings`:
-    their titles and heading paths): "FY26"
-    over a row for "FY25" -> ("FY26", ["FY25"])."""
+    their titles and heading paths): "FY26" over a row for "FY25" -> ("FY26", ["FY25"])."""
     held = set(mentioned(names, [said]))
     # a labelled number is held where it is written ("Level 4" does not hold Level 2,
     # though it bounds no enumeration)
