@@ -461,3 +461,11 @@ def test_a_long_table_embeds_a_bounded_number_of_rows():
     chosen = tables.best_rows(question, units[0], [units], hits(long_table), embed)
     assert "| 23 March | Sync of team 23 |" in [long_table.text[u.start : u.end] for u in chosen]
     assert embedded == [1 + tables.MAX_EMBEDDED_ROWS]
+
+
+def test_an_faq_reply_that_scores_best_is_quoted_without_its_question():
+    answer = generator().generate(
+        "How many business days does the people team take per claim?", hits(STIPEND_FAQ)
+    )
+    assert "three business days" in answer.text, answer.text
+    assert "Q: Does my manager approve" not in answer.text, answer.text
