@@ -211,3 +211,38 @@ def test_a_name_that_only_states_the_askers_case_is_said_but_no_reason_to_refuse
     # a name the question proper asks about counts, wherever else it stands
     asked = "I live in Spain. Does the Spanish office pay dental insurance?"
     assert uncovered(asked, hits(DENTAL)) == ["Spanish"]
+
+
+def test_a_currency_or_date_before_the_asked_number_bounds_it_not_enumerates():
+    # "EUR 60 ... EUR 300" and "November 1 ... November 15" are limits and bounds, not an
+    # enumeration like "Level 5, Level 4 and Level 3": the asked amount or day is covered
+    taxi = chunk(
+        "Taxis are covered up to EUR 60 per day and EUR 300 per trip. Use public transport "
+        "where it is available and safe. Keep the receipt for every ride.",
+        "taxi.md",
+        ("Travel", "Taxis"),
+    )
+    window = chunk(
+        "The enrolment window opens on November 1 and closes on November 15. Changes made "
+        "after the window closes take effect only at the next open enrolment.",
+        "benefits.md",
+        ("Benefits", "Open enrolment"),
+    )
+    meals = chunk(
+        "Meals are reimbursed up to USD 75 a day. Hotels are reimbursed up to USD 200 a night.",
+        "travel.md",
+        ("Travel", "Expenses"),
+    )
+    for question, passage in [
+        ("Is a EUR 40 taxi ride covered if the limit is per day?", taxi),
+        ("Can I still change my plan on November 20?", window),
+        ("Can I expense a USD 50 dinner?", meals),
+    ]:
+        assert uncovered(question, hits(passage)) == []
+        assert not any(
+            " not " in line and "cover" in line for line in answer_lines(question, passage)
+        )
+    # a near-consecutive run of small numbers is an enumeration: Room 6 is left out
+    rooms = chunk("Room 1, Room 2 and Room 4 have video screens.", "rooms.md", ("Rooms",))
+    assert uncovered("Does Room 6 have a video screen?", hits(rooms)) == ["Room 6"]
+    assert uncovered("Does Room 3 have a video screen?", hits(rooms)) == []

@@ -124,9 +124,14 @@ def _written(name: str, text: str) -> bool:
 
 
 def _left_out(number: int, values: set[int]) -> bool:
-    """Whether an enumeration of `values` (two or more) leaves `number` out: it lies outside
-    them, not between (a list of levels or rooms, not the bounds of a range)."""
-    return len(values) >= 2 and not min(values) <= number <= max(values)
+    """Whether an enumeration of `values` leaves `number` out: two or more values that run
+    (near) consecutively, at most one gap ("Level 5, Level 4 and Level 3", "Room 1 and Room
+    3"), with `number` outside them. Values spread wider are bounds, not a list: "EUR 60 per
+    day and EUR 300 per trip" may cover EUR 40, "November 1 ... November 15" bounds a window
+    that November 20 is asked against, not an enumeration that leaves it out."""
+    if len(values) < 2 or max(values) - min(values) + 1 > len(values) + 1:
+        return False
+    return not min(values) <= number <= max(values)
 
 
 def _asked_words(name: str) -> list[str]:
