@@ -246,3 +246,25 @@ def test_a_currency_or_date_before_the_asked_number_bounds_it_not_enumerates():
     rooms = chunk("Room 1, Room 2 and Room 4 have video screens.", "rooms.md", ("Rooms",))
     assert uncovered("Does Room 6 have a video screen?", hits(rooms)) == ["Room 6"]
     assert uncovered("Does Room 3 have a video screen?", hits(rooms)) == []
+
+
+VACATION = chunk(
+    "Full-time employees receive 25 days of paid vacation each year, accrued monthly. "
+    "Part-time employees receive a pro-rated amount based on their contracted hours. Unused "
+    "days up to five may be carried over to the next year with your manager's approval.",
+    "leave.md",
+    ("Leave", "Vacation"),
+)
+
+
+def test_a_question_in_title_case_or_capitals_names_only_its_codes_and_labels():
+    # more than half the words capitalised: capitals are the writing style, not names
+    for question in [
+        "How Many Vacation Days Do Part-Time Employees Get?",
+        "HOW MANY VACATION DAYS DO I GET?",
+    ]:
+        assert asked_names(question, passages_text(hits(VACATION))) == []
+        assert uncovered(question, hits(VACATION)) == []
+    assert asked_names("What Bonus Comes With A Level 2 Rating In FY26?") == ["Level 2", "FY26"]
+    # a sentence-case question keeps its names
+    assert uncovered("Do Dublin employees get vacation?", hits(VACATION)) == ["Dublin"]

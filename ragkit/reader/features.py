@@ -84,6 +84,12 @@ MAX_NAME_RUN_SHARE = 0.25
 # of their words (German passages: 0.26 at the 1st percentile of xquad-de paragraphs; English
 # handbook top-5 passages 0.17 at the 95th): see `capital_share`, chosen on training halves
 MAX_PASSAGE_CAPITALS = 0.2
+# A question that title-cases more than this share of its non-initial words ("How Many
+# Vacation Days Do Part-Time Employees Get?"), or has no lower-case letter at all, is written
+# in title case or capitals: its capitals say nothing of names, whatever the passages, so only
+# codes, years and labels count. Upper-case words are not counted ("What's Sourcegraph's UK
+# VAT number?" names its acronyms)
+TITLE_CASE_SHARE = 0.5
 MIN_PASSAGE_WORDS = 40
 STEM_CHARS = 5
 BUCKETS = 256  # hashed question-opening words, per position
@@ -217,10 +223,12 @@ def question_names(question: str, passages: str = "") -> list[str]:
     non-initial words are capitalised and at most MAX_NAME_RUN_SHARE start a run (a short
     question naming two places, "Meal allowance for Dublin and Manchester?", fails that
     question-only test: its few words cannot tell names from German nouns). Otherwise only
-    codes, years and labelled numbers count."""
+    codes, years and labelled numbers count; so also in a question written in title case or
+    capitals (more than TITLE_CASE_SHARE of its non-initial words title-cased, or no lower-case
+    letter)."""
     coded: list[tuple[int, str]] = []  # (position, name): codes, years, labels
     runs: list[tuple[int, str]] = []  # (position, run of capitalised words)
-    later = n_capitalised = position = 0
+    later = n_capitalised = n_title = position = 0
     for clause in _CLAUSE_END.split(question):
         raw = WORD.findall(clause)
         later += max(0, len(raw) - 1)
@@ -242,6 +250,7 @@ def question_names(question: str, passages: str = "") -> list[str]:
             elif n > 0 and word[:1].isupper() and len(re.split(r"['’]", word)[0]) > 1:
                 run.append(word)
                 n_capitalised += 1
+                n_title += any(c.islower() for c in word)
                 if _CLITIC.search(word):  # "Sourcegraph's UK VAT": a possessive ends a name
                     runs.append((position + 1 - len(run), " ".join(run)))
                     run = []
@@ -256,7 +265,13 @@ def question_names(question: str, passages: str = "") -> list[str]:
         and len(runs) / later <= MAX_NAME_RUN_SHARE
         and n_capitalised / later <= MAX_CAPITALISED_SHARE
     )
-    names = coded + runs if by_question or _capitals_are_rare(passages) else coded
+    title_case = not any(c.islower() for c in question) or (
+        later and n_title / later > TITLE_CASE_SHARE
+    )
+    if not title_case and (by_question or _capitals_are_rare(passages)):
+        names = coded + runs
+    else:
+        names = coded
     # "Dublin's setup allowance" asks about Dublin
     return list(dict.fromkeys(_CLITIC.sub("", name) for _, name in sorted(names)))
 
