@@ -251,7 +251,8 @@ def test_a_currency_or_date_before_the_asked_number_bounds_it_not_enumerates():
 VACATION = chunk(
     "Full-time employees receive 25 days of paid vacation each year, accrued monthly. "
     "Part-time employees receive a pro-rated amount based on their contracted hours. Unused "
-    "days up to five may be carried over to the next year with your manager's approval.",
+    "days up to five may be carried over to the next year with your manager's approval. "
+    "Book vacation in the leave portal at least two weeks before it starts.",
     "leave.md",
     ("Leave", "Vacation"),
 )
