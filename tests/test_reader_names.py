@@ -269,3 +269,20 @@ def test_a_question_in_title_case_or_capitals_names_only_its_codes_and_labels():
     assert asked_names("What Bonus Comes With A Level 2 Rating In FY26?") == ["Level 2", "FY26"]
     # a sentence-case question keeps its names
     assert uncovered("Do Dublin employees get vacation?", hits(VACATION)) == ["Dublin"]
+
+
+def test_initials_come_from_whole_runs_of_a_name_not_a_sentence_opening():
+    parking = chunk(
+        "Parking is available at the Dublin office for staff who drive. See Facilities for a "
+        "permit; permits are free and renewed every year.",
+        "parking.md",
+        ("Offices", "Parking"),
+    )
+    # "See Facilities" opens a sentence: its capitals spell no SF; no head or tail of a run
+    assert uncovered("Is there parking at the SF office?", hits(parking)) == ["SF"]
+    cities = chunk("Staff in the Greater New York City area park free.", "parking-ny.md")
+    assert uncovered("Is there parking at the NYC office?", hits(cities)) == ["NYC"]
+    assert uncovered("Is there parking at the GNYC office?", hits(cities)) == []
+    # a heading that is all one run is a name, as is a run inside a sentence
+    nyc = chunk("Building hours are 6am - 7pm.", "hours.md", ("New York City",))
+    assert uncovered("What are the building hours at the NYC office?", hits(nyc)) == []

@@ -31,8 +31,10 @@ from collections.abc import Sequence
 
 from ragkit.reader.candidates import passages_text
 from ragkit.reader.features import (
+    CLAUSE_END,
     MAX_CAPITALISED_SHARE,
     MAX_NAME_RUN_SHARE,
+    STRUCTURE,
     YEAR,
     asked_names,
     name_words,
@@ -62,8 +64,9 @@ _CONNECTOR = 3
 
 
 def hit_text(hit: Hit) -> str:
-    """What a passage says: its file name, title and heading path, and text."""
-    return f"{hit.chunk.source} {hit.chunk.context} {hit.chunk.text}"
+    """What a passage says: its file name, title and heading path, and text, each on a line
+    of its own (a heading is no part of the text's first sentence)."""
+    return f"{hit.chunk.source}\n{hit.chunk.context}\n{hit.chunk.text}"
 
 
 def _word_forms(word: str) -> set[str]:
@@ -146,25 +149,33 @@ def _is_label(asked: Sequence[str]) -> bool:
 
 
 def _initials(text: str) -> set[str]:
-    """The lower-cased initials of every run of two or more capitalised words in `text`
+    """The lower-cased initials of every whole run of two or more capitalised words in `text`
     (short lower-case connecting words skipped, never at a run's end): "New York City" ->
-    "nyc", "District of Columbia" -> "dc", and the initials of each tail of a run."""
+    "nyc", "District of Columbia" -> "dc". A run that opens a line, heading part, sentence or
+    clause counts whole only when it is all of it (a heading, "New York City"); otherwise its
+    first word is capitalised by its place, not as part of a name ("See Facilities for a
+    permit" spells no "SF")."""
     found: set[str] = set()
-    run: list[str] = []
-    pending = 0  # connecting words since the last capitalised word
-    for word in [*WORD.findall(text), ""]:
-        if word[:1].isupper() and word[:1].isalpha():
-            run.append(word[0].lower())
-            pending = 0
-            continue
-        if run and word.islower() and len(word) <= _CONNECTOR and pending == 0:
-            pending += 1
-            continue
-        for start in range(len(run) - 1):
-            found.add("".join(run[start:]))
-        for end in range(2, len(run)):
-            found.add("".join(run[:end]))
-        run, pending = [], 0
+    for piece in STRUCTURE.split(text):
+        for clause in CLAUSE_END.split(piece):
+            raw = WORD.findall(clause)
+            run: list[str] = []
+            start = pending = 0  # where the run starts; connecting words since its last word
+            for n, word in enumerate([*raw, ""]):
+                if word[:1].isupper() and word[:1].isalpha():
+                    if not run:
+                        start = n
+                    run.append(word[0].lower())
+                    pending = 0
+                    continue
+                if run and word.islower() and len(word) <= _CONNECTOR and pending == 0:
+                    pending += 1
+                    continue
+                if run and start == 0 and n - pending < len(raw):
+                    run = run[1:]  # opens the clause without being all of it
+                if len(run) >= 2:
+                    found.add("".join(run))
+                run, pending = [], 0
     return found
 
 

@@ -39,7 +39,7 @@ _MONEY = re.compile(r"[$€£¥₹]\s?\d|\d\s?[$€£¥₹]|\b[A-Z]{3}\s?\d|\d\s
 _PERCENT = re.compile(r"\d\s?%")
 # A capital after these starts a sentence or clause, not a name ("...to that, How long...");
 # a comma or stop inside a number ("$3,000", "3.5") ends nothing.
-_CLAUSE_END = re.compile(r"[.!?¿¡,;:](?:\s+|$)|[()\[\]\"“”]\s*")
+CLAUSE_END = re.compile(r"[.!?¿¡,;:](?:\s+|$)|[()\[\]\"“”]\s*")
 YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
 # a number with a lower-case ending is an ordinal or a number with its unit ("4th", "2nd",
 # "10am", "5º"), not a code ("FY25", "MR07", "M7" open with a letter or are upper case)
@@ -48,7 +48,7 @@ _NUMBER_WITH_ENDING = re.compile(r"\d+([^\W\d_]{1,3})")
 _CLOSING = "\"'”’)]*_ "  # after a question mark: quotes, brackets, emphasis
 _CLITIC = re.compile(r"['’][^\W\d_]{1,2}$")
 # what opens a piece of text as a sentence does: a line, a table cell, a heading part
-_STRUCTURE = re.compile(r"\n|\||\s>\s")
+STRUCTURE = re.compile(r"\n|\||\s>\s")
 # a section number as the PDF loader reads one ("2.", "1.1"): a leading year ("2026
 # Calendar") or any longer figure is part of the heading's topic
 _SECTION_NUMBER = re.compile(r"^\s*\d{1,2}(?:\.\d{1,2})*\.?\s+")
@@ -155,8 +155,8 @@ def capital_share(text: str) -> tuple[int, int]:
     """(capitalised, all) words of `text` that open no sentence, clause, line, table cell or
     heading part, digits aside: how often this text capitalises a word for itself."""
     capitalised = counted = 0
-    for line in _STRUCTURE.split(text):
-        for clause in _CLAUSE_END.split(line):
+    for line in STRUCTURE.split(text):
+        for clause in CLAUSE_END.split(line):
             for word in WORD.findall(clause)[1:]:
                 if not any(c.isdigit() for c in word):
                     counted += 1
@@ -229,7 +229,7 @@ def question_names(question: str, passages: str = "") -> list[str]:
     coded: list[tuple[int, str]] = []  # (position, name): codes, years, labels
     runs: list[tuple[int, str]] = []  # (position, run of capitalised words)
     later = n_capitalised = n_title = position = 0
-    for clause in _CLAUSE_END.split(question):
+    for clause in CLAUSE_END.split(question):
         raw = WORD.findall(clause)
         later += max(0, len(raw) - 1)
         run: list[str] = []
