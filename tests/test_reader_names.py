@@ -286,3 +286,13 @@ def test_initials_come_from_whole_runs_of_a_name_not_a_sentence_opening():
     # a heading that is all one run is a name, as is a run inside a sentence
     nyc = chunk("Building hours are 6am - 7pm.", "hours.md", ("New York City",))
     assert uncovered("What are the building hours at the NYC office?", hits(nyc)) == []
+
+
+def test_a_year_is_a_sibling_only_where_it_ends_the_nearest_heading():
+    text = "Every employee gets 25 days of annual leave a year; unused days lapse in March."
+    edition = chunk(text, "handbook.md", ("Employee Handbook 2023", "Annual leave"))
+    question = "How many days of annual leave do I get in 2026?"
+    assert not any("cover" in line for line in answer_lines(question, edition))
+    assert siblings("2026", "", "", "handbook > Employee Handbook 2023 > Annual leave") == []
+    section = chunk(text, "handbook.md", ("Employee Handbook", "Annual leave 2025"))
+    assert answer_lines(question, section)[-1] == "The documents cover 2025, not 2026."

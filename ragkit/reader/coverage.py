@@ -221,13 +221,13 @@ def siblings(name: str, text: str, passage: str = "", headings: str = "") -> lis
     number, the label's numbers in `passage` (the quoted passages; `text` when empty) if they
     enumerate values that leave the asked one out ("Level 5, Level 4 and Level 3" for "Level
     2"; not "September 1" for "September 15", a bound that may cover it); for a year, the
-    years of the quoted passages' `headings` ("Pay Review 2025": the period a section is
-    about; a year in a sentence is often a bound, "after May 2021", that may cover the asked
-    one). Empty for names and plain numbers."""
+    year that ends the nearest heading of a quoted passage's heading path (`headings`, one
+    path a line: "Pay Review 2025", the period a section is about; not an ancestor's edition
+    year, "Employee Handbook 2023 > Annual leave"; a year in a sentence is often a bound,
+    "after May 2021", that may cover the asked one). Empty for names and plain numbers."""
     asked = _asked_words(name)
     if len(asked) == 1 and YEAR.fullmatch(asked[0]):
-        years = [w for w in WORD.findall(headings) if YEAR.fullmatch(w) and w != asked[0]]
-        return list(dict.fromkeys(years))
+        return _section_years(headings, asked[0])
     if len(asked) == 1 and _is_code(asked[0]):
         shape = _shape(asked[0])
         found = [
@@ -242,6 +242,19 @@ def siblings(name: str, text: str, passage: str = "", headings: str = "") -> lis
     if not _left_out(int(asked[1]), {int(b) for _, b in enumerated}):
         return []
     return list(dict.fromkeys(f"{a} {b}" for a, b in enumerated))
+
+
+def _section_years(headings: str, asked: str) -> list[str]:
+    """The years other than `asked` that end the nearest heading of a heading path (one path
+    a line, parts split by " > "): "Pay > Pay Review 2025" is a section about 2025; an
+    ancestor's year is an edition or a document's date ("Employee Handbook 2023 > Annual
+    leave"), not what the section is about."""
+    years = []
+    for path in headings.splitlines():
+        last = WORD.findall(path.split(" > ")[-1])
+        if last and YEAR.fullmatch(last[-1]) and last[-1] != asked:
+            years.append(last[-1])
+    return list(dict.fromkeys(years))
 
 
 def _labelled(asked: Sequence[str], text: str) -> list[tuple[str, str]]:
