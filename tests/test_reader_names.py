@@ -296,3 +296,24 @@ def test_a_year_is_a_sibling_only_where_it_ends_the_nearest_heading():
     assert siblings("2026", "", "", "handbook > Employee Handbook 2023 > Annual leave") == []
     section = chunk(text, "handbook.md", ("Employee Handbook", "Annual leave 2025"))
     assert answer_lines(question, section)[-1] == "The documents cover 2025, not 2026."
+
+
+def test_each_passage_is_read_once_per_answer_and_not_at_all_without_names(monkeypatch):
+    from ragkit.reader import coverage
+
+    built: list[str] = []
+
+    class Counted(coverage._Passage):
+        def __init__(self, text: str) -> None:
+            built.append(text)
+            super().__init__(text)
+
+    monkeypatch.setattr(coverage, "_Passage", Counted)
+    coverage._passage.cache_clear() if hasattr(coverage, "_passage") else None
+    generator = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0)
+    generator.generate("How many courses are offered?", hits(MEALS, HOLIDAYS))
+    assert built == []  # no asked name: nothing to look up
+    generator.generate(
+        "I work in Spain. Is Bastille Day a holiday in Paris?", hits(MEALS, HOLIDAYS)
+    )
+    assert built and len(built) == len(set(built))  # each text read once for all the lines

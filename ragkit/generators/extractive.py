@@ -63,7 +63,7 @@ from ragkit.reader.candidates import (
 from ragkit.reader.coverage import instead, join_names, not_about, uncovered
 from ragkit.reader.cross import load_cross
 from ragkit.reader.faq import faq_question, faq_reply
-from ragkit.reader.features import asked_names, cheap_features, dense_features, stated_names
+from ragkit.reader.features import asked_and_stated, cheap_features, dense_features
 from ragkit.reader.lists import (
     LONG_LIST,
     asked_item,
@@ -246,12 +246,11 @@ class ExtractiveGenerator:
         # the trained readers say which asked names the passages (or the quoted ones) lack;
         # computed once here, and read by the refusal support too
         names_said = self.reader != "heuristic" and best is not None
-        names = asked_names(question, passages_text(hits)) if names_said else []
-        missing = uncovered(question, hits, names) if names_said else []
         # names of a sentence that states the asker's case ("I'm in Germany.") are said after
         # the answer when no passage mentions them, but are no reason to refuse
-        stated = stated_names(question, passages_text(hits)) if names_said else []
-        stated_missing = uncovered(question, hits, stated) if stated else []
+        names, stated = asked_and_stated(question, passages_text(hits)) if names_said else ([], [])
+        missing = uncovered(question, hits, names)
+        stated_missing = uncovered(question, hits, stated)
         if best is None:
             support = 0.0
         elif self.reader != "heuristic":

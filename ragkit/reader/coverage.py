@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cached_property, lru_cache
 
 from ragkit.reader.candidates import passages_text
 from ragkit.reader.features import (
@@ -61,6 +62,8 @@ _APOSTROPHE = re.compile(r"['’]")
 # a connecting word between the capitalised words an abbreviation spells ("District of
 # Columbia", "Ministério da Saúde"): short and lower case, by shape, in any language
 _CONNECTOR = 3
+# passages kept built (`_passage`): one answer's hits and quoted texts, a few times over
+PASSAGE_CACHE = 64
 
 
 def hit_text(hit: Hit) -> str:
@@ -89,23 +92,36 @@ def _matches(asked: str, forms: set[str], stems: set[str]) -> bool:
 
 
 class _Passage:
-    """A passage's words, each with its forms and stems, and its abbreviations by initials."""
+    """A passage's words, each with its forms, and (computed on first need: most asked names
+    are settled by a word form) their stems and the passage's abbreviations by initials."""
 
     def __init__(self, text: str) -> None:
+        self.text = text
         self.forms = [_word_forms(w) for w in tokens(text)]
-        self.stems = [{stem(f) for f in forms} for forms in self.forms]
         self.all_forms: set[str] = set().union(*self.forms) if self.forms else set()
-        self.all_stems: set[str] = set().union(*self.stems) if self.stems else set()
-        self.initials = _initials(text)
+
+    @cached_property
+    def stems(self) -> list[set[str]]:
+        return [{stem(f) for f in forms} for forms in self.forms]
+
+    @cached_property
+    def all_stems(self) -> set[str]:
+        return {stem(f) for f in self.all_forms}
+
+    @cached_property
+    def initials(self) -> set[str]:
+        return _initials(self.text)
 
     def holds(self, name: str) -> bool:
         asked = _asked_words(name)
         if not asked:
             return True
-        if len(asked) == 1 and len(asked[0]) > 1 and asked[0] in self.initials:
-            return True  # "NYC" in "New York City"
         # every word of a name somewhere in one passage: "Reagan National" in "Reagan
         # Washington National Airport"
+        if all(a in self.all_forms for a in asked):
+            return True
+        if len(asked) == 1 and len(asked[0]) > 1 and asked[0] in self.initials:
+            return True  # "NYC" in "New York City"
         return all(_matches(a, self.all_forms, self.all_stems) for a in asked)
 
     def label_values(self, label: str) -> set[str] | None:
@@ -113,16 +129,24 @@ class _Passage:
         if not _matches(label, self.all_forms, self.all_stems):
             return None
         values: set[str] = set()
+        stems = self.stems
         for i in range(len(self.forms) - 1):
-            if _matches(label, self.forms[i], self.stems[i]):
+            if _matches(label, self.forms[i], stems[i]):
                 values.update(f for f in self.forms[i + 1] if f.isdigit())
         return values
+
+
+@lru_cache(maxsize=PASSAGE_CACHE)
+def _passage(text: str) -> _Passage:
+    """The `_Passage` of `text`, built once: an answer asks of the same hits for its asked
+    names, stated names, the quoted passages' aside and siblings."""
+    return _Passage(text)
 
 
 def _written(name: str, text: str) -> bool:
     """Whether a labelled number stands in `text` as asked ("Level 2")."""
     label, number = _asked_words(name)
-    values = _Passage(text).label_values(label)
+    values = _passage(text).label_values(label)
     return values is not None and number in values
 
 
@@ -181,7 +205,9 @@ def _initials(text: str) -> set[str]:
 
 def mentioned(names: Sequence[str], texts: Sequence[str]) -> list[str]:
     """The `names` that at least one of `texts` mentions (see the module docstring)."""
-    passages = [_Passage(t) for t in texts]
+    if not names:
+        return []
+    passages = [_passage(t) for t in texts]
     return [n for n in names if _held(n, passages)]
 
 
@@ -203,9 +229,11 @@ def uncovered(question: str, hits: Sequence[Hit], names: Sequence[str] | None = 
     """The asked names and codes found in none of the hits (text, title, headings, source).
     `names`: the question's asked names when the caller has them (else `asked_names` of the
     question over all the hits' text)."""
-    texts = [hit_text(h) for h in hits]
     if names is None:
         names = asked_names(question, passages_text(hits))
+    if not names:
+        return []
+    texts = [hit_text(h) for h in hits]
     held = set(mentioned(names, texts))
     return [n for n in dict.fromkeys(names) if n not in held]
 
@@ -281,7 +309,8 @@ def not_about(
     table). A passing mention in the body of a passage the answer does not draw on ("...the
     NYC, Chicago, or D.C. buildings") is not enough: the answer would point at a passage
     that does not answer."""
-    absent = [n for n in names if n not in mentioned(names, [hit_text(h) for h in quoted])]
+    held = set(mentioned(names, [hit_text(h) for h in quoted]))
+    absent = [n for n in names if n not in held]
     about = [f"{h.chunk.source} {h.chunk.context}" for h in others] + list(other_units)
     return mentioned(absent, about)
 

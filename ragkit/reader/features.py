@@ -192,19 +192,23 @@ def asked_names(question: str, passages: str = "") -> list[str]:
     states the asker's case before or after the question left out (`stated_names`): "I'm in
     Germany. Why did I get a different kind of stock option?" asks about no name, as "$30"
     in "A client sent me a $30 gift card. Can I keep it?" is no asked figure."""
-    names = question_names(question, passages)
-    asking, stated = question_parts(question)
-    return [n for n in names if _in(n, asking)] if stated else names
+    return asked_and_stated(question, passages)[0]
 
 
 def stated_names(question: str, passages: str = "") -> list[str]:
     """The names only a sentence that states the asker's case holds ("Germany" in "I'm in
     Germany. Why did I get ...?"): said after an answer when no passage mentions them, never
     a reason to refuse."""
+    return asked_and_stated(question, passages)[1]
+
+
+def asked_and_stated(question: str, passages: str = "") -> tuple[list[str], list[str]]:
+    """(`asked_names`, `stated_names`) of the question, its names read once."""
+    names = question_names(question, passages)
     asking, stated = question_parts(question)
     if not stated:
-        return []
-    return [n for n in question_names(question, passages) if not _in(n, asking)]
+        return names, []
+    return [n for n in names if _in(n, asking)], [n for n in names if not _in(n, asking)]
 
 
 def question_names(question: str, passages: str = "") -> list[str]:
