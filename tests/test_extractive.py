@@ -431,6 +431,33 @@ def test_a_short_wrapped_line_inside_a_sentence_does_not_cut_it_but_a_lone_title
     ]
 
 
+def test_a_title_or_heading_around_a_short_line_stays_out_of_the_next_sentence():
+    # a two-line title, and a heading after a paragraph that ends unpunctuated (PDF text)
+    title = (
+        "Parental Leave Policy\nfor employees in the United Kingdom\n"
+        "Employees get 26 weeks of paid parental leave after six months of service."
+    )
+    assert [title[u.start : u.end] for u in segment(title)] == [
+        "Parental Leave Policy\nfor employees in the United Kingdom",
+        "Employees get 26 weeks of paid parental leave after six months of service.",
+    ]
+    heading = (
+        "Staff who want to work abroad must ask their manager in writing at\n"
+        "least four weeks ahead\nAnnual leave\nEvery employee gets 25 days of annual leave."
+    )
+    assert [heading[u.start : u.end] for u in segment(heading)] == [
+        "Staff who want to work abroad must ask their manager in writing at\n"
+        "least four weeks ahead",
+        "Annual leave",
+        "Every employee gets 25 days of annual leave.",
+    ]
+    answer = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0).generate(
+        "How many weeks of paid parental leave do employees get?",
+        hits(chunk(title, "parental.pdf")),
+    )
+    assert answer.text.startswith("Employees get 26 weeks")
+
+
 def test_cell_lines_without_outer_pipes_are_rows_under_their_first_line():
     text = (
         "Leave type | Length | Company pay\n"

@@ -8,8 +8,9 @@ of them. Policy text is not clean prose, so the rules cover what the ingested do
   initial, "No. 5" or "p. 12", nor inside decimals ("3.5 days"); Chinese and Japanese
   sentences end at 。！？, which no space follows;
 - hard-wrapped lines (PDF text) are joined back into one sentence, while a line ending in
-  punctuation, or a short line standing alone (a title, a "Last updated: ..." line) followed
-  by a capitalised one, ends its unit;
+  punctuation, or a short line (a title, a "Last updated: ..." line) followed by a capitalised
+  one, ends its unit, unless that next line is short too and runs on in lower case (a link's
+  text on a line of its own inside a wrapped sentence);
 - a list item is one unit (a very long one is split into sentences), and an indented line
   under it continues it;
 - a table row is one unit that carries the table's header row, so the row can be shown, and
@@ -137,21 +138,32 @@ def _sentence_units(
     if kind == "item" and len(text[start:end].split()) <= _LONG_ITEM_WORDS:
         return [Unit(hit, start, end, "item")]
     cuts = [start]
-    for (line_start, line_end), (next_start, _) in zip(lines, lines[1:], strict=False):
-        # a newline ends a unit after terminal punctuation, or after a short line standing
-        # alone (a title, a "Last updated: ..." line); a long line running on is a hard wrap
-        # (PDF text), and so is the short last line of a wrapped sentence ("...please
-        # complete\na\nNon-Standard Equipment Request\nvia the Service Desk.": a link's
-        # text on a line of its own is no title)
+    for i, ((_, line_end), (next_start, next_end)) in enumerate(
+        zip(lines, lines[1:], strict=False)
+    ):
+        # a newline ends a unit after terminal punctuation, or after a short line (a title, a
+        # "Last updated: ..." line) followed by one starting in upper case; a long line running
+        # on is a hard wrap (PDF text). A short line whose next line is short too and is
+        # itself continued in lower case is a wrapped sentence around a link's text ("...please
+        # complete\na\nNon-Standard Equipment Request\nvia the Service Desk.": the link's text
+        # on a line of its own is no title), so it does not end a unit either
         previous = text[cuts[-1] : line_end].rstrip()
-        short = len(text[text.rfind("\n", 0, line_end) + 1 : line_end]) < 60
-        alone = cuts[-1] == line_start
-        if previous.endswith(_FULL_STOPS) or (short and alone and text[next_start].isupper()):
+        if previous.endswith(_FULL_STOPS):
             cuts.append(next_start)
+        elif _short(text, line_end) and text[next_start].isupper():
+            link_text = (
+                i + 2 < len(lines) and _short(text, next_end) and text[lines[i + 2][0]].islower()
+            )
+            if not link_text:
+                cuts.append(next_start)
     spans: list[tuple[int, int]] = []
     for piece_start, piece_end in zip(cuts, [*cuts[1:], end], strict=True):
         spans.extend(split_sentences(text, piece_start, piece_end))
     return [Unit(hit, s, e, kind) for s, e in spans]
+
+
+def _short(text: str, line_end: int) -> bool:
+    return len(text[text.rfind("\n", 0, line_end) + 1 : line_end]) < 60
 
 
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
