@@ -281,15 +281,35 @@ def test_is_question_by_mark_or_marker_in_any_language():
     for asked in (
         "Q: Is the wellbeing stipend a taxable benefit?",
         "Q. Where can I view my level?",
-        "Q1) Who approves it",  # a marker without the mark
+        "Q1) Who approves it?",
         "¿Cuándo se paga el subsidio?",
         "**Kann ich Urlaub übertragen?**",
         "P: O auxílio é tributável?",
         "年假可以结转吗？",
     ):
         assert is_question(asked), asked
-    for told in ("A: Yes, it is taxed.", "F: 030 1234 5678", "Quarterly reviews: see below."):
+    for told in (
+        "A: Yes, it is taxed.",
+        "F: 030 1234 5678",
+        "Quarterly reviews: see below.",
+        "Q2: The mid-year check-in takes place in June.",  # a quarter, not a question
+        "Q1) Who approves it",  # a numbered marker needs the mark
+    ):
         assert not is_question(told), told
+
+
+def test_quarter_lines_are_facts_not_faq_questions():
+    calendar = chunk(
+        "Q1: Goals are set with your manager by 31 March.\n"
+        "Q2: The mid-year check-in takes place in June.\n\n"
+        "The check-in is a short conversation with your manager about progress against your"
+        " goals.",
+        "reviews.md",
+        "Reviews",
+        ("Performance", "Calendar"),
+    )
+    answer = generator().generate("When is the mid-year check-in?", hits(calendar))
+    assert "takes place in June" in answer.text, answer.text
 
 
 def test_an_faq_question_stands_on_its_own_line_a_question_in_prose_does_not():
@@ -441,8 +461,8 @@ def test_note_lines_of_an_faq_reply_stay_on_their_own_lines():
     )
     answer = generator().generate("When do I get the wellbeing stipend paid?", hits(notes))
     assert answer.text.splitlines() == [
-        "A: Every claim is approved within three business days. US staff: expect it on your next"
-        " payslip",
+        "A: Every claim is approved within three business days.",
+        "US staff: expect it on your next payslip",
         "Staff elsewhere: add it to your next invoice [1]",
     ], answer.text
 

@@ -560,7 +560,8 @@ class ExtractiveGenerator:
 
     def _pieces(self, chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
         """The answer's text, unit by unit: sentences of one passage run on (a new line after
-        a source line that ends unfinished), list items and table rows one per line (items
+        a source line that ends unfinished, and before a note line: an unfinished line of its
+        own, "US staff: expect it on your next payslip"), list items and table rows one per line (items
         as "- item" when there are several), a row under its table's header line (never the
         `|---|` line), Markdown emphasis removed."""
         pieces: list[str] = []
@@ -581,7 +582,8 @@ class ExtractiveGenerator:
                 # of a note: "...within 1 month of approval" / "Non-US teammates: ...")
                 text = hits[unit.hit].chunk.text
                 broken = "\n" in text[previous.end : unit.start]
-                separator = "\n" if broken and not ends_sentence(text, previous) else " "
+                unfinished = not ends_sentence(text, previous) or _note_line(text, unit)
+                separator = "\n" if broken and unfinished else " "
             else:
                 separator = "\n"
             pieces.append(separator + plain(body))
@@ -621,6 +623,16 @@ def with_marker(text: str, number: int) -> str:
     body = text.rstrip()
     stop = len(body.rstrip(".!?;:"))
     return f"{body[:stop]} [{number}]{body[stop:]}{text[len(body) :]}"
+
+
+def _note_line(text: str, unit: Unit) -> bool:
+    """Whether the unit is a whole source line of its own that ends unfinished (a note under
+    a reply, "Staff elsewhere: add it to your next invoice"), not a wrapped sentence."""
+    line_end = text.find("\n", unit.end)
+    whole_line = (unit.start == 0 or text[unit.start - 1] == "\n") and (
+        line_end < 0 or not text[unit.end : line_end].strip()
+    )
+    return whole_line and "\n" not in text[unit.start : unit.end] and not ends_sentence(text, unit)
 
 
 def _second_in_same_list(ranked: Sequence[Scored], units: Sequence[Unit], position: int) -> bool:

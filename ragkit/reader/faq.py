@@ -10,8 +10,9 @@ run is a section of its own, and its first units are the direct reply).
 
 Told by structure, in any language: a unit is a question when it ends with a question mark
 ("?", the full-width "？", the Arabic "؟"; "¿...?" ends with "?" too) or opens with a question
-marker: the letter Q, or P (pergunta, pregunta) or F (Frage) when the unit also ends with "?",
-then "." ":" or ")" ("Q:", "Q.", "Q1)", "P:").
+marker: the letter Q, then "." ":" or ")" ("Q:", "Q."). A numbered "Q1)", and P (pergunta,
+pregunta) or F (Frage), mark questions only when the unit also ends with "?": "Q1: Goals are
+set by 31 March." is a quarter's line, "F: 030 1234" a fax number.
 
 The question line is dropped from the answer (the fact first, and fewer words), except when
 the reply's first unit is short (under `SHORT_REPLY_WORDS` words: "A: Yes.", "A: Not at this
@@ -36,11 +37,12 @@ SHORT_REPLY_WORDS = 6  # a first reply unit shorter than this needs its question
 # emphasis, quotes and brackets that may close a question line ("**Can I...?**", "(...?)")
 _CLOSING = "*_ \t\"'”’»)]"
 _QUESTION_MARKS = ("?", "？", "؟")
-# "Q:", "Q.", "Q1)", "**Q:**": a question marker opens the unit
-_Q_MARKER = re.compile(r"^[*_\s]*Q\s?\d{0,3}[*_]*\s*[.:)][*_]*\s")
+# "Q:", "Q.", "**Q:**": a question marker opens the unit
+_Q_MARKER = re.compile(r"^[*_\s]*Q[*_]*\s*[.:)][*_]*\s")
 # "P:", "F:" mark questions too (pergunta, pregunta, Frage) but also other things ("F: fax"),
-# so they count only when the unit also ends with a question mark
-_OTHER_MARKER = re.compile(r"^[*_\s]*[PF]\s?\d{0,3}[*_]*\s*[.:)][*_]*\s")
+# and "Q1:" ... "Q4:" open a quarter's line as often as a numbered question, so they count
+# only when the unit also ends with a question mark
+_OTHER_MARKER = re.compile(r"^[*_\s]*(?:[PF]\s?\d{0,3}|Q\s?\d{1,3})[*_]*\s*[.:)][*_]*\s")
 
 
 def is_question(text: str) -> bool:
