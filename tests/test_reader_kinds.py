@@ -312,6 +312,24 @@ def test_quarter_lines_are_facts_not_faq_questions():
     assert "takes place in June" in answer.text, answer.text
 
 
+def test_a_checklist_of_question_items_is_no_faq():
+    desk = chunk(
+        "Standing desks are available in every office.\n\n"
+        "Before you ask, check these points.\n\n"
+        "- Has your manager approved the request?\n"
+        "- Have you completed the ergonomic self-assessment?\n"
+        "- Is the desk model on the approved equipment list?\n\n"
+        "Requests go to the facilities team, who order the desk within two weeks.",
+        "desk.md",
+        "Desks",
+        ("Equipment", "Standing desks"),
+    )
+    given = hits(desk)
+    assert not any(faq_question(u, given) for u in segment(desk.text))
+    answer = generator().generate("Does my manager need to approve a standing desk request?", given)
+    assert answer.text.startswith("Has your manager approved the request"), answer.text
+
+
 def test_an_faq_question_stands_on_its_own_line_a_question_in_prose_does_not():
     text = (
         "**Can I carry over unused days?**\n"

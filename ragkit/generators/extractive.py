@@ -420,10 +420,9 @@ class ExtractiveGenerator:
         ]
         if trained and faq_question(best.unit, hits):
             # an FAQ's question line restates the question: its reply answers (`faq`)
+            # (none in the passages: the question itself, which scores best, is quoted; the
+            # best unit that asks nothing is often off the point)
             reply = faq_reply(best.unit, passages, hits)
-            if not reply:  # none in the passages: the best unit that asks nothing
-                asks = [faq_question(s.unit, hits) for s in ranked]
-                best = next((s for s, q in zip(ranked, asks, strict=True) if not q), best)
         chosen = reply or [best.unit]
         text = hits[best.unit.hit].chunk.text
         units = self._joinable_units(question, hits, best.unit.hit, best.unit)

@@ -56,7 +56,10 @@ def faq_question(unit: Unit, hits: Sequence[Hit]) -> bool:
     """Whether a unit is an FAQ's question: it opens with a "Q:" marker, or it asks
     (`is_question`) on a line of its own (nothing but a bullet or markup before it on its
     line, nothing after it). A question inside a paragraph ('Islamists have asked the
-    question, "...?"', "Why does this matter? Because...") is prose, not an FAQ entry."""
+    question, "...?"', "Why does this matter? Because...") is prose, not an FAQ entry; so
+    is a question item next to another question item of its list (a checklist: "- Has your
+    manager approved the request?" / "- Is the desk on the approved list?"): nothing
+    answers it, it is the fact."""
     text = unit_text(unit, hits)
     if _Q_MARKER.match(text):
         return True
@@ -66,7 +69,26 @@ def faq_question(unit: Unit, hits: Sequence[Hit]) -> bool:
     before = chunk[chunk.rfind("\n", 0, unit.start) + 1 : unit.start].strip().strip("*_#> ")
     line_end = chunk.find("\n", unit.end)
     after = chunk[unit.end : len(chunk) if line_end < 0 else line_end].strip(_CLOSING)
-    return not after and (not before or BULLET.fullmatch(f"{before} ") is not None)
+    if after:
+        return False
+    if not before:
+        return True
+    return BULLET.fullmatch(f"{before} ") is not None and not _in_checklist(chunk, unit)
+
+
+def _in_checklist(chunk: str, unit: Unit) -> bool:
+    """Whether the list item `unit` has a question item of its list on the line before or
+    after it (blank lines aside)."""
+    line_start = chunk.rfind("\n", 0, unit.start) + 1
+    before = chunk[:line_start].rstrip().rsplit("\n", 1)[-1]
+    line_end = chunk.find("\n", unit.end)
+    after = "" if line_end < 0 else chunk[line_end:].lstrip().split("\n", 1)[0]
+    return any(_question_item(line.strip()) for line in (before, after))
+
+
+def _question_item(line: str) -> bool:
+    bullet = BULLET.match(line)
+    return bullet is not None and line[bullet.end() :].rstrip(_CLOSING).endswith(_QUESTION_MARKS)
 
 
 def reply_after(units: Sequence[Unit], position: int, hits: Sequence[Hit]) -> list[Unit]:
@@ -111,7 +133,7 @@ def faq_reply(best: Unit, passages: Sequence[Sequence[Unit]], hits: Sequence[Hit
     the passage that holds it, else the reply to the same question (`same_question`) in
     another of `passages` (the top passages' units, in rank order), led by that question
     when the reply's first unit is short (`needs_question`). Empty when no passage holds a
-    reply: the caller answers with its best unit that is no question."""
+    reply: the caller quotes the question itself (it scored best)."""
     asked = unit_text(best, hits)
     for units in sorted(passages, key=lambda p: not p or p[0].hit != best.hit):
         for position, unit in enumerate(units):
