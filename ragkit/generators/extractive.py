@@ -560,9 +560,9 @@ class ExtractiveGenerator:
     def _pieces(self, chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
         """The answer's text, unit by unit: sentences of one passage run on (a new line after
         a source line that ends unfinished, and before a note line: an unfinished line of its
-        own, "US staff: expect it on your next payslip"), list items and table rows one per line (items
-        as "- item" when there are several), a row under its table's header line (never the
-        `|---|` line), Markdown emphasis removed."""
+        own, "US staff: expect it on your next payslip"), list items and table rows one per
+        line (items as "- item" when there are several), a row under its table's header line
+        (never the `|---|` line), Markdown emphasis removed."""
         pieces: list[str] = []
         previous: Unit | None = None
         n_items = sum(u.kind == "item" for u in chosen)
