@@ -485,6 +485,24 @@ def test_note_lines_of_an_faq_reply_stay_on_their_own_lines():
     ], answer.text
 
 
+def test_rows_matching_beyond_the_kept_ones_are_counted_never_cut_silently():
+    holidays = chunk(
+        "| Date | Holiday |\n|---|---|\n| 1 January | New Year's Day |\n"
+        "| 17 March | St Patrick's Day |\n| 24 December | Christmas Eve (half day) |\n"
+        "| 25 December | Christmas Day |\n| 26 December | St Stephen's Day |\n"
+        "| 31 December | New Year's Eve (half day) |",
+        "holidays.md",
+        "Holidays",
+        ("Holidays", "Dublin"),
+    )
+    answer = generator().generate("Which holidays are in December?", hits(holidays))
+    lines = answer.text.splitlines()
+    shown = [line for line in lines if "December |" in line]
+    assert len(shown) == tables.MAX_ROWS, answer.text
+    assert lines[-1].startswith(f"+{4 - tables.MAX_ROWS} more row"), answer.text
+    assert "January" not in answer.text and "March" not in answer.text, answer.text
+
+
 def test_a_long_table_embeds_a_bounded_number_of_rows():
     rows = "".join(f"| {d} March | Sync of team {d} |\n" for d in range(1, 31))
     long_table = chunk("| Date | Meeting |\n|---|---|\n" + rows, "sync.md", "Syncs", ("Syncs",))
@@ -496,7 +514,7 @@ def test_a_long_table_embeds_a_bounded_number_of_rows():
         return HashingEmbedder(dim=256).embed(texts)
 
     question = "When is the sync of team 23?"
-    chosen = tables.best_rows(question, units[0], [units], hits(long_table), embed)
+    chosen, _ = tables.best_rows(question, units[0], [units], hits(long_table), embed)
     assert "| 23 March | Sync of team 23 |" in [long_table.text[u.start : u.end] for u in chosen]
     assert embedded == [1 + tables.MAX_EMBEDDED_ROWS]
 

@@ -414,6 +414,7 @@ class ExtractiveGenerator:
         if section is not None:
             return self._section_list(question, hits, section, ranked)
         reply: list[Unit] = []
+        more_rows = 0  # matching table rows left out (`best_rows`)
         passages = [  # the top passages' units, for answers drawn from several units
             self._joinable_units(question, hits, i, None)
             for i in top_passages(hits, self.max_passages)
@@ -435,7 +436,7 @@ class ExtractiveGenerator:
         elif trained and best.unit.kind == "row":
             # the rows of its table that match the question best, not the first ones
             embed = lambda texts: self._cache.embed(self.embedder.embed, texts)  # noqa: E731
-            chosen = best_rows(question, best.unit, passages, hits, embed)
+            chosen, more_rows = best_rows(question, best.unit, passages, hits, embed)
         elif trained and continues_lead(text, units, position):
             # an item that continues its list's lead ("you receive:" / "full pay for ...,
             # then") is half a sentence: the lead and the whole list are the answer
@@ -454,7 +455,8 @@ class ExtractiveGenerator:
             chosen.extend(units[position + 1 : list_at])
             items = run_of_items(units, list_at)
         elif best.unit.kind != "sentence" and _second_in_same_list(ranked, units, position):
-            # two items of one list (rows of one table) answer best: the question asks for
+            # two items of one list (for the heuristic reader, two rows of one table too: the
+            # trained one scores a row's table above) answer best: the question asks for
             # the list, so give all of it, under the sentence that introduces it
             first = position
             while first > 0 and same_run(units[first - 1], best.unit):
@@ -468,7 +470,7 @@ class ExtractiveGenerator:
             and 0 <= position < len(units) - 1
         ):
             chosen.append(units[position + 1])  # a fragment ("Band L4") reads with what follows
-        more = 0
+        more = more_rows
         if items:
             more = self._shorten(question, items, ranked, hits)
             chosen.extend(u for u in items if u not in chosen)
@@ -596,7 +598,8 @@ class ExtractiveGenerator:
             last = hits[chosen[-1].hit].chunk
             where = f"{last.source}" + (f", page {last.page}" if last.page else "")
             where += f", {last.section}" if last.section else ""
-            pieces.append(f"\n+{more} more in {where}")
+            rows = (" row" if more == 1 else " rows") if chosen[-1].kind == "row" else ""
+            pieces.append(f"\n+{more} more{rows} in {where}")
         return pieces
 
     @staticmethod

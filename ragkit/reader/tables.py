@@ -37,7 +37,7 @@ from ragkit.text.analyse import analyser_for, lucene_idf, words
 from ragkit.text.segment import Unit
 from ragkit.types import Hit
 
-MAX_ROWS = 3  # rows of one table in an answer, at most
+MAX_ROWS = 3  # rows of one table in an answer, at most (more matching: '+N more rows')
 ROW_RATIO = 0.9  # a row joins the best one when it scores at least this share of it
 MAX_SCORED_ROWS = 40  # rows of one table read per answer, nearest the best row
 # rows embedded per answer: the best one and those with the largest lexical scores. Embedding
@@ -91,27 +91,36 @@ def best_rows(
     passages: Sequence[Sequence[Unit]],
     hits: Sequence[Hit],
     embed: Callable[[list[str]], np.ndarray],
-) -> list[Unit]:
+) -> tuple[list[Unit], int]:
     """The rows of `best`'s table (`table_rows`) that answer the question best, in table
-    order: of `best` and the MAX_EMBEDDED_ROWS - 1 other rows with the largest lexical
-    scores (`lexical_row_scores`), the row with the best W_LEXICAL x lexical + W_DENSE x
-    cosine and those within ROW_RATIO of it, at most MAX_ROWS. `embed` maps texts to
-    unit-length vectors, (n, dim)."""
+    order, and how many more rows match as well but are left out (never a silent cut: the
+    answer says "+N more rows"). Of `best` and the MAX_EMBEDDED_ROWS - 1 other rows with the
+    largest lexical scores (`lexical_row_scores`), the row with the best W_LEXICAL x lexical
+    + W_DENSE x cosine matches, and so do the rows within ROW_RATIO of it and the rows of
+    the table that hold the question's terms as fully as it does (a lexical share as large,
+    above 0: every "December" row for "Which holidays are in December?"); the MAX_ROWS that
+    score best are kept. `embed` maps texts to unit-length vectors, (n, dim)."""
     rows = table_rows(best, passages, hits)
     if len(rows) < 2:
-        return [best]
+        return [best], 0
     bodies = [hits[u.hit].chunk.text[u.start : u.end] for u in rows]
-    lexical = lexical_row_scores(question, bodies, hits[best.hit].chunk.language)
-    lexical_order = [int(i) for i in np.argsort(-lexical, kind="stable") if rows[i] != best]
+    all_lexical = lexical_row_scores(question, bodies, hits[best.hit].chunk.language)
+    lexical_order = [int(i) for i in np.argsort(-all_lexical, kind="stable") if rows[i] != best]
     read = sorted([rows.index(best), *lexical_order[: MAX_EMBEDDED_ROWS - 1]])
-    rows, bodies, lexical = [rows[i] for i in read], [bodies[i] for i in read], lexical[read]
-    vectors = embed([question, *bodies])  # (1 + n_read, dim)
-    scores = W_LEXICAL * lexical + W_DENSE * (vectors[1:] @ vectors[0])
-    order = np.argsort(-scores, kind="stable")
-    top = float(scores[order[0]])
-    keep = [int(i) for i in order[:MAX_ROWS] if top > 0 and scores[i] >= ROW_RATIO * top]
-    keep = keep or [int(order[0])]
-    return [rows[i] for i in sorted(keep)]
+    vectors = embed([question, *(bodies[i] for i in read)])  # (1 + n_read, dim)
+    scores = W_LEXICAL * all_lexical[read] + W_DENSE * (vectors[1:] @ vectors[0])
+    order = [read[int(i)] for i in np.argsort(-scores, kind="stable")]
+    score_of = dict(zip(read, scores.tolist(), strict=True))
+    top = score_of[order[0]]
+    share = float(all_lexical[order[0]])
+    matching = {i for i in read if top > 0 and score_of[i] >= ROW_RATIO * top}
+    if share > 0:  # rows holding the question's terms as fully as the best one does
+        matching |= {i for i in range(len(rows)) if all_lexical[i] >= share}
+    matching.add(order[0])
+    # the best-scored first; rows not embedded (lexical ties only) after them, in table order
+    ranked = [i for i in order if i in matching] + sorted(matching - set(read))
+    keep = ranked[:MAX_ROWS]
+    return [rows[i] for i in sorted(keep)], len(ranked) - len(keep)
 
 
 def same_table(unit: Unit, of: Unit, hits: Sequence[Hit]) -> bool:
