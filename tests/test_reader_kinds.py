@@ -330,6 +330,17 @@ def test_a_checklist_of_question_items_is_no_faq():
     assert answer.text.startswith("Has your manager approved the request"), answer.text
 
 
+def test_an_faq_question_without_a_reply_is_quoted_not_an_unrelated_sentence():
+    ends = chunk(
+        "The office opens at nine.\n\nQ: Can I work from another country for a month?",
+        "remote.md",
+        "Remote work",
+        ("Remote work", "FAQ"),
+    )
+    answer = generator().generate("Can I work from another country for a month?", hits(ends))
+    assert answer.text.startswith("Q: Can I work from another country"), answer.text
+
+
 def test_an_faq_question_stands_on_its_own_line_a_question_in_prose_does_not():
     text = (
         "**Can I carry over unused days?**\n"
