@@ -98,8 +98,8 @@ def best_rows(
     largest lexical scores (`lexical_row_scores`), the row with the best W_LEXICAL x lexical
     + W_DENSE x cosine matches, and so do the rows within ROW_RATIO of it and the rows of
     the table that hold the question's terms as fully as it does (a lexical share as large,
-    above 0: every "December" row for "Which holidays are in December?"); the MAX_ROWS that
-    score best are kept. `embed` maps texts to unit-length vectors, (n, dim)."""
+    above 0, where not every row has it: every "December" row for "Which holidays are in
+    December?"); the MAX_ROWS that score best are kept. `embed` maps texts to unit-length vectors, (n, dim)."""
     rows = table_rows(best, passages, hits)
     if len(rows) < 2:
         return [best], 0
@@ -114,8 +114,12 @@ def best_rows(
     top = score_of[order[0]]
     share = float(all_lexical[order[0]])
     matching = {i for i in read if top > 0 and score_of[i] >= ROW_RATIO * top}
-    if share > 0:  # rows holding the question's terms as fully as the best one does
-        matching |= {i for i in range(len(rows)) if all_lexical[i] >= share}
+    tied = {i for i in range(len(rows)) if all_lexical[i] >= share}
+    if share > 0 and len(tied) < len(rows):
+        # rows holding the question's terms as fully as the best one does, when those terms
+        # tell rows apart (a term every row holds, "probation" in a table of notice periods
+        # by probation, ties them all and tells nothing)
+        matching |= tied
     matching.add(order[0])
     # the best-scored first; rows not embedded (lexical ties only) after them, in table order
     ranked = [i for i in order if i in matching] + sorted(matching - set(read))
