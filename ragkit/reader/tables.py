@@ -99,7 +99,8 @@ def best_rows(
     + W_DENSE x cosine matches, and so do the rows within ROW_RATIO of it and the rows of
     the table that hold the question's terms as fully as it does (a lexical share as large,
     above 0, where not every row has it: every "December" row for "Which holidays are in
-    December?"); the MAX_ROWS that score best are kept. `embed` maps texts to unit-length vectors, (n, dim)."""
+    December?"); the MAX_ROWS that score best are kept. `embed` maps texts to unit-length
+    vectors, (n, dim)."""
     rows = table_rows(best, passages, hits)
     if len(rows) < 2:
         return [best], 0
