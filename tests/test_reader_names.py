@@ -12,7 +12,7 @@ from ragkit.index.embedding import HashingEmbedder
 from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.reader.candidates import passages_text
 from ragkit.reader.coverage import asked_names, not_about, siblings, uncovered
-from ragkit.reader.features import stated_names
+from ragkit.reader.names import stated_names
 from ragkit.types import REFUSAL, Hit
 
 

@@ -63,7 +63,7 @@ from ragkit.reader.candidates import (
 from ragkit.reader.coverage import instead, join_names, not_about, uncovered
 from ragkit.reader.cross import load_cross
 from ragkit.reader.faq import faq_question, faq_reply
-from ragkit.reader.features import asked_and_stated, cheap_features, dense_features
+from ragkit.reader.features import cheap_features, dense_features
 from ragkit.reader.lists import (
     LONG_LIST,
     asked_item,
@@ -76,6 +76,7 @@ from ragkit.reader.lists import (
     section_asked,
     shorten,
 )
+from ragkit.reader.names import asked_and_stated
 from ragkit.reader.plain import plain
 from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
 from ragkit.reader.tables import best_rows, same_table

@@ -2,7 +2,7 @@
 
 "What is the home office allowance in the Singapore office?" over passages about Dublin and
 Manchester must not be answered with Dublin's figure. A name or code the question asks about
-(`ragkit.reader.features.asked_names`: a run of capitalised words past the start of a
+(`ragkit.reader.names.asked_names`: a run of capitalised words past the start of a
 sentence or clause, a code with a digit, a year, a labelled number: "Singapore", "Bastille
 Day", "MR07", "2019", "Level 2") that appears in none of the retrieved passages, their
 titles, headings or file names means the documents do not cover the question as asked,
@@ -31,16 +31,14 @@ from collections.abc import Sequence
 from functools import cached_property, lru_cache
 
 from ragkit.reader.candidates import passages_text
-from ragkit.reader.features import (
+from ragkit.reader.features import name_words, stem, tokens
+from ragkit.reader.names import (
     CLAUSE_END,
     MAX_CAPITALISED_SHARE,
     MAX_NAME_RUN_SHARE,
     STRUCTURE,
     YEAR,
     asked_names,
-    name_words,
-    stem,
-    tokens,
 )
 from ragkit.text.analyse import WORD
 from ragkit.types import Hit
