@@ -341,6 +341,31 @@ def test_an_faq_question_without_a_reply_is_quoted_not_an_unrelated_sentence():
     assert answer.text.startswith("Q: Can I work from another country"), answer.text
 
 
+def test_an_item_joined_by_its_lists_introduction_comes_with_the_whole_list():
+    topics = chunk(
+        "Use your one-to-ones with your manager for the topics below.\n\n"
+        "- What went well since the last meeting?\n"
+        "- What is blocking you?\n"
+        "- Which skills do you want to grow this quarter?\n\n"
+        "Keep notes in the shared document.",
+        "one-to-ones.md",
+        "One-to-ones",
+        ("Management", "One-to-ones"),
+    )
+    question = "What should I talk about in my one-to-ones with my manager?"
+    lines = unmarked_lines(generator().generate(question, hits(topics)).text)
+    assert lines == [
+        "Use your one-to-ones with your manager for the topics below.",
+        "- What went well since the last meeting?",
+        "- What is blocking you?",
+        "- Which skills do you want to grow this quarter?",
+    ], lines
+
+
+def unmarked_lines(text: str) -> list[str]:
+    return [line.replace(" [1]", "") for line in text.splitlines()]
+
+
 def test_an_faq_question_stands_on_its_own_line_a_question_in_prose_does_not():
     text = (
         "**Can I carry over unused days?**\n"

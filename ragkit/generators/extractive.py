@@ -505,6 +505,21 @@ class ExtractiveGenerator:
             if other.unit not in chosen and quote not in seen:
                 seen.add(quote)
                 chosen.append(other.unit)
+        if trained and best.unit.kind == "item" and not items and position >= 0:
+            # the paragraph that introduces the best item's list joined it (it holds words of
+            # the question the item lacks): the list is the answer, as when the paragraph
+            # scores best (`list_after`), never the introduction and one item of it
+            first = position
+            while first > 0 and same_run(units[first - 1], best.unit):
+                first -= 1
+            if (
+                first > 0
+                and units[first - 1] in chosen
+                and list_after(units, first - 1, text) == first
+            ):
+                items = [u for u in run_of_items(units, first) if same_run(u, best.unit)]
+                more = self._shorten(question, items, ranked, hits)
+                chosen.extend(u for u in items if u not in chosen)
         # reading order inside a passage; passages in the order of their best unit
         first_seen = {u.hit: n for n, u in reversed(list(enumerate(chosen)))}
         return sorted(chosen, key=lambda u: (first_seen[u.hit], u.start)), more
