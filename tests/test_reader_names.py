@@ -317,3 +317,15 @@ def test_each_passage_is_read_once_per_answer_and_not_at_all_without_names(monke
         "I work in Spain. Is Bastille Day a holiday in Paris?", hits(MEALS, HOLIDAYS)
     )
     assert built and len(built) == len(set(built))  # each text read once for all the lines
+
+
+def test_the_question_proper_ends_with_any_question_mark_the_faq_reader_knows():
+    # one set of question marks and closing characters for names, FAQs and sentences
+    from ragkit.reader.names import question_parts
+
+    for mark in ["?", "？", "؟", "?»", "?**"]:
+        question = f"I work from Spain. Do I get dental insurance{mark}"
+        assert question_parts(question) == (
+            f"Do I get dental insurance{mark}",
+            "I work from Spain.",
+        )

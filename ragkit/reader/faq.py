@@ -27,16 +27,13 @@ from collections.abc import Sequence
 
 from ragkit.reader.candidates import unit_text
 from ragkit.text.analyse import words
-from ragkit.text.segment import BULLET, Unit
+from ragkit.text.segment import BULLET, CLOSING, QUESTION_MARKS, Unit
 from ragkit.types import Hit
 
 MAX_ANSWER_UNITS = 5  # units of one FAQ answer quoted, at most
 MAX_ANSWER_WORDS = 80  # ... and no unit is added once the answer holds this many words
 SHORT_REPLY_WORDS = 6  # a first reply unit shorter than this needs its question as a lead
 
-# emphasis, quotes and brackets that may close a question line ("**Can I...?**", "(...?)")
-_CLOSING = "*_ \t\"'”’»)]"
-_QUESTION_MARKS = ("?", "？", "؟")
 # "Q:", "Q.", "**Q:**": a question marker opens the unit
 _Q_MARKER = re.compile(r"^[*_\s]*Q[*_]*\s*[.:)][*_]*\s")
 # "P:", "F:" mark questions too (pergunta, pregunta, Frage) but also other things ("F: fax"),
@@ -48,8 +45,8 @@ _OTHER_MARKER = re.compile(r"^[*_\s]*(?:[PF]\s?\d{0,3}|Q\s?\d{1,3})[*_]*\s*[.:)]
 def is_question(text: str) -> bool:
     """Whether a unit's text asks a question: it ends with a question mark (closing emphasis,
     quotes and brackets aside) or opens with a "Q:" / "Q." marker."""
-    body = text.rstrip(_CLOSING)
-    return body.endswith(_QUESTION_MARKS) or bool(_Q_MARKER.match(text))
+    body = text.rstrip(CLOSING)
+    return body.endswith(QUESTION_MARKS) or bool(_Q_MARKER.match(text))
 
 
 def faq_question(unit: Unit, hits: Sequence[Hit]) -> bool:
@@ -68,7 +65,7 @@ def faq_question(unit: Unit, hits: Sequence[Hit]) -> bool:
     chunk = hits[unit.hit].chunk.text
     before = chunk[chunk.rfind("\n", 0, unit.start) + 1 : unit.start].strip().strip("*_#> ")
     line_end = chunk.find("\n", unit.end)
-    after = chunk[unit.end : len(chunk) if line_end < 0 else line_end].strip(_CLOSING)
+    after = chunk[unit.end : len(chunk) if line_end < 0 else line_end].strip(CLOSING)
     if after:
         return False
     if not before:
@@ -88,7 +85,7 @@ def _in_checklist(chunk: str, unit: Unit) -> bool:
 
 def _question_item(line: str) -> bool:
     bullet = BULLET.match(line)
-    return bullet is not None and line[bullet.end() :].rstrip(_CLOSING).endswith(_QUESTION_MARKS)
+    return bullet is not None and line[bullet.end() :].rstrip(CLOSING).endswith(QUESTION_MARKS)
 
 
 def reply_after(units: Sequence[Unit], position: int, hits: Sequence[Hit]) -> list[Unit]:

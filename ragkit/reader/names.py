@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from ragkit.text.analyse import WORD
-from ragkit.text.segment import split_sentences
+from ragkit.text.segment import CLOSING, QUESTION_MARKS, split_sentences
 
 # A capital after these starts a sentence or clause, not a name ("...to that, How long...");
 # a comma or stop inside a number ("$3,000", "3.5") ends nothing.
@@ -19,7 +19,6 @@ YEAR = re.compile(r"(?:1[89]|2[01])\d\d")
 # "10am", "5º"), not a code ("FY25", "MR07", "M7" open with a letter or are upper case)
 _NUMBER_WITH_ENDING = re.compile(r"\d+([^\W\d_]{1,3})")
 # a possessive or clitic ending ("Dublin's", "DM'd"): not part of the name
-_CLOSING = "\"'”’)]*_ "  # after a question mark: quotes, brackets, emphasis
 _CLITIC = re.compile(r"['’][^\W\d_]{1,2}$")
 # what opens a piece of text as a sentence does: a line, a table cell, a heading part
 STRUCTURE = re.compile(r"\n|\||\s>\s")
@@ -76,7 +75,7 @@ def question_parts(question: str) -> tuple[str, str]:
     question mark, in any language; a question with no sentence ending in one, or with only
     such sentences, is all asking."""
     pieces = [question[a:b] for a, b in split_sentences(question)]
-    asking = [p for p in pieces if p.rstrip(_CLOSING).endswith(("?", "？"))]
+    asking = [p for p in pieces if p.rstrip(CLOSING).endswith(QUESTION_MARKS)]
     if not asking or len(asking) == len(pieces):
         return question, ""
     return " ".join(asking), " ".join(p for p in pieces if p not in asking)

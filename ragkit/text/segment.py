@@ -49,6 +49,11 @@ _BOUNDARY = re.compile(
     r"|[。！？][”’」』）)\]]*\s*(?=\S)"
 )
 _FULL_STOPS = (".", "!", "?", ":", ";", "。", "！", "？", "：", "；")
+# What may close a sentence after its final mark: emphasis, quotes, brackets, spaces ('"Can
+# I?"', "**Can I?**"); one set for every reader of a final mark (segment, FAQ, names)
+CLOSING = "*_ \t\"'”’»)]"
+# A question's final mark: "?", the full-width "？", the Arabic "؟" ("¿...?" ends with "?")
+QUESTION_MARKS = ("?", "？", "؟")
 _ABBREVIATION_TEXT = """e.g i.e etc vs cf approx incl excl esp mr mrs ms dr prof st jr sr inc co
     corp dept est min max jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri
     sat sun"""
@@ -124,7 +129,7 @@ def segment(text: str, hit: int = 0) -> list[Unit]:
 def ends_sentence(text: str, unit: Unit) -> bool:
     """Whether the unit ends with a full stop (emphasis, quotes and brackets aside): ". ! ?
     : ;" or their CJK forms."""
-    return text[unit.start : unit.end].rstrip("*_\"'”’)] ").endswith(_FULL_STOPS)
+    return text[unit.start : unit.end].rstrip(CLOSING).endswith(_FULL_STOPS)
 
 
 def _is_table_row(line: str) -> bool:
