@@ -37,15 +37,14 @@ an HR-style one HR_WEIGHT times a public one). The answerability model (question
 training questions (grouped 4-fold by document).
 
 The cross-encoder (`ragkit.reader.cross`; `--support-cross`, or `--dense` naming "cross"):
-trained by scripts/train_cross.py (LoRA on the bundled MiniLM and a linear head, one pass over
-CROSS_PAIRS (question, unit) pairs: each training question's stage-1 top CROSS_UNITS units
-and its best positive below them; unanswerable questions' units and near misses are its
-negatives), written to ragkit/reader/cross.safetensors, then scored by the numpy forward pass
-as at run time. With `--support-cross` (writes selector-cross.json, reader="cross") the
-answerability model reads its logit of the chosen unit in place of the best cosine (its
-scores of training questions are in-sample). When stage 2 reads it, stage 2 and the
-answerability model are fitted on every HR-style training question and STAGE2_PUBLIC public
-ones it did not train on.
+trained by scripts/train_cross.py (its own data and docstring: LoRA on the bundled MiniLM and
+a linear head, a listwise loss over each training question's units with a "no answer"
+logit), written to ragkit/reader/cross.safetensors (kept with --reuse-cross when it records
+train_cross's version), then scored by the numpy forward pass as at run time. With
+`--support-cross` (writes selector-cross.json, reader="cross") the answerability model reads
+its logit of the chosen unit in place of the best cosine. When stage 2 reads it, stage 2 and
+the answerability model are fitted on every HR-style training question (their cross-encoder
+scores are in-sample) and STAGE2_PUBLIC public ones it did not train on.
 
 The support threshold for the embedding model is the highest that refuses at most
 MAX_FALSE_REFUSAL of the answerable handbook validation questions, scored end to end with
@@ -98,17 +97,11 @@ XQUAD_QUESTIONS = 300
 FAQUAD_QUESTIONS = 400
 MAX_PASSAGES = 5
 MAX_CANDIDATES = 3  # units the cross-encoder scores per question (warm-latency bound)
-# The cross-encoder trains on the stage-1 top CROSS_UNITS units of each training question
-# (what it sees at run time, and a little more) plus its best-ranked positive unit below
-# them; at most CROSS_PAIRS pairs, all HR-style ones first (one pass on one thread: ~25
-# pairs/s here, so the whole script stays under 30 minutes).
 # the dense features stage 2 reads (`ragkit.reader.features.DENSE_NAMES`; --dense)
 DENSE: tuple[str, ...] = COSINE_ONLY
 # --support-cross: the answerability model reads the cross-encoder's logit of the chosen unit
 # (one pair a question), whatever stage 2 reads
 SUPPORT_CROSS = False
-CROSS_UNITS = 4
-CROSS_PAIRS = 6000
 # Stage 2 and the answerability model are fitted on the cross-encoder's scores of every
 # HR-style training question and of STAGE2_PUBLIC public ones it was not trained on (the
 # numpy forward pass takes ~0.25 s a question here: all 3,500 would take 15 minutes).
@@ -537,36 +530,6 @@ def stage1_keep(r: Rows, stage1: Any, n: int = MAX_CANDIDATES) -> np.ndarray:
     return np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:n]
 
 
-def cross_pairs(
-    examples: Sequence[Example], rows: Sequence[Rows], stage1: Any, weight: np.ndarray
-) -> tuple[list[Any], set[int]]:
-    """The cross-encoder's training pairs (`train_cross.Pair`): each question's stage-1 top
-    CROSS_UNITS units and its best-ranked positive below them, HR-style questions first,
-    then public ones in a seeded order, up to CROSS_PAIRS; and the indices of the examples
-    they come from."""
-    from train_cross import Pair
-
-    order = [n for n, e in enumerate(examples) if e.source in HR_SOURCES]
-    public = [n for n, e in enumerate(examples) if e.source not in HR_SOURCES]
-    random.Random(1).shuffle(public)
-    pairs: list[Pair] = []
-    used: set[int] = set()
-    for n in order + public:
-        r = rows[n]
-        if not len(r.labels):
-            continue
-        ranked = np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")
-        chosen = list(ranked[:CROSS_UNITS])
-        below = [i for i in ranked[CROSS_UNITS:] if r.labels[i]]
-        chosen += below[:1]
-        if len(pairs) + len(chosen) > CROSS_PAIRS:
-            break
-        q = examples[n].question
-        pairs += [Pair(q, r.texts[i], bool(r.labels[i]), float(weight[n])) for i in chosen]
-        used.add(n)
-    return pairs, used
-
-
 class MemoScorer:
     """A cross-encoder scorer that remembers its answers: the HR questions are scored for
     stage 2 and again for the HashingEmbedder threshold."""
@@ -787,18 +750,11 @@ def training_examples(data: Path) -> list[Example]:
     return train
 
 
-def cross_encoder(
-    args: Any,
-    examples: Sequence[Example],
-    rows: Sequence[Rows],
-    stage1: Any,
-    per_example: np.ndarray,
-    data_sha: str,
-) -> tuple[Any, dict[str, Any], set[int]]:
-    """Train the cross-encoder (`train_cross`) on stage 1's candidates and write it to
-    `args.cross_out`, or with --reuse-cross keep the one there when it records this script
-    version and training-data hash. Returns its (memoised) scorer, what training reported,
-    and the indices of the examples it trained on."""
+def cross_encoder(args: Any, examples: Sequence[Example]) -> tuple[Any, dict[str, Any], set[int]]:
+    """The cross-encoder at `args.cross_out`: kept when --reuse-cross and it records
+    train_cross's SCRIPT_VERSION, else trained by `train_cross` (its own data: listwise groups
+    of training questions' units, see scripts/train_cross.py). Returns its (memoised) scorer,
+    its provenance, and the indices of `examples` whose question it trained on."""
     import train_cross
 
     from ragkit.index.embedding import resolve_model_path
@@ -806,25 +762,22 @@ def cross_encoder(
 
     base = resolve_model_path(args.model)
     assert base is not None, f"{args.model} is not a local model folder"
-    pairs, used = cross_pairs(examples, rows, stage1, per_example)
-    print(f"cross-encoder: {len(pairs)} pairs ({sum(p.label for p in pairs)} positive)", flush=True)
-    metadata = {
-        "script": "scripts/train_reader.py",
-        "script_version": SCRIPT_VERSION,
-        "training_data_sha256": data_sha,
-        "base_model": args.model,
-    }
     old = safetensors_metadata(args.cross_out) if args.cross_out.exists() else {}
-    if args.reuse_cross and all(old.get(k) == v for k, v in metadata.items()):
-        trained = {"reused": True, "steps": int(old["steps"]), "pairs": int(old["pairs"])}
-    else:
-        trained = train_cross.train(pairs, base, args.cross_out, metadata)
+    if not (args.reuse_cross and old.get("script_version") == train_cross.SCRIPT_VERSION):
+        train_cross.main(["--out", str(args.cross_out), "--model", args.model])
+        old = safetensors_metadata(args.cross_out)
+    trained = {
+        k: old[k]
+        for k in ("script", "script_version", "training_data_sha256", "groups", "pairs", "steps")
+    }
     print(f"cross-encoder: {trained}", flush=True)
+    questions = set(train_cross.trained_questions(shared_data()))
+    used = {n for n, e in enumerate(examples) if e.question in questions}
     return MemoScorer(CrossScorer(base, args.cross_out)), trained, used
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    global MAX_PASSAGES, MAX_CANDIDATES, CROSS_PAIRS, DENSE, SUPPORT_CROSS  # one run
+    global MAX_PASSAGES, MAX_CANDIDATES, DENSE, SUPPORT_CROSS  # one run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--out",
@@ -838,22 +791,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--cross-out", type=Path, default=REPO / "ragkit" / "reader" / "cross.safetensors"
     )
-    parser.add_argument(
-        "--cross-pairs", type=int, default=CROSS_PAIRS, help="cap (a smaller one: a dry run)"
-    )
     parser.add_argument("--stage2-public", type=int, default=STAGE2_PUBLIC)
     parser.add_argument(
         "--dense", default=",".join(DENSE), help=f"stage 2's dense features, of {DENSE_NAMES}"
     )
     parser.add_argument("--support-cross", action="store_true")
     parser.add_argument(
+        "--max-false-refusal",
+        type=float,
+        default=MAX_FALSE_REFUSAL,
+        help="the share of answerable validation questions (English and Portuguese) the "
+        "threshold may refuse",
+    )
+    parser.add_argument(
+        "--stages-from",
+        type=Path,
+        default=None,
+        help="a selector JSON whose stage 1 and stage 2 are kept (not refitted): only the "
+        "answerability model and the threshold are fitted",
+    )
+    parser.add_argument(
         "--reuse-cross",
         action="store_true",
-        help="keep the cross-encoder at --cross-out if it records this version and data hash",
+        help="keep the cross-encoder at --cross-out if it records train_cross's version",
     )
     args = parser.parse_args(argv)
     MAX_PASSAGES, MAX_CANDIDATES = args.max_passages, args.max_candidates
-    CROSS_PAIRS = args.cross_pairs
     DENSE = tuple(args.dense.split(","))
     SUPPORT_CROSS = args.support_cross
     if args.out is None:
@@ -900,7 +863,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         [np.full(len(r.labels), per_example[n] / max(1, len(r.labels))) for n, r in enumerate(rows)]
     )
     w1 *= len(w1) / w1.sum()
-    stage1_json = fit(cheap, crosses, labels, w1)
+    kept_stages: dict[str, Any] | None = None
+    if args.stages_from:
+        kept_stages = json.loads(args.stages_from.read_text(encoding="utf-8"))
+        assert tuple(kept_stages.get("dense", COSINE_ONLY)) == DENSE, "--stages-from: dense"
+    stage1_json = kept_stages["stage1"] if kept_stages else fit(cheap, crosses, labels, w1)
     stage1 = LogisticStage.from_json(stage1_json, N_CHEAP)
     data_sha = data_hash(data)
     scorer: Any = None
@@ -908,7 +875,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if SUPPORT_CROSS or any(n.startswith("cross") for n in DENSE):
         # the cross-encoder, trained on stage 1's candidates, then scoring them as the
         # generator does (the numpy forward pass over the written artefact)
-        scorer, trained, used = cross_encoder(args, examples, rows, stage1, per_example, data_sha)
+        scorer, trained, used = cross_encoder(args, examples)
     if any(n.startswith("cross") for n in DENSE):
         # stage 2 reads the cross-encoder: fit it on every HR-style question, and public
         # ones the cross-encoder did not see (their scores are what unseen questions get)
@@ -937,7 +904,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts = np.bincount(owner_arr, minlength=len(examples))
     w2 = per_example[owner_arr] / counts[owner_arr]
     w2 *= len(w2) / w2.sum()
-    stage2_json = fit(x2, c2, y2, w2)
+    stage2_json = kept_stages["stage2"] if kept_stages else fit(x2, c2, y2, w2)
 
     # out-of-fold stage-2 scores of the HR training questions (folds grouped by document),
     # turned into question-level answerability features, as the generator computes them
@@ -953,11 +920,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fold in range(4):
         test = {n for n in all_index if fold_of[examples[n].group] == fold}
         train_mask = ~np.isin(owner_arr, list(test))
-        part = fit(
-            x2[train_mask],
-            [c for c, m in zip(c2, train_mask, strict=True) if m],
-            y2[train_mask],
-            w2[train_mask],
+        part = (
+            stage2_json  # kept stages: their own training scores (in-sample), as shipped
+            if kept_stages
+            else fit(
+                x2[train_mask],
+                [c for c, m in zip(c2, train_mask, strict=True) if m],
+                y2[train_mask],
+                w2[train_mask],
+            )
         )
         model = LogisticStage.from_json(part, x2.shape[1])
         for n in test:
@@ -1006,7 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     groups = [support[qy]] + [
         support[[not e.answerable and e.kind == k for e in calibration]] for k in kinds
     ]
-    threshold = capped_threshold(groups[0])
+    threshold = capped_threshold(groups[0], args.max_false_refusal)
     balanced = choose_threshold(*groups)
     for name, t in (("capped", threshold), ("balanced", balanced)):
         refused = support < t
@@ -1042,6 +1013,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 split: sum(e.split == split for e in handbook) for split in ("train", "validation")
             },
             "threshold_from": threshold_source,
+            "stages_from": (
+                kept_stages["provenance"].get("stages_from")
+                or {
+                    "script_version": kept_stages["provenance"]["script_version"],
+                    "training_data_sha256": kept_stages["provenance"]["training_data_sha256"],
+                }
+            )
+            if kept_stages
+            else None,
         },
         "stage1": stage1_json,
         "stage2": stage2_json,

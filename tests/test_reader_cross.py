@@ -22,6 +22,7 @@ from ragkit.reader.cross import (
     pad_pairs,
     safetensors_metadata,
 )
+from ragkit.reader.selector import ARTEFACT as SELECTOR
 from ragkit.reader.selector import CROSS_SELECTOR, load_selector
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,8 +60,9 @@ def test_numpy_forward_with_merged_lora_equals_the_peft_model(tmp_path):
             torch.nn.init.normal_(p, std=0.05)
     head = torch.nn.Linear(2 * model.config.hidden_size, 1)
     out = tmp_path / "cross.safetensors"
-    export(model, head, out, {"script_version": "test"})
+    export(model, head, out, {"script_version": "test"}, null=-1.25)
     scorer = CrossScorer(BASE, out)
+    assert scorer.null == -1.25  # the listwise "no answer" logit travels with the head
     question = "How many days of annual leave do I get?"
     texts = ["Leave > Annual\nEveryone gets 25 days a year.", "Parking\nThe car park opens at 7."]
     got = scorer.logits(question, texts)
@@ -82,10 +84,13 @@ def test_numpy_forward_with_merged_lora_equals_the_peft_model(tmp_path):
 
 def test_the_shipped_scorer_records_its_provenance_and_prefers_the_answer():
     metadata = safetensors_metadata(ARTEFACT)
-    provenance = json.loads(CROSS_SELECTOR.read_text(encoding="utf-8"))["provenance"]
-    assert metadata["script"] == "scripts/train_reader.py"
-    assert metadata["script_version"] == provenance["script_version"]
-    assert metadata["training_data_sha256"] == provenance["training_data_sha256"]
+    assert metadata["script"] == "scripts/train_cross.py"
+    assert len(metadata["training_data_sha256"]) == 64
+    for selector in (SELECTOR, CROSS_SELECTOR):  # both read this scorer, as it was trained
+        provenance = json.loads(selector.read_text(encoding="utf-8"))["provenance"]
+        recorded = provenance["cross_encoder"]
+        assert recorded["script_version"] == metadata["script_version"]
+        assert recorded["training_data_sha256"] == metadata["training_data_sha256"]
     assert ARTEFACT.stat().st_size < 4 * 2**20  # ships inside the package
     scorer = load_cross()
     logits = scorer.logits(
@@ -104,8 +109,10 @@ def test_the_cross_reader_reads_the_cross_encoder_for_its_support():
     from ragkit.index.records import Chunk, chunk_id_for
     from ragkit.types import Hit
 
+    # both selectors' support reads the cross-encoder; "cross" refits the ranking stages too
     selector = load_selector(CROSS_SELECTOR)
-    assert selector.support_cross and not load_selector().support_cross
+    assert selector.support_cross and load_selector().support_cross
+    assert not np.array_equal(selector.stage2.weights, load_selector().stage2.weights)
     text = "Notice periods. You must give four weeks' notice in writing. The canteen opens at 8."
     chunk = Chunk(
         chunk_id_for("leaving.md", text),
@@ -123,7 +130,6 @@ def test_the_cross_reader_reads_the_cross_encoder_for_its_support():
     cross = ExtractiveGenerator(HashingEmbedder(dim=2048), reader="cross", threshold=0.0)
     answer = cross.generate(question, hits)
     assert answer.metadata["reader"] == "cross" and "four weeks" in answer.text
-    # the support moves with the cross-encoder's logit of the chosen unit: a different
-    # support from the default reader's over the same passage
+    # another answerability model over the same passage: another support
     trained = ExtractiveGenerator(HashingEmbedder(dim=2048), threshold=0.0).generate(question, hits)
     assert answer.metadata["support"] != trained.metadata["support"]

@@ -5,9 +5,10 @@ chunk's title and heading path) as one text pair, `[CLS] question [SEP] context 
 so every question word attends to every unit word; a bi-encoder compares two vectors made
 apart. A LoRA adapter (rank `r` on every linear layer of the six blocks) and a linear head
 over the [CLS] and mean-pooled last states turn it into a scorer: logit of P(the unit holds
-the answer). Both are trained by `scripts/train_reader.py` (peft and transformers, CPU) and
-ship as `cross.safetensors` next to this module (about 1.3 MB: the adapter's A and B
-matrices, the head, and metadata: script version, training-data hash, base model).
+the answer). Both are trained by `scripts/train_cross.py` (peft and transformers, CPU) and
+ship as `cross.safetensors` next to this module (about 2.5 MB: the adapter's A and B
+matrices, the head, the "no answer" logit of its listwise training, and metadata: script
+version, training-data hash, base model; `scripts/train_cross.py`).
 
 At load the delta `B @ A * alpha / r` is added to the bundled model's weights once and the
 numpy forward pass (`ragkit.index.bert_numpy`) runs the merged model: no torch, transformers
@@ -113,6 +114,10 @@ class CrossScorer:
                     weights[f"{name}.weight"] = merged
         self.head = np.asarray(delta["head.weight"], dtype=np.float32).reshape(-1)  # (2H,)
         self.bias = float(np.asarray(delta["head.bias"]).reshape(-1)[0])
+        # the listwise training's "no answer" logit: a unit scoring below it is, to the
+        # model, less likely the answer than none of the units (0 for an older artefact)
+        null = delta.get("head.null")
+        self.null = float(np.asarray(null).reshape(-1)[0]) if null is not None else 0.0
         self.encoder = BertEncoder(spec, NumpyOps(), weights)
         self.tokenizer = PairTokenizer(base)
 
