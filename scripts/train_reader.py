@@ -49,8 +49,11 @@ scores are in-sample) and STAGE2_PUBLIC public ones it did not train on.
 The support threshold for the embedding model is the highest that refuses at most
 MAX_FALSE_REFUSAL of the answerable handbook validation questions, scored end to end with
 the final stages. Embeddings are cached in .cache/reader/ (by text), so a rerun without
-the cross-encoder takes a few minutes; the cross-encoder (one torch thread, seeded) adds
-about 15 minutes of training and 7 of scoring on a shared 2-core machine under load.
+the cross-encoder takes a few minutes; training the cross-encoder (scripts/train_cross.py,
+one torch thread, seeded) adds about 30 minutes on a shared 2-core machine under load, and
+scoring with it 2-3 minutes. The shipped selector.json keeps its ranking stages:
+`--support-cross --reuse-cross --stages-from ragkit/reader/selector.json --max-false-refusal
+0.08 --out ragkit/reader/selector.json`; selector-cross.json: `--support-cross --reuse-cross`.
 """
 
 from __future__ import annotations
