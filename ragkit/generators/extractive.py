@@ -7,8 +7,8 @@ By default (`reader="trained"`) units are scored by the trained answer selector 
 `ragkit.reader` (language-independent features, two logistic stages, a question-level
 answerability model whose probability is the support; tests/bench/bench_reader.py);
 `reader="cross"` adds the cross-encoder's logit of the chosen unit to that support
-(`ragkit.reader.cross`; measured, not better: see the README). The heuristic reader it
-replaced is kept as the benchmark's baseline (`reader="heuristic"`); its algorithm, per
+(`ragkit.reader.cross`; measured: fewer false refusals, same ranking, slower; README). The
+heuristic reader it replaced is kept as the benchmark's baseline (`reader="heuristic"`); its algorithm, per
 question:
 
 1. Segment the top `max_passages` chunks into units (`ragkit.text.segment`). Paragraph
