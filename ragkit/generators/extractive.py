@@ -8,8 +8,8 @@ By default (`reader="trained"`) units are scored by the trained answer selector 
 answerability model whose probability is the support; tests/bench/bench_reader.py);
 `reader="cross"` adds the cross-encoder's logit of the chosen unit to that support
 (`ragkit.reader.cross`; measured: fewer false refusals, same ranking, slower; README). The
-heuristic reader it replaced is kept as the benchmark's baseline (`reader="heuristic"`); its algorithm, per
-question:
+heuristic reader it replaced is kept as the benchmark's baseline (`reader="heuristic"`); its
+algorithm, per question:
 
 1. Segment the top `max_passages` chunks into units (`ragkit.text.segment`). Paragraph
    text is split into sentences (abbreviations such as "e.g." and "No. 5", decimals such as
