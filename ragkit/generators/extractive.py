@@ -480,9 +480,9 @@ class ExtractiveGenerator:
         # the unit the question reads most like (the dense score alone), when the selector's
         # priors (retrieval rank, position) put another first: a near-tie in retrieval must not
         # hide the headline fact behind a qualifying one ("25 days" under "carry up to 5 days").
-        # The trained reader only: the heuristic one (the benchmark's baseline) adds the cosine
-        # into its score itself.
-        closest = max(ranked, key=lambda s: s.dense) if self.reader == "trained" else None
+        # The trained readers only ("cross" ranks with the same stages): the heuristic one (the
+        # benchmark's baseline) adds the cosine into its score itself.
+        closest = max(ranked, key=lambda s: s.dense) if self.reader != "heuristic" else None
         # the best rows of a table are one unit of the answer: a sentence may still join them
         limit = self.max_units + (len(chosen) - 1 if best.unit.kind == "row" else 0)
         for other in [] if items else ranked[1:]:  # a list answer is the list alone
