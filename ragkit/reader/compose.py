@@ -119,12 +119,7 @@ def choose(
     elif trained and continues_lead(text, units, position):
         # an item that continues its list's lead ("you receive:" / "full pay for ...,
         # then") is half a sentence: the lead and the whole list are the answer
-        first = position
-        while first > 0 and same_run(units[first - 1], best.unit):
-            first -= 1
-        lead = units[first - 1] if first > 0 else None
-        chosen = [lead] if lead is not None and ends_colon(text, lead) else []
-        items = [u for u in run_of_items(units, first) if same_run(u, best.unit)]
+        chosen, items = _whole_list(text, units, position, best.unit)
     elif body.endswith(":"):
         # "...must meet the following rules:" is answered by the list that follows it
         items = run_of_items(units, position + 1)
@@ -137,12 +132,7 @@ def choose(
         # two items of one list (for the heuristic reader, two rows of one table too: the
         # trained one scores a row's table above) answer best: the question asks for
         # the list, so give all of it, under the sentence that introduces it
-        first = position
-        while first > 0 and same_run(units[first - 1], best.unit):
-            first -= 1
-        lead = units[first - 1] if first > 0 else None
-        chosen = [lead] if lead is not None and ends_colon(text, lead) else []
-        items = [u for u in run_of_items(units, first) if same_run(u, best.unit)]
+        chosen, items = _whole_list(text, units, position, best.unit)
     elif best.unit.kind == "sentence" and len(body.split()) < 6 and 0 <= position < len(units) - 1:
         chosen.append(units[position + 1])  # a fragment ("Band L4") reads with what follows
     more = more_rows
@@ -391,3 +381,16 @@ def _rejoin(unit: Unit) -> str:
 def _normalise(text: str) -> str:
     """The text's words joined by single spaces: two units that quote the same words match."""
     return " ".join(words(text))
+
+
+def _whole_list(
+    text: str, units: Sequence[Unit], position: int, best: Unit
+) -> tuple[list[Unit], list[Unit]]:
+    """The list (or table) holding `best` (at `position` of `units`): its lead when that ends
+    with a colon, and every item of the same run, from the run's first item on."""
+    first = position
+    while first > 0 and same_run(units[first - 1], best):
+        first -= 1
+    lead = units[first - 1] if first > 0 else None
+    chosen = [lead] if lead is not None and ends_colon(text, lead) else []
+    return chosen, [u for u in run_of_items(units, first) if same_run(u, best)]
