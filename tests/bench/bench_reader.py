@@ -7,7 +7,8 @@ Both readers are `ExtractiveGenerator`s over the same passages with the same emb
 `cross.safetensors`) and `reader="heuristic"` (hand-set weights, English cue lists,
 SQuAD-calibrated threshold). `--baseline REF` adds the trained reader as it was at a git
 commit (its code and artefact, `git archive` into a temporary folder, run there in a
-subprocess over the same sets and caches): the reader being replaced, in the same run.
+subprocess over the same sets and caches, scored by this file's code): the reader being
+replaced, in the same run.
 Every set is the held-out split of `scripts/train_reader.py`, which never trains or tunes
 on it:
 
@@ -25,7 +26,8 @@ on it:
   is where settings and the refusal threshold are chosen), asked end to end: retrieve k=5 from
   an index of the document's corpus (the default MiniLM embedder, cached in .cache/reader),
   then read. "gold" = the answer holds every must_contain string (one per item for a list),
-  "any" = at least one of them.
+  "any" = at least one of them (`train_reader.contains`: case, articles and punctuation
+  ignored; typographic quotes and dashes straightened first).
 - squad2 (held-out half by article), xquad en/es/de (held-out articles; English items whose
   paragraph is in squad2's training half dropped), faquad dev (pt): the gold paragraph as the
   only passage.
@@ -94,6 +96,19 @@ def held_out_sets(
     return {k: v for k, v in sets.items() if not only or k in only}
 
 
+# typographic quotes and dashes straightened before `tr.contains` (which drops ASCII
+# punctuation only): "when you’ll be back" in a handbook page holds the gold "when you'll
+# be back". On answers and golds alike; the selector's training labels are unchanged.
+_TYPOGRAPHIC = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
+
+
+def contains(text: str, golds: Sequence[str]) -> bool:
+    """`train_reader.contains` with typographic quotes and dashes straightened."""
+    return tr.contains(text.translate(_TYPOGRAPHIC), [g.translate(_TYPOGRAPHIC) for g in golds])
+
+
 def correct(e: tr.Example, answer: Any) -> bool:
     if e.source == "contoso":
         return any(
@@ -103,8 +118,8 @@ def correct(e: tr.Example, answer: Any) -> bool:
             if h.chunk.chunk_id == c.chunk_id
         )
     if e.require_all:
-        return all(tr.contains(answer.text, [g]) for g in e.golds)
-    return tr.contains(answer.text, e.golds)
+        return all(contains(answer.text, [g]) for g in e.golds)
+    return contains(answer.text, e.golds)
 
 
 def evaluate(generator: ExtractiveGenerator, examples: Sequence[tr.Example]) -> dict[str, Any]:
@@ -120,7 +135,7 @@ def evaluate(generator: ExtractiveGenerator, examples: Sequence[tr.Example]) -> 
         if e.answerable:
             refused_ans += answer.abstained
             good += (not answer.abstained) and correct(e, answer)
-            any_of += (not answer.abstained) and tr.contains(answer.text, e.golds)
+            any_of += (not answer.abstained) and contains(answer.text, e.golds)
         else:
             n_un += 1
             refused_un += answer.abstained
@@ -141,8 +156,10 @@ def evaluate(generator: ExtractiveGenerator, examples: Sequence[tr.Example]) -> 
 
 
 def baseline_results(ref: str, argv: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The results of this benchmark as committed at `ref` (its own code and artefacts), run
-    with the same arguments; its `.cache` is this checkout's (the same indexes)."""
+    """The results of this benchmark for the reader as committed at `ref` (its ragkit/ and
+    scripts/ with their artefacts; this file's scoring), run with the same arguments; its
+    `.cache` is this checkout's (the same indexes)."""
+    import shutil
     import subprocess
     import tempfile
 
@@ -151,6 +168,9 @@ def baseline_results(ref: str, argv: Sequence[str]) -> dict[str, dict[str, Any]]
             ["git", "-C", str(REPO), "archive", ref], check=True, capture_output=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        # this benchmark's own code scores both (the same sets, the same containment): only
+        # the reader (ragkit/ and scripts/train_reader.py with its artefacts) is the commit's
+        shutil.copy(Path(__file__), Path(tmp) / "tests" / "bench" / "bench_reader.py")
         # the same indexes, linked, but for the one of the repository's own sample_corpus:
         # an index is bound to its folder, so that one is built afresh for the archive's copy
         cache = Path(tmp) / ".cache" / "reader"
