@@ -96,7 +96,7 @@ def test_an_abbreviation_spelled_out_or_with_a_possessive_is_mentioned():
     assert uncovered("How many courses does GSA offer?", hits(olu)) == []
     assert uncovered("How many courses does OPM offer?", hits(olu)) == ["OPM"]
     # a number with a lower-case ending is an ordinal or a time, not a code
-    assert asked_names("Can I make July 4th my last day?") == ["July"]
+    assert asked_names("Can I make July 4th my last day in Dublin?", MEALS.text) == ["Dublin"]
 
 
 ALLOWANCES = chunk(
@@ -329,3 +329,47 @@ def test_the_question_proper_ends_with_any_question_mark_the_faq_reader_knows():
             f"Do I get dental insurance{mark}",
             "I work from Spain.",
         )
+
+
+HOLIDAYS_PT = chunk(
+    "Os feriados nacionais são dias de folga remunerada para toda a equipe. Quem trabalhar "
+    "num feriado recebe o dobro do valor da hora ou um dia de folga compensatória, a combinar "
+    "com a sua liderança. A lista de feriados do ano é publicada pelo RH em janeiro e inclui "
+    "o Carnaval, a Sexta-feira Santa e o Natal; feriados locais dependem da cidade do "
+    "escritório e são comunicados pela equipe local.",
+    "rh/feriados.md",
+    ("RH", "Feriados"),
+)
+
+
+def test_weekday_and_month_names_are_calendar_words_not_asked_names():
+    # CLDR's day and month names (Babel) in every language it knows of ours, not a word list:
+    # a passage without "Monday" or "December" still covers the question
+    for question, names in [
+        ("Can I take Monday off for Easter in the Dublin office?", ["Easter", "Dublin"]),
+        ("Which holidays are in December for staff who travel to Dublin?", ["Dublin"]),
+        ("Is the Dublin meal allowance paid on a Saturday in Aug.?", ["Dublin"]),
+    ]:
+        assert asked_names(question, MEALS.text) == names
+        assert uncovered(question, hits(MEALS)) == [n for n in names if n == "Easter"]
+        lines = answer_lines(question, MEALS)
+        assert not any(day in line for line in lines for day in ("Monday", "December", "Aug"))
+    for question, names in [
+        ("Posso tirar folga na Segunda-feira de Carnaval?", ["Carnaval"]),
+        ("Quais feriados caem em Dezembro e quem paga o dobro?", []),
+        ("O RH publica a lista de feriados em Janeiro ou em Fevereiro?", ["RH"]),
+    ]:
+        assert asked_names(question, HOLIDAYS_PT.text) == names
+        assert uncovered(question, hits(HOLIDAYS_PT)) == []
+    # a name that holds a calendar word is still a name, and a date still a labelled number
+    assert asked_names("Is Easter Monday a holiday in Paris?", MEALS.text) == [
+        "Easter Monday",
+        "Paris",
+    ]
+    assert asked_names("Is December 24 a day off in Dublin?", MEALS.text) == [
+        "December 24",
+        "Dublin",
+    ]
+    # abbreviations in capitals are codes or places, not CLDR's narrow weekday forms
+    assert asked_names("Do staff in MA get the Dublin allowance?", MEALS.text) == ["MA", "Dublin"]
+    assert asked_names("Can I start at 8 AM in the Paris office?", MEALS.text) == ["Paris"]

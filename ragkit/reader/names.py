@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ragkit.text.analyse import WORD
+from ragkit.text.calendar_words import is_calendar_name
 from ragkit.text.segment import CLOSING, QUESTION_MARKS, split_sentences
 
 # A capital after these starts a sentence or clause, not a name ("...to that, How long...");
@@ -113,7 +114,9 @@ def question_names(question: str, passages: str = "") -> list[str]:
     """The question's names, codes and years, as written, in order, without repeats: codes
     (words with a digit and a letter: "MR07", "FY25"), years ("2019"), runs of words
     capitalised past the start of a sentence or clause ("Singapore", "Bastille Day": a run is
-    one name), and a capitalised word with the number it labels ("Level 2", "Room 4"). Other
+    one name), and a capitalised word with the number it labels ("Level 2", "Room 4"). A run that is all
+    calendar words ("Monday", "December": `ragkit.text.calendar_words`, CLDR data) is no
+    name. Other
     numbers ("$30", "3,000") describe the asker's case, not something the documents must
     name; so does a number with a lower-case ending ("4th", "10am"); neither does a one-letter
     pronoun with a clitic ("I'm", "I'd").
@@ -174,5 +177,8 @@ def question_names(question: str, passages: str = "") -> list[str]:
         names = coded + runs
     else:
         names = coded
-    # "Dublin's setup allowance" asks about Dublin
-    return list(dict.fromkeys(_CLITIC.sub("", name) for _, name in sorted(names)))
+    # "Dublin's setup allowance" asks about Dublin; "Monday" or "December" alone is a
+    # calendar word capitalised by the language, not a name (a labelled date, "December
+    # 25", and a run with a name, "Easter Monday", stay)
+    found = (_CLITIC.sub("", name) for _, name in sorted(names))
+    return list(dict.fromkeys(n for n in found if not is_calendar_name(n)))
