@@ -114,9 +114,9 @@ def question_names(question: str, passages: str = "") -> list[str]:
     """The question's names, codes and years, as written, in order, without repeats: codes
     (words with a digit and a letter: "MR07", "FY25"), years ("2019"), runs of words
     capitalised past the start of a sentence or clause ("Singapore", "Bastille Day": a run is
-    one name), and a capitalised word with the number it labels ("Level 2", "Room 4"). A run that is all
-    calendar words ("Monday", "December": `ragkit.text.calendar_words`, CLDR data) is no
-    name. Other
+    one name), and a capitalised word with the number it labels ("Level 2", "Room 4"). A run
+    that is all calendar words ("Monday", "December": `ragkit.text.calendar_words`, CLDR
+    data) is no name. Other
     numbers ("$30", "3,000") describe the asker's case, not something the documents must
     name; so does a number with a lower-case ending ("4th", "10am"); neither does a one-letter
     pronoun with a clitic ("I'm", "I'd").
