@@ -12,7 +12,7 @@ from ragkit.index.embedding import HashingEmbedder
 from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.reader.candidates import passages_text
 from ragkit.reader.coverage import asked_names, not_about, siblings, uncovered
-from ragkit.reader.names import stated_names
+from ragkit.reader.names import question_parts, stated_names
 from ragkit.types import REFUSAL, Hit
 
 
@@ -373,3 +373,54 @@ def test_weekday_and_month_names_are_calendar_words_not_asked_names():
     # abbreviations in capitals are codes or places, not CLDR's narrow weekday forms
     assert asked_names("Do staff in MA get the Dublin allowance?", MEALS.text) == ["MA", "Dublin"]
     assert asked_names("Can I start at 8 AM in the Paris office?", MEALS.text) == ["Paris"]
+
+
+HOLIDAYS_DUBLIN = chunk(
+    "| Date | Holiday |\n|---|---|\n| 1 January | New Year's Day |\n"
+    "| 17 March | Saint Patrick's Day |\n| 25 December | Christmas Day |",
+    "people/holidays.md",
+    ("Public holidays", "Ireland (Dublin office)"),
+)
+
+
+def test_a_request_beside_the_question_asks_its_names_too():
+    # "List ..." asks (a request opens with its verb), it states no case of the asker: the
+    # office it names counts toward refusal like one in the question proper
+    for question, name in [
+        ("List the public holidays of the Singapore office. Are they paid?", "Singapore"),
+        ("Please give me the holidays of the Singapore office. Are they paid?", "Singapore"),
+        ("Liste os feriados do escritório de Singapura. São pagos?", "Singapura"),
+    ]:
+        assert question_parts(question) == (question, "")
+        assert asked_names(question, HOLIDAYS_DUBLIN.text) == [name]
+        assert stated_names(question, HOLIDAYS_DUBLIN.text) == []
+        assert uncovered(question, hits(HOLIDAYS_DUBLIN)) == [name]
+    # a statement of the asker's case opens with its subject or an auxiliary (function words
+    # in the Snowball stopword lists, any language): still stated, no reason to refuse
+    for question, name in [
+        ("I'm in the Singapore office. Are public holidays paid?", "Singapore"),
+        ("My team is in Singapore. Are public holidays paid?", "Singapore"),
+        ("A colleague from Singapore asked me. Are public holidays paid?", "Singapore"),
+        ("Estou no escritório de Singapura. Os feriados são pagos?", "Singapura"),
+        ("Sou do escritório de Singapura. Os feriados são pagos?", "Singapura"),
+    ]:
+        assert asked_names(question, HOLIDAYS_DUBLIN.text) == []
+        assert stated_names(question, HOLIDAYS_DUBLIN.text) == [name]
+    # without any question mark the question is all asking, as before
+    assert question_parts("I'm in Singapore. List the holidays.") == (
+        "I'm in Singapore. List the holidays.",
+        "",
+    )
+
+
+def test_a_request_for_an_office_no_passage_covers_is_refused_end_to_end():
+    # the shipped embedder, selector and threshold: before, "List ... Singapore office." read
+    # as the asker's case and the question was answered with Dublin's holidays and "The
+    # documents don't mention Singapore." (support 0.68 against the stored 0.46)
+    from ragkit.index.embedding import load_embedder
+
+    generator = ExtractiveGenerator(load_embedder())
+    question = "List the public holidays of the Singapore office. Are they paid?"
+    answer = generator.generate(question, hits(HOLIDAYS_DUBLIN, MEALS))
+    assert answer.abstained and answer.text == REFUSAL
+    assert answer.metadata["uncovered"] == ["Singapore"]

@@ -7,8 +7,9 @@ a capitalised word with the number it labels; no word lists."""
 from __future__ import annotations
 
 import re
+from functools import cache
 
-from ragkit.text.analyse import WORD
+from ragkit.text.analyse import WORD, languages, stopwords
 from ragkit.text.calendar_words import is_calendar_name
 from ragkit.text.segment import CLOSING, QUESTION_MARKS, split_sentences
 
@@ -70,13 +71,40 @@ def _capitals_are_rare(passages: str) -> bool:
     return counted >= MIN_PASSAGE_WORDS and capitalised <= MAX_PASSAGE_CAPITALS * counted
 
 
+@cache
+def _function_words() -> frozenset[str]:
+    """Every word of the Snowball stopword lists ragkit ships (pronouns, determiners,
+    auxiliaries and their forms: "i", "my", "the", "eu", "estou", "tengo"), any language."""
+    return frozenset().union(*(stopwords(language) for language in languages()))
+
+
+def is_request(sentence: str) -> bool:
+    """Whether a sentence without a question mark is a request ("List the public holidays of
+    the Singapore office.", "Liste os feriados de Singapura.") rather than a statement of the
+    asker's case ("I'm in Germany.", "A client sent me a gift card.", "Estou em Lisboa."):
+    a request opens with its verb, a statement with its subject or an auxiliary, which are
+    function words (the Snowball stopword lists). So: its first word (before an apostrophe,
+    "I'm" -> "i") is a function word in no language, and no number. A statement in a language
+    that drops its pronouns, opened by a verb the lists do not hold ("Moro na Alemanha."), reads
+    as a request (README, weaknesses)."""
+    words = WORD.findall(sentence)
+    if not words:
+        return False
+    first = re.split(r"['’]", words[0])[0].lower()
+    return not any(c.isdigit() for c in first) and first not in _function_words()
+
+
 def question_parts(question: str) -> tuple[str, str]:
     """(the sentences that ask, the sentences that state the asker's case): "I joined in
     2023. Does the new pay apply to me?" asks the second and states the first. By the
-    question mark, in any language; a question with no sentence ending in one, or with only
-    such sentences, is all asking."""
+    question mark, in any language, and a request beside the question asks too ("List the
+    public holidays of the Singapore office. Are they paid?": `is_request`); a question
+    with no sentence ending in one, or with only such sentences, is all asking."""
     pieces = [question[a:b] for a, b in split_sentences(question)]
-    asking = [p for p in pieces if p.rstrip(CLOSING).endswith(QUESTION_MARKS)]
+    marked = [p for p in pieces if p.rstrip(CLOSING).endswith(QUESTION_MARKS)]
+    if not marked:
+        return question, ""
+    asking = [p for p in pieces if p in marked or is_request(p)]
     if not asking or len(asking) == len(pieces):
         return question, ""
     return " ".join(asking), " ".join(p for p in pieces if p not in asking)
