@@ -344,7 +344,7 @@ def test_the_unit_the_dense_score_prefers_joins_a_contested_answer(runner_score,
         extractive.Scored(units[1], entitled.text, 0.5, 0.5, 0.0, 0.5, dense=0.71, score=0.0),
     ]
     ranked[1].score = runner_score
-    chosen, _ = ExtractiveGenerator(HashingEmbedder(dim=64))._choose(DEMO_Q, ranked, given)
+    chosen, _, _ = ExtractiveGenerator(HashingEmbedder(dim=64))._choose(DEMO_Q, ranked, given)
     assert chosen == (units if joins else units[:1])
 
 

@@ -550,7 +550,7 @@ def test_a_long_table_embeds_a_bounded_number_of_rows():
         return HashingEmbedder(dim=256).embed(texts)
 
     question = "When is the sync of team 23?"
-    chosen, _ = tables.best_rows(question, units[0], [units], hits(long_table), embed)
+    chosen = tables.best_rows(question, units[0], [units], hits(long_table), embed).rows
     assert "| 23 March | Sync of team 23 |" in [long_table.text[u.start : u.end] for u in chosen]
     assert embedded == [1 + tables.MAX_EMBEDDED_ROWS]
 

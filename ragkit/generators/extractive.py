@@ -70,6 +70,7 @@ from ragkit.reader.cross import load_cross
 from ragkit.reader.features import cheap_features, dense_features
 from ragkit.reader.names import asked_and_stated
 from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
+from ragkit.reader.tables import table_candidates
 from ragkit.text.analyse import analyser_for, lucene_idf, words
 from ragkit.text.language import question_language
 from ragkit.text.segment import Unit, segment
@@ -248,8 +249,8 @@ class ExtractiveGenerator:
             # Zebrafinch") would read as if the documents held it; metadata says which
             metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
             return Answer(REFUSAL, True, (), hits, metadata), [REFUSAL]
-        chosen, more = self._choose(question, ranked, hits)
-        pieces = self._pieces(chosen, hits, more)
+        chosen, more, more_at = self._choose(question, ranked, hits)
+        pieces = self._pieces(chosen, hits, more, more_at)
         if names_said:  # the fact first, then which part of the question it does not cover
             pieces.extend(
                 coverage_lines(
@@ -323,6 +324,8 @@ class ExtractiveGenerator:
         cheap, crosses = cheap_features(question, candidates, passages_text(hits))
         first = selector.cheap_scores(cheap, crosses)
         keep = np.argsort(-first, kind="stable")[: self.max_candidates]
+        added = table_candidates(question, units, candidates, first, keep.tolist(), hits)
+        keep = np.array([*keep, *added], dtype=int)
         # each kept unit under its chunk's title and headings: as the index embeds chunks,
         # and as the cross-encoder was trained
         if self.embed_context:
@@ -370,9 +373,9 @@ class ExtractiveGenerator:
 
     def _choose(
         self, question: str, ranked: list[Scored], hits: Sequence[Hit]
-    ) -> tuple[list[Unit], int]:
-        """The units of the answer in reading order, and how many list items were left out
-        (`ragkit.reader.compose.choose`)."""
+    ) -> tuple[list[Unit], int, list[int]]:
+        """The units of the answer in reading order, how many list items or rows were left
+        out, and where (`ragkit.reader.compose.choose`)."""
         return choose(
             question,
             ranked,
@@ -385,9 +388,11 @@ class ExtractiveGenerator:
         )
 
     @staticmethod
-    def _pieces(chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
+    def _pieces(
+        chosen: list[Unit], hits: Sequence[Hit], more: int = 0, more_at: Sequence[int] = ()
+    ) -> list[str]:
         """The answer's text, unit by unit (`ragkit.reader.compose.pieces`)."""
-        return pieces(chosen, hits, more)
+        return pieces(chosen, hits, more, more_at)
 
     @staticmethod
     def _citations(chosen: list[Unit], hits: Sequence[Hit]) -> tuple[Citation, ...]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ragkit.reader.candidates import top_passages, unit_text
+from ragkit.reader.candidates import passages_text, top_passages, unit_text
 from ragkit.reader.coverage import instead, join_names, not_about
 from ragkit.reader.faq import faq_question, faq_reply
 from ragkit.reader.lists import (
@@ -33,11 +33,12 @@ from ragkit.reader.lists import (
     section_asked,
     shorten,
 )
+from ragkit.reader.names import asked_names
 from ragkit.reader.plain import plain
-from ragkit.reader.tables import best_rows, same_table
+from ragkit.reader.tables import best_rows, related_table, same_table
 from ragkit.text.analyse import analyser_for, words
 from ragkit.text.segment import BULLET, Unit, ends_sentence, segment
-from ragkit.types import Citation, Hit
+from ragkit.types import Chunk, Citation, Hit
 
 # (question, a unit's text) -> whether the unit is an instruction the question did not ask
 # about (`ragkit.generators.planted.is_planted`): passed in, the reader never imports the
@@ -80,8 +81,10 @@ def choose(
     max_units: int,
     embed: Callable[[list[str]], np.ndarray],
     planted: Planted,
-) -> tuple[list[Unit], int]:
-    """The units of the answer in reading order, and how many list items were left out.
+) -> tuple[list[Unit], int, list[int]]:
+    """The units of the answer in reading order, how many list items or table rows were left
+    out, and the passages (hit indices) of the tables whose rows were left out (empty: the
+    last unit's passage holds them).
 
     `ranked`: the scored candidates, best first (non-empty). `trained`: False for the
     heuristic reader (the benchmark's baseline keeps its own choice). `max_passages`: top
@@ -90,12 +93,16 @@ def choose(
     `planted`: whether a unit's text is an instruction the question did not ask about (such a
     unit never joins an answer).
     """
+    # the names the question asks about ("Dublin", "Manchester"): tables whose header names
+    # them are read together (`tables.related_table`)
+    names = asked_names(question, passages_text(hits)) if trained else []
     best = ranked[0]
     section = section_asked(question, hits, top_passages(hits, max_passages)) if trained else None
     if section is not None:
-        return section_list(question, hits, section, ranked, planted)
+        return (*section_list(question, hits, section, ranked, planted), [])
     reply: list[Unit] = []
-    more_rows = 0  # matching table rows left out (`best_rows`)
+    left_rows: list[Unit] = []  # matching table rows left out (`best_rows`)
+    whole_table = False  # the rows are the whole table the question names by its columns
     passages = [  # the top passages' units, for answers drawn from several units
         joinable_units(question, hits, i, None, planted) for i in top_passages(hits, max_passages)
     ]
@@ -115,7 +122,9 @@ def choose(
         pass  # the FAQ's reply, as it stands
     elif trained and best.unit.kind == "row":
         # the rows of its table that match the question best, not the first ones
-        chosen, more_rows = best_rows(question, best.unit, passages, hits, embed)
+        chosen, left_rows, whole_table = best_rows(
+            question, best.unit, passages, hits, embed, names
+        )
     elif trained and continues_lead(text, units, position):
         # an item that continues its list's lead ("you receive:" / "full pay for ...,
         # then") is half a sentence: the lead and the whole list are the answer
@@ -135,7 +144,7 @@ def choose(
         chosen, items = _whole_list(text, units, position, best.unit)
     elif best.unit.kind == "sentence" and len(body.split()) < 6 and 0 <= position < len(units) - 1:
         chosen.append(units[position + 1])  # a fragment ("Band L4") reads with what follows
-    more = more_rows
+    more = len(left_rows)
     if items:
         more = shorten_items(question, items, ranked, hits)
         chosen.extend(u for u in items if u not in chosen)
@@ -149,13 +158,18 @@ def choose(
     closest = max(ranked, key=lambda s: s.dense) if trained else None
     # the best rows of a table are one unit of the answer: a sentence may still join them
     limit = max_units + (len(chosen) - 1 if best.unit.kind == "row" else 0)
-    for other in [] if items else ranked[1:]:  # a list answer is the list alone
+    # a list answer is the list alone, and so is a whole table
+    for other in [] if items or whole_table else ranked[1:]:
         if len(chosen) >= limit:
             break
         if trained and faq_question(other.unit, hits):
             continue  # a question restates, it never answers
-        if trained and best.unit.kind == "row" and same_table(other.unit, best.unit, hits):
-            continue  # its table's best rows are chosen above
+        if (
+            trained
+            and best.unit.kind == "row"
+            and related_table(other.unit, best.unit, hits, names)
+        ):
+            continue  # its tables' best rows are chosen above
         close = other.score >= SECOND_UNIT_RATIO * best.score
         contested = other is closest and other.score >= CONTESTED_RATIO * best.score
         # a rule and its exception: the runner-up holds a word of the question the best
@@ -169,6 +183,15 @@ def choose(
         if other.unit not in chosen and quote not in seen:
             seen.add(quote)
             chosen.append(other.unit)
+            if trained and other.unit.kind == "row" and not items:
+                # a row that joins brings the rows of its tables that match as well (every
+                # "December" row of each office's holiday table), as one unit of the answer
+                rows, left, _ = best_rows(question, other.unit, passages, hits, embed, names)
+                rows = [u for u in rows if u not in chosen and u != other.unit]
+                chosen.extend(rows)
+                limit += len(rows)
+                left_rows.extend(u for u in left if u not in chosen and u not in left_rows)
+                more = len(left_rows)
     if trained and best.unit.kind == "item" and not items and position >= 0:
         # the paragraph that introduces the best item's list joined it (it holds words of
         # the question the item lacks): the list is the answer, as when the paragraph
@@ -182,7 +205,9 @@ def choose(
             chosen.extend(u for u in items if u not in chosen)
     # reading order inside a passage; passages in the order of their best unit
     first_seen = {u.hit: n for n, u in reversed(list(enumerate(chosen)))}
-    return sorted(chosen, key=lambda u: (first_seen[u.hit], u.start)), more
+    ordered = sorted(chosen, key=lambda u: (first_seen[u.hit], u.start))
+    more_at = list(dict.fromkeys(u.hit for u in left_rows)) if left_rows and not items else []
+    return ordered, more, more_at
 
 
 def joinable_units(
@@ -239,12 +264,16 @@ def terms_lacking(question: str, best: Scored, hits: Sequence[Hit]) -> set[str]:
     return set(asked) - unit_terms(best, hits)
 
 
-def pieces(chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
+def pieces(
+    chosen: list[Unit], hits: Sequence[Hit], more: int = 0, more_at: Sequence[int] = ()
+) -> list[str]:
     """The answer's text, unit by unit: sentences of one passage run on (a new line after
     a source line that ends unfinished, and before a note line: an unfinished line of its
     own, "US staff: expect it on your next payslip"), list items and table rows one per
     line (items as "- item" when there are several), a row under its table's header line
-    (never the `|---|` line), Markdown emphasis removed."""
+    (never the `|---|` line; each table's rows under their own), Markdown emphasis removed;
+    `more` items or rows left out are said last, "+N more in SOURCE, SECTION", where
+    `more_at` (hit indices) or else the last unit's passage holds them."""
     pieces: list[str] = []
     previous: Unit | None = None
     n_items = sum(u.kind == "item" for u in chosen)
@@ -253,7 +282,7 @@ def pieces(chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
         body = re.sub(r"[ \t]*\n[ \t]*(?=\S)", _rejoin(unit), body)
         if unit.kind == "item" and n_items > 1:
             body = f"- {body}"
-        shown_header = previous is not None and previous.header == unit.header
+        shown_header = previous is not None and same_table(unit, previous, hits)
         if unit.header and not shown_header:
             body = f"{unit.header.splitlines()[0]}\n{body}"
         if previous is None:
@@ -275,12 +304,16 @@ def pieces(chosen: list[Unit], hits: Sequence[Hit], more: int = 0) -> list[str]:
         if index + 1 == len(chosen) or chosen[index + 1].hit != unit.hit:
             pieces[index] = with_marker(pieces[index], unit.hit + 1)
     if more and chosen:
-        last = hits[chosen[-1].hit].chunk
-        where = f"{last.source}" + (f", page {last.page}" if last.page else "")
-        where += f", {last.section}" if last.section else ""
+        where = "; ".join(_place(hits[i].chunk) for i in (more_at or [chosen[-1].hit]))
         rows = (" row" if more == 1 else " rows") if chosen[-1].kind == "row" else ""
         pieces.append(f"\n+{more} more{rows} in {where}")
     return pieces
+
+
+def _place(chunk: Chunk) -> str:
+    """Where a passage is: "SOURCE, page N, SECTION"."""
+    where = f"{chunk.source}" + (f", page {chunk.page}" if chunk.page else "")
+    return where + (f", {chunk.section}" if chunk.section else "")
 
 
 def citations(chosen: list[Unit], hits: Sequence[Hit]) -> tuple[Citation, ...]:

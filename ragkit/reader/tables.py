@@ -23,57 +23,120 @@ in a table of more than MAX_EMBEDDED_ROWS rows can be missed (a known limit).
 
 One table can be cut across chunks ("Mid year dates" rows 1-6 in one chunk, rows 7-8 in
 the next): rows under the same header in another top passage of the same document and the
-same section count as the same table.
+same section count as the same table. Other tables are read with it (`related_table`): one
+under the same header in another passage (each office's holiday table), and one whose
+header names the asked names its header names ("Expense | Dublin (EUR) | Manchester (GBP)"
+beside "Allowance | Dublin (EUR) | Manchester (GBP)": the asked thing is in the rows). A
+question whose words are in the header only asks for the whole table (`header_asked`).
+
+Stage 1 of the selector ranks a table's rows low (a row is short; its place in a long
+table counts against it), so a table the question is about can be cut before the rows are
+ever read: `table_candidates` adds the best row of up to MAX_TABLE_CANDIDATES such tables
+to the embedded candidates ("Manchester | 140 GBP", fifth in stage 1 over a hotel section
+of four sentences, for "What is the hotel limit per night in Manchester?").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from ragkit.reader.features import holds, numbers, ranges, tokens
+from ragkit.reader.candidates import passages_text
+from ragkit.reader.coverage import mentioned
+from ragkit.reader.features import Candidate, holds, numbers, ranges, tokens
+from ragkit.reader.lists import SHOWN_ITEMS
+from ragkit.reader.names import asked_names
 from ragkit.text.analyse import analyser_for, lucene_idf, words
 from ragkit.text.segment import Unit
-from ragkit.types import Hit
+from ragkit.types import Chunk, Hit
 
 MAX_ROWS = 3  # rows of one table in an answer, at most (more matching: '+N more rows')
 ROW_RATIO = 0.9  # a row joins the best one when it scores at least this share of it
 MAX_SCORED_ROWS = 40  # rows of one table read per answer, nearest the best row
+MAX_TABLES = 3  # tables whose rows are scored together (the best row's and related ones)
 # rows embedded per answer: the best one and those with the largest lexical scores. Embedding
 # is the reader's expensive step (one row costs about as much as the question: 8 rows double
 # the selector's own embedding of question, 3 candidates and passages)
 MAX_EMBEDDED_ROWS = 8
+MAX_OTHER_EMBEDDED_ROWS = 3  # ... and rows of the related tables (`related_table`)
 W_LEXICAL, W_DENSE = 0.5, 0.5
 
 
-def table_rows(best: Unit, passages: Sequence[Sequence[Unit]], hits: Sequence[Hit]) -> list[Unit]:
-    """The rows of `best`'s table among `passages` (units of the top passages), in document
-    order, without repeats: rows under the same header in `best`'s passage, and in any other
-    passage of the same document and heading path (a table cut across chunks)."""
+def _table_key(unit: Unit, hits: Sequence[Hit]) -> tuple[str, ...]:
+    """What tells one table from another: its header and, for a headed table, its document
+    and heading path (a table cut across chunks is one table), else its passage."""
+    chunk = hits[unit.hit].chunk
+    if unit.header:
+        return (unit.header, chunk.source, *chunk.headings)
+    return ("", str(unit.hit))
+
+
+def _header_names(unit: Unit, names: Sequence[str]) -> set[str]:
+    return set(mentioned(names, [unit.header.splitlines()[0]])) if unit.header else set()
+
+
+def related_table(unit: Unit, best: Unit, hits: Sequence[Hit], names: Sequence[str]) -> bool:
+    """Whether `unit` is a row of a table answered together with `best`'s: the same table
+    (`same_table`), a table under the same header in another top passage (one holiday table
+    per office), or one whose header names the asked names `best`'s header names (columns
+    "Dublin (EUR) | Manchester (GBP)" of two tables: the asked thing is in the rows)."""
+    if unit.kind != "row" or best.kind != "row" or not unit.header:
+        return same_table(unit, best, hits)
+    if same_table(unit, best, hits) or unit.header == best.header:
+        return True
+    shared = _header_names(best, names)
+    return bool(shared) and shared <= _header_names(unit, names)
+
+
+def table_rows(
+    best: Unit,
+    passages: Sequence[Sequence[Unit]],
+    hits: Sequence[Hit],
+    names: Sequence[str] = (),
+) -> list[Unit]:
+    """The rows of `best`'s table among `passages` (units of the top passages), and of the
+    related tables of other passages (`related_table`, MAX_TABLES in all), without repeats:
+    `best`'s table first (MAX_SCORED_ROWS rows around `best`), then each other table in the
+    order of the passages, rows in document order. A table is its rows under the same header
+    in one passage, or in any passage of the same document and heading path (a table cut
+    across chunks)."""
     assert best.kind == "row"
-    rows: dict[str, tuple[int, int, Unit]] = {}
+    tables: dict[tuple[str, ...], dict[str, tuple[int, int, Unit]]] = {}
+    best_key = _table_key(best, hits)
+    tables[best_key] = {}
     for units in passages:
         for unit in units:
-            if not same_table(unit, best, hits):
+            if not related_table(unit, best, hits, names):
                 continue
+            key = best_key if same_table(unit, best, hits) else _table_key(unit, hits)
+            if key not in tables and len(tables) >= MAX_TABLES:
+                continue
+            rows = tables.setdefault(key, {})
             other = hits[unit.hit].chunk
             body = " ".join(words(other.text[unit.start : unit.end]))
             if unit == best:
                 rows[body] = (other.start + unit.start, 0, unit)
             else:
                 rows.setdefault(body, (other.start + unit.start, 1, unit))
-    ordered = [unit for _, _, unit in sorted(rows.values(), key=lambda r: r[:2])]
-    at = ordered.index(best) if best in ordered else 0
-    first = max(0, min(at - MAX_SCORED_ROWS // 2, len(ordered) - MAX_SCORED_ROWS))
-    return ordered[first : first + MAX_SCORED_ROWS]
+    found: list[Unit] = []
+    for key, rows in tables.items():
+        ordered = [unit for _, _, unit in sorted(rows.values(), key=lambda r: r[:2])]
+        at = ordered.index(best) if best in ordered else 0
+        first = max(0, min(at - MAX_SCORED_ROWS // 2, len(ordered) - MAX_SCORED_ROWS))
+        found.extend(ordered[first : first + MAX_SCORED_ROWS] if key == best_key else ordered)
+    return [u for n, u in enumerate(found) if u not in found[:n]]
 
 
-def lexical_row_scores(question: str, bodies: Sequence[str], language: str | None) -> np.ndarray:
-    """(n_rows,) the IDF-weighted share of the question's content terms each row body holds
-    (IDF over these rows; a number is held by a range around it, or written otherwise)."""
+def lexical_row_scores(
+    question: str, bodies: Sequence[str], language: str | None, ignore: frozenset[str] = frozenset()
+) -> np.ndarray:
+    """(n_rows,) the IDF-weighted share of the question's content terms (but `ignore`) each
+    row body holds (IDF over these rows; a number is held by a range around it, or written
+    otherwise)."""
     analyser = analyser_for(language)
-    asked = list(dict.fromkeys(analyser.content_terms(question)))
+    asked = [t for t in dict.fromkeys(analyser.content_terms(question)) if t not in ignore]
     held = [set(analyser.terms(body)) for body in bodies]
     for body, terms in zip(bodies, held, strict=True):
         # a number of the question held in a range or written otherwise ("4500" in "2,000 to
@@ -85,47 +148,158 @@ def lexical_row_scores(question: str, bodies: Sequence[str], language: str | Non
     return np.array([sum(idf[t] for t in asked if t in h) / total for h in held])
 
 
+def header_terms(question: str, best: Unit, hits: Sequence[Hit]) -> frozenset[str]:
+    """The question's content terms that `best`'s table header (its columns) holds."""
+    if not best.header:
+        return frozenset()
+    analyser = analyser_for(hits[best.hit].chunk.language)
+    asked = set(analyser.content_terms(question))
+    return frozenset(asked & set(analyser.terms(best.header.splitlines()[0])))
+
+
+def continued(chunk: Chunk) -> bool:
+    """Whether the chunk continues a table from an earlier chunk: the chunker repeats the
+    header above the rows it carries on (`ingest.chunking`), so the text is longer than the
+    document span it stands for. Such a table's first rows are not in this chunk."""
+    return len(chunk.text) > chunk.end - chunk.start
+
+
+def header_asked(question: str, best: Unit, hits: Sequence[Hit]) -> bool:
+    """Whether the question's words are in `best`'s table header (its columns); when its
+    rows hold no other word of the question (`best_rows`), the question asks for the
+    table: "What are the notice periods by length of service?" over
+    "| Situation | Notice period |" asks for the table, not one of its rows. Never for a
+    row of a chunk that `continued` a table: its first rows are elsewhere, and a whole table
+    that is not whole would mislead."""
+    return bool(header_terms(question, best, hits)) and not continued(hits[best.hit].chunk)
+
+
+class Rows(NamedTuple):
+    """The rows that answer (`best_rows`), those left out, and whether they are the whole
+    table the question's words name (`header_asked`): such an answer stands alone."""
+
+    rows: list[Unit]
+    left_out: list[Unit]
+    whole: bool = False
+
+
 def best_rows(
     question: str,
     best: Unit,
     passages: Sequence[Sequence[Unit]],
     hits: Sequence[Hit],
     embed: Callable[[list[str]], np.ndarray],
-) -> tuple[list[Unit], int]:
-    """The rows of `best`'s table (`table_rows`) that answer the question best, in table
-    order, and how many more rows match as well but are left out (never a silent cut: the
-    answer says "+N more rows"). Of `best` and the MAX_EMBEDDED_ROWS - 1 other rows with the
-    largest lexical scores (`lexical_row_scores`), the row with the best W_LEXICAL x lexical
-    + W_DENSE x cosine matches, and so do the rows within ROW_RATIO of it and the rows of
-    the table that hold the question's terms as fully as it does (a lexical share as large,
-    above 0, where not every row has it: every "December" row for "Which holidays are in
-    December?"); the MAX_ROWS that score best are kept. `embed` maps texts to unit-length
-    vectors, (n, dim)."""
-    rows = table_rows(best, passages, hits)
+    names: Sequence[str] = (),
+) -> Rows:
+    """The rows of `best`'s table and its related tables (`table_rows`) that answer the
+    question best, each table's in table order (`best`'s table first), and the rows that
+    match as well but are left out (never a silent cut: the answer says "+N more rows").
+
+    - Of `best` and the MAX_EMBEDDED_ROWS - 1 other rows of its table with the largest
+      lexical scores (`lexical_row_scores`, IDF over the rows of all these tables), the row
+      with the best W_LEXICAL x lexical + W_DENSE x cosine matches, and so do the rows within
+      ROW_RATIO of it and the rows that hold the question's terms as fully as it does (a
+      lexical share as large, above 0, where not every row of its table has it: every
+      "December" row for "Which holidays are in December?").
+    - A related table (MAX_OTHER_EMBEDDED_ROWS of their rows embedded, those with the
+      largest lexical scores) joins when its best row scores within ROW_RATIO of that row
+      and holds the question's terms as fully (above 0); its rows match by the same rules
+      against its best row: each office's "December" rows. A table related by the asked
+      names in its header leads instead when its best row scores best ("Daily meal cap"
+      under "Expense | Dublin | Manchester" for "What is the meal allowance for Dublin and
+      Manchester?", not the allowance rows of another table under the two cities).
+    - When the question's words are in the header (`header_asked`) and no row (of `best`'s
+      table or a related one) holds another of them (rows may repeat the header's: "1 to 4
+      years" under "Years employed"), every row of the table matches: the whole table
+      answers.
+
+    At most MAX_ROWS rows of each table and SHOWN_ITEMS in all are kept, the best-scored
+    first. `embed` maps texts to unit-length vectors, (n, dim)."""
+    rows = table_rows(best, passages, hits, names)
     if len(rows) < 2:
-        return [best], 0
+        return Rows([best], [])
     bodies = [hits[u.hit].chunk.text[u.start : u.end] for u in rows]
     all_lexical = lexical_row_scores(question, bodies, hits[best.hit].chunk.language)
-    lexical_order = [int(i) for i in np.argsort(-all_lexical, kind="stable") if rows[i] != best]
-    read = sorted([rows.index(best), *lexical_order[: MAX_EMBEDDED_ROWS - 1]])
+    own_table = [i for i, u in enumerate(rows) if same_table(u, best, hits)]
+    in_header = header_terms(question, best, hits)
+    language = hits[best.hit].chunk.language
+    opening = rows[own_table[0]]  # the table's first row in view: its beginning?
+    if (
+        header_asked(question, opening, hits)
+        and not lexical_row_scores(question, bodies, language, in_header).any()
+    ):
+        shown, rest = own_table[:SHOWN_ITEMS], own_table[SHOWN_ITEMS:]
+        return Rows([rows[i] for i in shown], [rows[i] for i in rest], True)
+    own = set(own_table)
+    lexical_order = [int(i) for i in np.argsort(-all_lexical, kind="stable")]
+    own_order = [i for i in lexical_order if i in own and rows[i] != best]
+    # another table's rows join only with a word of the question (never by meaning alone)
+    other_order = [i for i in lexical_order if i not in own and all_lexical[i] > 0]
+    read = sorted(
+        [
+            rows.index(best),
+            *own_order[: MAX_EMBEDDED_ROWS - 1],
+            *other_order[:MAX_OTHER_EMBEDDED_ROWS],
+        ]
+    )
     vectors = embed([question, *(bodies[i] for i in read)])  # (1 + n_read, dim)
     scores = W_LEXICAL * all_lexical[read] + W_DENSE * (vectors[1:] @ vectors[0])
     order = [read[int(i)] for i in np.argsort(-scores, kind="stable")]
     score_of = dict(zip(read, scores.tolist(), strict=True))
-    top = score_of[order[0]]
-    share = float(all_lexical[order[0]])
-    matching = {i for i in read if top > 0 and score_of[i] >= ROW_RATIO * top}
-    tied = {i for i in range(len(rows)) if all_lexical[i] >= share}
-    if share > 0 and len(tied) < len(rows):
-        # rows holding the question's terms as fully as the best one does, when those terms
-        # tell rows apart (a term every row holds, "probation" in a table of notice periods
-        # by probation, ties them all and tells nothing)
-        matching |= tied
-    matching.add(order[0])
+    # the best row sets the bar, for its table and the related ones: the best of `best`'s
+    # table and of the tables related by the asked names in their headers (they differ in
+    # what their rows hold: the row that holds the asked thing leads), never of a table
+    # under the same header in another passage (parallel rows, told apart by the headings
+    # the selector read: `best`'s table leads)
+    first = next(i for i in order if i in own or rows[i].header != best.header)
+    top, share = score_of[first], float(all_lexical[first])
+    matching: set[int] = set()
+    for table in _tables(rows, best, hits):
+        lead = next((i for i in order if i in table), None)
+        if lead is None:
+            continue
+        if lead != first and not (
+            score_of[lead] >= ROW_RATIO * top and all_lexical[lead] >= share > 0
+        ):
+            continue  # a related table joins with a row as close and as full as the best
+        bar, full = score_of[lead], float(all_lexical[lead])
+        matching |= {i for i in read if i in table and bar > 0 and score_of[i] >= ROW_RATIO * bar}
+        tied = {i for i in table if all_lexical[i] >= full}
+        if full > 0 and len(tied) < len(table):
+            # rows holding the question's terms as fully as the table's best one does, when
+            # those terms tell rows apart (a term every row holds, "probation" in a table of
+            # notice periods by probation, ties them all and tells nothing)
+            matching |= tied
+        matching.add(lead)
     # the best-scored first; rows not embedded (lexical ties only) after them, in table order
     ranked = [i for i in order if i in matching] + sorted(matching - set(read))
-    keep = ranked[:MAX_ROWS]
-    return [rows[i] for i in sorted(keep)], len(ranked) - len(keep)
+    keep: list[int] = []
+    per_table: dict[tuple[str, ...], int] = {}
+    for i in ranked:
+        key = _key(rows, i, best, hits)
+        if per_table.get(key, 0) < MAX_ROWS and len(keep) < SHOWN_ITEMS:
+            per_table[key] = per_table.get(key, 0) + 1
+            keep.append(i)
+    # `best`'s table first, then the others in the order of their best row; rows of a table
+    # in table order
+    first_of: dict[tuple[str, ...], int] = {_key(rows, first, best, hits): -1}
+    for n, i in enumerate(keep):
+        first_of.setdefault(_key(rows, i, best, hits), n)
+    keep.sort(key=lambda i: (first_of[_key(rows, i, best, hits)], i))
+    return Rows([rows[i] for i in keep], [rows[i] for i in ranked if i not in keep])
+
+
+def _tables(rows: Sequence[Unit], best: Unit, hits: Sequence[Hit]) -> list[set[int]]:
+    """The indices of `rows` table by table (`_key`)."""
+    tables: dict[tuple[str, ...], set[int]] = {}
+    for i in range(len(rows)):
+        tables.setdefault(_key(rows, i, best, hits), set()).add(i)
+    return list(tables.values())
+
+
+def _key(rows: Sequence[Unit], i: int, best: Unit, hits: Sequence[Hit]) -> tuple[str, ...]:
+    """The table of `rows[i]`: `best`'s for a row of its table (cut across chunks or not)."""
+    return _table_key(best if same_table(rows[i], best, hits) else rows[i], hits)
 
 
 def same_table(unit: Unit, of: Unit, hits: Sequence[Hit]) -> bool:
@@ -137,3 +311,43 @@ def same_table(unit: Unit, of: Unit, hits: Sequence[Hit]) -> bool:
     # header-less rows of two chunks are no evidence of one table
     a, b = hits[unit.hit].chunk, hits[of.hit].chunk
     return bool(of.header) and (a.source, a.headings) == (b.source, b.headings)
+
+
+MAX_TABLE_CANDIDATES = 2  # rows added to the selector's embedded candidates, at most
+
+
+def table_candidates(
+    question: str,
+    units: Sequence[Unit],
+    candidates: Sequence[Candidate],
+    first: np.ndarray,
+    keep: Sequence[int],
+    hits: Sequence[Hit],
+) -> list[int]:
+    """Indices of rows to score with the selector's kept candidates (`keep`, cut by the
+    stage-1 scores `first`) although stage 1 cut them: of each table no kept unit belongs
+    to, the best row by stage 1 whose own cells name an asked name
+    (`ragkit.reader.names.asked_names`: "Manchester | 140 GBP" for "...per night in
+    Manchester?"), else whose header holds a word of the question ("| Situation | Notice
+    period |" for "What are the notice periods...?"); MAX_TABLE_CANDIDATES at most, the
+    rows naming asked names first. A table's rows weigh little in stage 1 (a row is short
+    and its place in a long table counts against it), so without this a table the
+    question is about is never read."""
+    rows = [int(i) for i in np.argsort(-first, kind="stable") if units[i].kind == "row"]
+    if not rows:
+        return []
+    names = asked_names(question, passages_text(hits))
+    kept_tables = {_table_key(units[i], hits) for i in keep if units[i].kind == "row"}
+    named: dict[tuple[str, ...], int] = {}
+    headed: dict[tuple[str, ...], int] = {}
+    for i in rows:
+        key = _table_key(units[i], hits)
+        if key in kept_tables:
+            continue
+        own = hits[units[i].hit].chunk.text[units[i].start : units[i].end]
+        if names and key not in named and mentioned(names, [own]):
+            named[key] = i
+        if key not in headed and units[i].header and header_asked(question, units[i], hits):
+            headed[key] = i
+    chosen = list(named.values()) + [i for k, i in headed.items() if k not in named]
+    return chosen[:MAX_TABLE_CANDIDATES]
