@@ -51,9 +51,19 @@ MAX_FALSE_REFUSAL of the answerable handbook validation questions, scored end to
 the final stages. Embeddings are cached in .cache/reader/ (by text), so a rerun without
 the cross-encoder takes a few minutes; training the cross-encoder (scripts/train_cross.py,
 one torch thread, seeded) adds about 30 minutes on a shared 2-core machine under load, and
-scoring with it 2-3 minutes. The shipped selector.json keeps its ranking stages:
-`--support-cross --reuse-cross --stages-from ragkit/reader/selector.json --max-false-refusal
-0.08 --out ragkit/reader/selector.json`; selector-cross.json: `--support-cross --reuse-cross`.
+scoring with it 2-3 minutes. selector-cross.json: `--support-cross --reuse-cross`.
+
+Answer-type evidence (`--answer-type`, `ragkit.reader.answertype`): P(the answer holds a
+number), a logistic model over hashed question words fitted on the answerable training
+questions (label: a gold string holds a number, digits or words read by text2num; out of
+fold inside the answerability folds), read by the answerability model with "the chosen unit
+holds no number". Its two weights are fitted on the HR-style training questions with the
+base answerability model's logit as offset (`with_answer_type`). The shipped selector.json
+keeps its ranking stages and base answerability model (version 7's: refitting them lowered
+validation gold / support AUC) and adds these, about 30 s:
+`--stages-from ragkit/reader/selector.json --keep-answerability --answer-type
+--max-false-refusal 0.06` (the cap that gave the shipped selector its validation false
+refusal, 6 of 108). `--features-out` writes the answerability features for measurement.
 """
 
 from __future__ import annotations
@@ -93,7 +103,7 @@ from ragkit.reader.features import (  # noqa: E402
 )
 from ragkit.types import Hit  # noqa: E402
 
-SCRIPT_VERSION = "9"
+SCRIPT_VERSION = "10"
 CACHE = REPO / ".cache" / "reader"
 SQUAD_QUESTIONS = 1500
 XQUAD_QUESTIONS = 300
@@ -468,6 +478,7 @@ class Rows:
     crosses: list[list[int]]
     labels: np.ndarray
     texts: list[str]
+    units: list[str]  # each unit's own text (`Candidate.text`), as the generator's `Scored.text`
     hit_of: np.ndarray  # (n_units,) index into the example's hits of each unit's passage
 
 
@@ -486,6 +497,7 @@ def example_rows(e: Example) -> Rows:
         crosses,
         np.asarray(labels, dtype=bool),
         [f"{c.context}\n{c.text}" for c in candidates],
+        [c.text for c in candidates],
         np.asarray([u.hit for u in units], dtype=np.int64),
     )
 
@@ -580,6 +592,8 @@ def stage2_rows(
     return np.vstack(xs), cs, np.concatenate(ys), owner, np.concatenate(hit_of)
 
 
+# inverse L2 strength of the answer-type models (`fit_answer_type`)
+ANSWER_TYPE_C = 1.0
 MAX_FALSE_REFUSAL = 0.10  # the product's bar for refusing answerable questions
 # HashingEmbedder is a weightless stand-in for tests and dry runs whose cosines carry little
 # signal: its threshold leans further towards answering, so a test about layout or access
@@ -610,10 +624,17 @@ def choose_threshold(answerable: Sequence[float], *unanswerable: Sequence[float]
 
 
 def question_features(
-    probabilities: Sequence[float], best_dense: float, best_hit: int, e: Example, embed: Any
+    probabilities: Sequence[float],
+    best_dense: float,
+    best_hit: int,
+    e: Example,
+    embed: Any,
+    unit: str = "",
+    answer_type: Any = None,
 ) -> list[float]:
     """Answerability features of an example (`probabilities`: its stage-2 candidates', best
-    first; `best_hit`: the best unit's passage); `embed(texts)` gives unit vectors."""
+    first; `best_hit`: the best unit's passage; `unit`: the best unit's text, read by an
+    `answer_type` model); `embed(texts)` gives unit vectors."""
     from ragkit.reader.candidates import passage_cosine, passage_texts_to_embed
     from ragkit.reader.selector import answerability_features
 
@@ -621,7 +642,9 @@ def question_features(
     vectors = embed([e.question, *(t for _, t in missing)])
     computed = {i: float(v @ vectors[0]) for (i, _), v in zip(missing, vectors[1:], strict=True)}
     passage = passage_cosine(e.hits, MAX_PASSAGES, computed)
-    return answerability_features(probabilities, best_dense, passage, e.question, e.hits, best_hit)
+    return answerability_features(
+        probabilities, best_dense, passage, e.question, e.hits, best_hit, None, unit, answer_type
+    )
 
 
 def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
@@ -638,6 +661,86 @@ def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[
         "scale": [round(float(v), 6) for v in scale],
         "bias": round(float(model.intercept_[0]), 6),
     }
+
+
+def fit_answer_type(examples: Sequence[Example], weight: np.ndarray) -> dict[str, Any]:
+    """`ragkit.reader.answertype.AnswerType` as JSON: a logistic model over hashed question
+    words of whether the gold answer holds a number (`answertype.gold_has_number`), fitted
+    on the answerable `examples` with gold strings (`weight`: one per example; L2 at
+    C=ANSWER_TYPE_C)."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    from ragkit.reader.answertype import N_FEATURES, gold_has_number, question_buckets
+
+    kept = [n for n, e in enumerate(examples) if e.answerable and e.golds]
+    active = [question_buckets(examples[n].question) for n in kept]
+    x = sparse.csr_matrix(
+        (
+            np.ones(sum(len(a) for a in active)),
+            ([i for i, a in enumerate(active) for _ in a], [j for a in active for j in a]),
+        ),
+        shape=(len(kept), N_FEATURES),
+    )
+    labels = np.array(
+        [gold_has_number(examples[n].golds, examples[n].lang) for n in kept], dtype=bool
+    )
+    model = LogisticRegression(C=ANSWER_TYPE_C, max_iter=2000, solver="lbfgs")
+    model.fit(x, labels, sample_weight=weight[kept])
+    return {
+        "bias": round(float(model.intercept_[0]), 6),
+        "weights": [
+            [int(j), round(float(w), 5)] for j, w in enumerate(model.coef_[0]) if abs(w) > 1e-4
+        ],
+        "positives": int(labels.sum()),
+        "questions": len(kept),
+    }
+
+
+def with_answer_type(
+    base: dict[str, Any], x: np.ndarray, y: np.ndarray, answer_type: dict[str, Any]
+) -> dict[str, Any]:
+    """`base` (an answerability model over ANSWERABILITY_NAMES, as JSON) extended with
+    weights for the ANSWER_TYPE_NAMES columns of `x` (after the base's): a logistic
+    regression with the base's logit as offset, L2 at C=ANSWER_TYPE_C on the new weights,
+    the bias refitted (L-BFGS, deterministic)."""
+    from scipy.optimize import minimize
+
+    width = len(base["weights"])
+    mean, scale = np.asarray(base["mean"]), np.asarray(base["scale"])
+    z0 = ((x[:, :width] - mean) / scale) @ np.asarray(base["weights"]) + base["bias"]
+    f, target = x[:, width:], y.astype(np.float64)
+
+    def loss(p: np.ndarray) -> tuple[float, np.ndarray]:
+        z = z0 + f @ p[:-1] + p[-1]
+        g = 1.0 / (1.0 + np.exp(-z)) - target
+        value = float((np.logaddexp(0.0, z) - target * z).sum())
+        value += 0.5 / ANSWER_TYPE_C * float(p[:-1] @ p[:-1])
+        return value, np.append(f.T @ g + p[:-1] / ANSWER_TYPE_C, g.sum())
+
+    p = minimize(loss, np.zeros(f.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    return {
+        "weights": [*base["weights"], *(round(float(w), 6) for w in p[:-1])],
+        "mean": [*base["mean"], *([0.0] * f.shape[1])],
+        "scale": [*base["scale"], *([1.0] * f.shape[1])],
+        "bias": round(float(base["bias"] + p[-1]), 6),
+        "answer_type": answer_type,
+        "base": base,  # what --keep-answerability refits the answer-type weights on
+    }
+
+
+def answer_type_model(data: dict[str, Any]) -> Any:
+    from ragkit.reader.answertype import AnswerType
+
+    return AnswerType.from_json(data)
+
+
+def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(a random positive scores above a random negative), ties counting half."""
+    if not len(positive) or not len(negative):
+        return float("nan")
+    diff = np.asarray(positive)[:, None] - np.asarray(negative)[None, :]
+    return float((diff > 0).mean() + 0.5 * (diff == 0).mean())
 
 
 def dense_block(
@@ -659,7 +762,12 @@ def dense_block(
 
 
 def end_to_end_features(
-    examples: Sequence[Example], stage1: Any, stage2: Any, embed: Any, scorer: Any
+    examples: Sequence[Example],
+    stage1: Any,
+    stage2: Any,
+    embed: Any,
+    scorer: Any,
+    answer_type: Any = None,
 ) -> np.ndarray:
     """(n, len(ANSWERABILITY_NAMES)) question features of `examples` as the generator computes
     them with these stages: stage 1 keeps MAX_CANDIDATES units, `scorer` (the cross-encoder)
@@ -669,7 +777,7 @@ def end_to_end_features(
     for e in examples:
         r = example_rows(e)
         if not len(r.labels):
-            rows_q.append(question_features([], 0.0, 0, e, embed))
+            rows_q.append(question_features([], 0.0, 0, e, embed, "", answer_type))
             continue
         keep = stage1_keep(r, stage1)
         block, best = dense_block(e, r, keep, embed, scorer)
@@ -680,7 +788,8 @@ def end_to_end_features(
         best_hit = int(r.hit_of[keep[order[0]]])
         if SUPPORT_CROSS:
             best = float(scorer.logits(e.question, [r.texts[keep[order[0]]]])[0])
-        rows_q.append(question_features(probabilities, best, best_hit, e, embed))
+        unit = r.units[keep[order[0]]]
+        rows_q.append(question_features(probabilities, best, best_hit, e, embed, unit, answer_type))
     return np.array(rows_q)
 
 
@@ -694,7 +803,9 @@ def hash_embedder_threshold(
 
     embedder = HashingEmbedder(dim=2048)
     stage2 = LogisticStage.from_json(stage2_json, N_CHEAP + len(DENSE))
-    features = end_to_end_features(hr, stage1, stage2, embedder.embed, scorer)
+    features = end_to_end_features(
+        hr, stage1, stage2, embedder.embed, scorer, answerability.answer_type
+    )
     support = answerability.probability(features)
     return capped_threshold(support[[e.answerable for e in hr]], HASH_MAX_FALSE_REFUSAL)
 
@@ -814,6 +925,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "answerability model and the threshold are fitted",
     )
     parser.add_argument(
+        "--answer-type",
+        action="store_true",
+        help="the answerability model also reads answer-type evidence (`ragkit.reader.answertype`)",
+    )
+    parser.add_argument(
+        "--keep-answerability",
+        action="store_true",
+        help="with --stages-from: keep its answerability model too (with --answer-type, "
+        "only the answer-type weights are fitted on top of it)",
+    )
+    parser.add_argument(
+        "--features-out",
+        type=Path,
+        default=None,
+        help="also write the answerability features of the training (out of fold) and "
+        "calibration questions to this .npz (for measurement)",
+    )
+    parser.add_argument(
         "--reuse-cross",
         action="store_true",
         help="keep the cross-encoder at --cross-out if it records train_cross's version",
@@ -920,9 +1049,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the answerability model's `best_dense`: the cross-encoder's logit, else the cosine
     best_column = N_CHEAP + DENSE.index("cross" if "cross" in DENSE else "cosine")
     owner_arr = np.asarray(owner)
+    # HR questions and public ones weigh the same in total, whatever their counts
+    is_hr = np.array([id(e) in hr_ids for e in examples])
+    weight = np.where(is_hr, 1.0 / is_hr.sum(), 1.0 / (~is_hr).sum()) * len(examples)
     for fold in range(4):
         test = {n for n in all_index if fold_of[examples[n].group] == fold}
         train_mask = ~np.isin(owner_arr, list(test))
+        # the answer-type model of the other folds' questions: out of fold, as for new ones
+        fold_type = (
+            answer_type_model(
+                fit_answer_type(
+                    [e for n, e in enumerate(examples) if n not in test],
+                    weight[[n not in test for n in all_index]],
+                )
+            )
+            if args.answer_type
+            else None
+        )
         part = (
             stage2_json  # kept stages: their own training scores (in-sample), as shipped
             if kept_stages
@@ -938,26 +1081,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows_n = np.flatnonzero(owner_arr == n)
             e = examples[n]
             probabilities: list[float] = []
-            best_dense, best_hit = 0.0, 0
+            best_dense, best_hit, unit = 0.0, 0, ""
             if len(rows_n):
                 z = model.logits(x2[rows_n], [c2[i] for i in rows_n])
                 order = np.argsort(-z, kind="stable")
                 probabilities = [float(1 / (1 + np.exp(-z[i]))) for i in order]
                 best_dense = float(x2[rows_n, best_column].max())
                 best_hit = int(hit_of[rows_n[order[0]]])
+                chosen = stage1_keep(rows[n], stage1)[order[0]]
+                unit = rows[n].units[chosen]
                 if SUPPORT_CROSS:  # the cross-encoder's logit of the chosen unit only
-                    chosen = stage1_keep(rows[n], stage1)[order[0]]
                     best_dense = float(scorer.logits(e.question, [rows[n].texts[chosen]])[0])
             question_rows[n] = question_features(
-                probabilities, best_dense, best_hit, e, store.embed
+                probabilities, best_dense, best_hit, e, store.embed, unit, fold_type
             )
     kinds = sorted({examples[n].kind for n in hr_index if not examples[n].answerable})
     qx = np.array([question_rows[n] for n in all_index])
     qy = np.array([e.answerable for e in examples])
-    # HR questions and public ones weigh the same in total, whatever their counts
-    is_hr = np.array([id(e) in hr_ids for e in examples])
-    weight = np.where(is_hr, 1.0 / is_hr.sum(), 1.0 / (~is_hr).sum()) * len(examples)
-    answerability_json = fit_answerability(qx, qy, weight)
+    from ragkit.reader.selector import ANSWERABILITY_NAMES
+
+    width = len(ANSWERABILITY_NAMES)
+    if args.keep_answerability:
+        assert kept_stages, "--keep-answerability needs --stages-from"
+        # a selector with answer-type weights keeps the base model they were fitted on
+        kept_answerability = kept_stages["answerability"]
+        answerability_json = kept_answerability.get("base", kept_answerability)
+    else:
+        answerability_json = fit_answerability(qx[:, :width], qy, weight)
+    if args.answer_type:
+        # the answer-type weights, fitted on the HR-style training questions on top of the
+        # base model's logit (the near misses it is for are theirs; the public sets'
+        # unanswerable questions are of another kind)
+        answerability_json = with_answer_type(
+            answerability_json, qx[is_hr], qy[is_hr], fit_answer_type(examples, weight)
+        )
     from ragkit.reader.selector import Answerability
 
     answerability = Answerability.from_json(answerability_json)
@@ -966,16 +1123,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the handbook validation documents, end to end with the final stages: never trained on
         threshold_source = "handbook validation split, end to end"
         calibration = validation
-        support = answerability.probability(
-            end_to_end_features(validation, stage1, stage2, store.embed, scorer)
+        calibration_x = end_to_end_features(
+            validation, stage1, stage2, store.embed, scorer, answerability.answer_type
         )
+        support = answerability.probability(calibration_x)
         qy = np.array([e.answerable for e in validation])
     else:
         threshold_source = "HR training questions, out-of-fold stage-2 scores"
         calibration = [examples[n] for n in hr_index]
-        support = answerability.probability(qx[is_hr])
+        calibration_x = qx[is_hr]
+        support = answerability.probability(calibration_x)
         qy = qy[is_hr]
     store.save()
+    if args.features_out:
+        # for measurement: the answerability features of the training questions (out of
+        # fold) and of the calibration questions (end to end), with labels and sources
+        np.savez(
+            args.features_out,
+            train_x=np.array([question_rows[n] for n in all_index]),
+            train_y=np.array([e.answerable for e in examples]),
+            train_hr=is_hr,
+            train_source=np.array([e.source for e in examples]),
+            train_kind=np.array([e.kind for e in examples]),
+            train_group=np.array([e.group for e in examples]),
+            train_question=np.array([e.question for e in examples]),
+            train_weight=weight,
+            calibration_x=calibration_x,
+            calibration_y=qy,
+            calibration_lang=np.array([e.lang for e in calibration]),
+            calibration_kind=np.array([e.kind for e in calibration]),
+        )
     kinds = sorted({e.kind for e in calibration if not e.answerable})
     groups = [support[qy]] + [
         support[[not e.answerable and e.kind == k for e in calibration]] for k in kinds
@@ -985,8 +1162,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, t in (("capped", threshold), ("balanced", balanced)):
         refused = support < t
         print(
-            f"{name} threshold {t:.4f}: false refusal {refused[qy].mean():.2f}, correct "
-            f"refusal {refused[~qy].mean() if (~qy).any() else float('nan'):.2f}"
+            f"{name} threshold {t:.4f}: false refusal {refused[qy].mean():.3f}, correct "
+            f"refusal {refused[~qy].mean() if (~qy).any() else float('nan'):.3f}"
+        )
+    print(f"support ROC AUC {roc_auc(support[qy], support[~qy]):.4f} ({threshold_source})")
+    if kept_stages and validation:
+        # the answerability model and threshold of --stages-from, on the same questions
+        old = Answerability.from_json(kept_stages["answerability"])
+        old_support = old.probability(
+            end_to_end_features(validation, stage1, stage2, store.embed, scorer, old.answer_type)
+        )
+        old_t = float(kept_stages["thresholds"]["default"])
+        refused = old_support < old_t
+        print(
+            f"--stages-from answerability at its threshold {old_t:.4f}: false refusal "
+            f"{refused[qy].mean():.3f}, correct refusal {refused[~qy].mean():.3f}, support ROC "
+            f"AUC {roc_auc(old_support[qy], old_support[~qy]):.4f}"
         )
     print(
         f"threshold {threshold:.4f} from {int(qy.sum())} answerable and "
@@ -1016,6 +1207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 split: sum(e.split == split for e in handbook) for split in ("train", "validation")
             },
             "threshold_from": threshold_source,
+            "max_false_refusal": args.max_false_refusal,
+            "answerability_kept": bool(args.keep_answerability),
             "stages_from": (
                 kept_stages["provenance"].get("stages_from")
                 or {

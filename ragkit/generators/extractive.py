@@ -232,7 +232,14 @@ class ExtractiveGenerator:
                 best_dense = max(s.dense for s in ranked)  # cross-encoder logit, or cosine
             probabilities = [s.score for s in ranked]
             support = selector.support(
-                probabilities, best_dense, best.passage, question, hits, best.unit.hit, missing
+                probabilities,
+                best_dense,
+                best.passage,
+                question,
+                hits,
+                best.unit.hit,
+                missing,
+                best.text,
             )
         else:
             support = support_score(best.dense, best.share)

@@ -7,8 +7,10 @@ name other dense features: the cross-encoder's logits, `ragkit.reader.cross`). S
 output is P(this unit answers the question) and picks the answer. Whether to answer at all
 is a third, question-level logistic model (`Answerability`) over the best unit's
 probability and cosine (or cross-encoder logit), the question's cosine with the top
-passages and whether asked names or terms are missing; below the threshold calibrated for
-the embedding model the generator refuses.
+passages and whether asked names or terms are missing, and (when the selector has an
+answer-type model, `ragkit.reader.answertype`) whether the question asks for a number the
+chosen unit lacks; below the threshold calibrated for the embedding model the generator
+refuses.
 
 The weights live in `selector.json` next to this module (the default) and
 `selector-cross.json` (reader="cross": its support reads the cross-encoder's logit of the
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ragkit.reader.answertype import ANSWER_TYPE_NAMES, AnswerType, answer_type_features
 from ragkit.reader.coverage import uncovered
 from ragkit.reader.features import COSINE_ONLY, DENSE_NAMES, N_CHEAP, N_CROSS
 from ragkit.text.analyse import analyser_for
@@ -107,6 +110,8 @@ def answerability_features(
     hits: Sequence[Hit],
     best_hit: int,
     missing: Sequence[str] | None = None,
+    unit: str = "",
+    answer_type: AnswerType | None = None,
 ) -> list[float]:
     """Question-level evidence that the passages answer it: the best unit's stage-2
     probability (`probabilities` are the candidates', best first) and its margin over the
@@ -116,22 +121,31 @@ def answerability_features(
     or code is missing from every passage (`ragkit.reader.coverage`), and the shares of
     asked terms missing (`missing_terms`). Fused retrieval scores are left out: they are
     z-scores relative to one query's other candidates. `missing`: `uncovered(question, hits)`
-    when the caller has it already (None: computed here)."""
+    when the caller has it already (None: computed here). With an `answer_type` model,
+    `ANSWER_TYPE_NAMES` follow: whether the question asks for a number or an amount, and
+    whether the chosen unit (`unit`, its text) lacks one (`ragkit.reader.answertype`)."""
     p1 = float(probabilities[0]) if len(probabilities) else 0.0
     p2 = float(probabilities[1]) if len(probabilities) > 1 else 0.0
     anywhere, in_best = missing_terms(question, hits, best_hit)
     names = float(bool(uncovered(question, hits) if missing is None else missing))
-    return [p1, best_dense, passage_cos, names, p1 - p2, anywhere, in_best]
+    found = [p1, best_dense, passage_cos, names, p1 - p2, anywhere, in_best]
+    if answer_type is not None:
+        language = hits[best_hit].chunk.language if hits else None
+        found += answer_type_features(answer_type, question, unit, language)
+    return found
 
 
 @dataclass(frozen=True)
 class Answerability:
-    """P(the passages answer the question) = sigmoid(((x - mean) / scale) @ weights + bias)."""
+    """P(the passages answer the question) = sigmoid(((x - mean) / scale) @ weights + bias).
+    `answer_type`: the question's expected answer kinds, when the model reads
+    `ANSWER_TYPE_NAMES` after `ANSWERABILITY_NAMES`."""
 
-    weights: np.ndarray  # (len(ANSWERABILITY_NAMES),)
+    weights: np.ndarray  # (len(ANSWERABILITY_NAMES) [+ len(ANSWER_TYPE_NAMES)],)
     mean: np.ndarray
     scale: np.ndarray
     bias: float
+    answer_type: AnswerType | None = None
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
@@ -144,8 +158,10 @@ class Answerability:
             np.asarray(data["mean"], dtype=np.float64),
             np.asarray(data["scale"], dtype=np.float64),
             float(data["bias"]),
+            AnswerType.from_json(data["answer_type"]) if "answer_type" in data else None,
         )
-        assert made.weights.shape == (len(ANSWERABILITY_NAMES),), "answerability width"
+        width = len(ANSWERABILITY_NAMES) + (made.answer_type is not None) * len(ANSWER_TYPE_NAMES)
+        assert made.weights.shape == (width,), "answerability width"
         return made
 
 
@@ -195,11 +211,21 @@ class Selector:
         hits: Sequence[Hit],
         best_hit: int,
         missing: Sequence[str] | None = None,
+        unit: str = "",
     ) -> float:
         """P(the passages answer the question): compared with `threshold` to refuse.
-        `missing`: the asked names no hit holds, when the caller computed them."""
+        `missing`: the asked names no hit holds, when the caller computed them; `unit`: the
+        chosen unit's text (what an answer-type model checks for a number or an amount)."""
         features = answerability_features(
-            probabilities, best_dense, passage_cos, question, hits, best_hit, missing
+            probabilities,
+            best_dense,
+            passage_cos,
+            question,
+            hits,
+            best_hit,
+            missing,
+            unit,
+            self.answerability.answer_type,
         )
         x = np.asarray(features, dtype=np.float64)
         return float(self.answerability.probability(x)[0])

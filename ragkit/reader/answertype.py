@@ -1,0 +1,112 @@
+"""Answer-type evidence for the refusal support: does the question ask for a figure, and does
+the chosen unit hold one?
+
+"Is there a cap on how many donated hours I can receive?" answered with a sentence that
+holds no number is a near miss: the documents talk about the topic, not the figure asked
+for. `AnswerType` is P(the question's answer holds a number), a logistic model over hashed
+question words (`question_buckets`: every word's stem, and the first words of the question's
+last sentence by position), fitted by `scripts/train_reader.py` on its training questions,
+labelled by whether a gold answer holds a number: no word list, so Spanish, German and
+Portuguese questions get theirs from their own training data. `unit_has_number` says whether
+a unit holds a number: a word with a digit, or a number written out ("three weeks", "seis
+sessões"), read by text2num in the languages it knows (`written_numbers`). The answerability
+model (`ragkit.reader.selector`) reads the expectation and the expectation times "the chosen
+unit holds no number the question lacks" (`answer_type_features`).
+
+Measured and left out (train_reader v10, handbook train split grouped by document and the
+validation split): a second model for amounts of money (a currency sign or code in the
+gold) had 18 positive training questions and did not help.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ragkit.reader import features
+from ragkit.reader.features import question_openings, stem, tokens
+
+BUCKETS = 4096  # hashed question stems; the opening words take the range after these
+N_FEATURES = BUCKETS + features.OPENING_WORDS * features.BUCKETS
+ANSWER_TYPE_NAMES = (
+    "expects_number",  # P(the answer holds a number), from the question's words
+    "expects_number_unit_lacks",  # that, when the chosen unit holds no number the question lacks
+)
+
+
+def question_buckets(question: str) -> list[int]:
+    """Active hashed features of a question, sorted: its word stems (any position), and its
+    opening words by position (`ragkit.reader.features.question_openings`, after the stems)."""
+    stems = {stem(w) for w in tokens(question)}
+    found = {zlib.crc32(f"w:{s}".encode()) % BUCKETS for s in stems}
+    found |= {BUCKETS + o for o in question_openings(question)}
+    return sorted(found)
+
+
+def has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
+def written_numbers(text: str, language: str | None) -> str:
+    """`text` with its numbers written in words as digits ("about three weeks" -> "about 3
+    weeks"), by text2num's `alpha2digit` (its default threshold: "one" and "two" standing
+    alone stay words, as in "one of the forms"); unchanged in a language it does not read."""
+    from text_to_num import alpha2digit
+
+    code = (language or "").split("-")[0].lower()
+    if code not in _TEXT2NUM_LANGUAGES:
+        return text
+    return str(alpha2digit(text, code))
+
+
+# the languages text_to_num 3 reads (its README)
+_TEXT2NUM_LANGUAGES = frozenset({"en", "fr", "es", "pt", "de", "nl", "da", "it"})
+
+
+def numbers_in(text: str, language: str | None) -> set[str]:
+    """The words of `text` that are numbers: with a digit, or written out (`written_numbers`)."""
+    found = {w for w in tokens(text) if has_digit(w)}
+    return found | {w for w in tokens(written_numbers(text, language)) if has_digit(w)}
+
+
+def unit_has_number(unit: str, question: str, language: str | None = None) -> bool:
+    """Whether a unit's text holds a number ("240", "$50", "2026-05-01", "three weeks" in
+    `language`) that the question does not hold."""
+    return bool(numbers_in(unit, language) - numbers_in(question, language))
+
+
+def gold_has_number(golds: Sequence[str], language: str | None = None) -> bool:
+    """The training label: a gold answer string holds a number (`numbers_in`)."""
+    return any(numbers_in(g, language) for g in golds)
+
+
+@dataclass(frozen=True)
+class AnswerType:
+    """P(the answer holds a number) = sigmoid(sum of the question's active weights + bias)."""
+
+    weights: np.ndarray  # (N_FEATURES,)
+    bias: float
+
+    def expects_number(self, question: str) -> float:
+        z = float(self.weights[question_buckets(question)].sum()) + self.bias
+        return 1.0 / (1.0 + float(np.exp(-z)))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AnswerType:
+        """{"bias": b, "weights": [[index, weight], ...]} (non-zero weights only)."""
+        weights = np.zeros(N_FEATURES, dtype=np.float64)
+        for index, weight in data["weights"]:
+            weights[int(index)] = weight
+        return cls(weights, float(data["bias"]))
+
+
+def answer_type_features(
+    model: AnswerType, question: str, unit: str, language: str | None = None
+) -> list[float]:
+    """`ANSWER_TYPE_NAMES` of a question and its chosen unit's text (in `language`)."""
+    expects = model.expects_number(question)
+    return [expects, expects * (not unit_has_number(unit, question, language))]

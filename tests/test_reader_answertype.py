@@ -1,0 +1,101 @@
+"""Answer-type evidence in the refusal support (`ragkit.reader.answertype`): what a unit
+holds, the learned expectation, and the shipped selector reading both."""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+
+import pytest
+
+from ragkit.index.records import Chunk, chunk_id_for
+from ragkit.reader.answertype import (
+    ANSWER_TYPE_NAMES,
+    BUCKETS,
+    AnswerType,
+    answer_type_features,
+    gold_has_number,
+    question_buckets,
+    unit_has_number,
+)
+from ragkit.reader.features import stem
+from ragkit.reader.selector import ANSWERABILITY_NAMES, answerability_features, load_selector
+from ragkit.types import Hit
+
+
+def test_a_unit_holds_a_number_in_digits_or_in_words_of_its_language():
+    question = "How many counselling sessions do I get?"
+    assert unit_has_number("You get 6 free sessions a year.", question)
+    assert unit_has_number("Each visit costs $25.", question)
+    # written out: read in the passage's language (text2num), not from a word list of ours
+    assert unit_has_number("You get six free sessions a year.", question, "en")
+    assert unit_has_number("Você tem direito a seis sessões gratuitas.", question, "pt")
+    assert not unit_has_number("You get six free sessions a year.", question, None)
+    assert not unit_has_number("Sessions are free and confidential.", question, "en")
+
+
+def test_a_number_the_question_states_is_not_one_the_unit_adds():
+    question = "I'm away for three months. How long is the limit?"
+    assert not unit_has_number("Stays of three months need approval.", question, "en")
+    assert not unit_has_number("Stays of 3 months need approval.", question, "en")
+    assert unit_has_number("Stays of up to 120 days need no approval.", question, "en")
+
+
+def test_gold_answers_with_numbers_label_the_training_questions():
+    assert gold_has_number(["about three weeks"], "en")
+    assert gold_has_number(["$50 USD or less"])
+    assert gold_has_number(["30 dias"], "pt")
+    assert not gold_has_number(["the People Team"], "en")
+
+
+def bucket_of(word: str) -> int:
+    return zlib.crc32(f"w:{stem(word)}".encode()) % BUCKETS
+
+
+def test_the_expectation_is_learned_weights_on_hashed_question_words():
+    assert bucket_of("cost") in question_buckets("What does the pass cost?")
+    model = AnswerType.from_json({"bias": -2.0, "weights": [[bucket_of("cost"), 4.0]]})
+    assert model.expects_number("What does the pass cost?") > 0.8
+    assert model.expects_number("Who approves the pass?") < 0.2
+    lacks = answer_type_features(model, "What does the pass cost?", "Passes are sold online.")
+    holds = answer_type_features(model, "What does the pass cost?", "A pass costs $90.")
+    assert len(lacks) == len(ANSWER_TYPE_NAMES)
+    assert lacks[1] == pytest.approx(lacks[0]) and holds[1] == 0.0
+
+
+LOCKERS = Chunk(
+    chunk_id_for("bikes.md", "bike lockers"),
+    "bikes.md",
+    "bikes",
+    "Bike lockers are in the basement of the north building. "
+    "Lockers are rented by the month at the front desk.",
+    0,
+    100,
+    None,
+    ("Cycling to work",),
+    "0" * 8,
+)
+
+
+def test_the_shipped_support_is_lower_when_the_chosen_unit_lacks_the_asked_number():
+    selector = load_selector()
+    assert selector.answerability.answer_type is not None
+    question = "How much does a bike locker cost per month?"
+    hits = [Hit(dataclasses.replace(LOCKERS, language="en"), score=1.0, rank=1)]
+    x = answerability_features([0.6, 0.2], 0.6, 0.6, question, hits, 0, [])
+    assert len(x) == len(ANSWERABILITY_NAMES)  # no answer-type model given
+
+    def support(unit: str) -> float:
+        return selector.support([0.6, 0.2], 0.6, 0.6, question, hits, 0, [], unit)
+
+    assert support("Lockers are rented by the month at the front desk.") < support(
+        "Lockers are rented for $15 a month at the front desk."
+    )
+    # a question that asks for no figure is not marked down for a unit without one
+    where = "Where are the bike lockers?"
+    assert selector.support(
+        [0.6, 0.2], 0.6, 0.6, where, hits, 0, [], "Bike lockers are in the basement."
+    ) == pytest.approx(
+        selector.support([0.6, 0.2], 0.6, 0.6, where, hits, 0, [], "Locker 12 is in the basement."),
+        abs=0.02,
+    )
