@@ -8,11 +8,11 @@ Found by a fresh user on sample_corpus and by a PDF-heading fix that moved BM25 
 from __future__ import annotations
 
 import numpy as np
+from reader_helpers import chunk, hits
 
 from ragkit.eval.metrics import citation_valid
 from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.index.embedding import HashingEmbedder, load_embedder
-from ragkit.index.records import Chunk, chunk_id_for
 from ragkit.reader import tables
 from ragkit.reader.coverage import asked_names, uncovered
 from ragkit.reader.faq import faq_question, is_question
@@ -25,17 +25,6 @@ from ragkit.reader.features import (
 )
 from ragkit.reader.lists import SHOWN_ITEMS, shorten
 from ragkit.text.segment import segment
-from ragkit.types import Hit
-
-
-def chunk(text: str, source: str, title: str, headings: tuple[str, ...] = ()) -> Chunk:
-    return Chunk(
-        chunk_id_for(source, text), source, title, text, 0, len(text), None, headings, "0" * 8
-    )
-
-
-def hits(*chunks: Chunk) -> list[Hit]:
-    return [Hit(c, score=1.0 / n, rank=n) for n, c in enumerate(chunks, start=1)]
 
 
 def generator() -> ExtractiveGenerator:

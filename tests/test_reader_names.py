@@ -7,24 +7,16 @@ and the shipped selector, with the refusal threshold set so the answer's wording
 
 from __future__ import annotations
 
+from reader_helpers import hits
+from reader_helpers import source_chunk as chunk
+
 from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.index.embedding import HashingEmbedder
-from ragkit.index.records import Chunk, chunk_id_for
+from ragkit.index.records import Chunk
 from ragkit.reader.candidates import passages_text
 from ragkit.reader.coverage import asked_names, not_about, siblings, uncovered
 from ragkit.reader.names import question_parts, stated_names
-from ragkit.types import REFUSAL, Hit
-
-
-def chunk(text: str, source: str, headings: tuple[str, ...] = ()) -> Chunk:
-    title = source.split("/")[-1].split(".")[0]
-    return Chunk(
-        chunk_id_for(source, text), source, title, text, 0, len(text), None, headings, "0" * 8
-    )
-
-
-def hits(*chunks: Chunk) -> list[Hit]:
-    return [Hit(c, score=1.0 / n, rank=n) for n, c in enumerate(chunks, start=1)]
+from ragkit.types import REFUSAL
 
 
 def answer_lines(question: str, *chunks: Chunk) -> list[str]:

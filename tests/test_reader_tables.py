@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from reader_helpers import chunk, hits
 
 from ragkit.generators.extractive import ExtractiveGenerator
 from ragkit.index.embedding import HashingEmbedder, load_embedder
@@ -19,17 +20,6 @@ from ragkit.reader.features import cheap_features
 from ragkit.reader.lists import SHOWN_ITEMS
 from ragkit.reader.selector import load_selector
 from ragkit.text.segment import segment
-from ragkit.types import Hit
-
-
-def chunk(text: str, source: str, title: str, headings: tuple[str, ...] = ()) -> Chunk:
-    return Chunk(
-        chunk_id_for(source, text), source, title, text, 0, len(text), None, headings, "0" * 8
-    )
-
-
-def hits(*chunks: Chunk) -> list[Hit]:
-    return [Hit(c, score=1.0 / n, rank=n) for n, c in enumerate(chunks, start=1)]
 
 
 def generator() -> ExtractiveGenerator:
