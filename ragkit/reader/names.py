@@ -86,9 +86,12 @@ def is_request(sentence: str) -> bool:
     function words (the Snowball stopword lists). So: its first word (before an apostrophe,
     "I'm" -> "i") is a function word in no language, and no number. A statement in a language
     that drops its pronouns, opened by a verb the lists do not hold ("Moro na Alemanha."), reads
-    as a request (README, weaknesses)."""
-    words = WORD.findall(sentence)
-    if not words:
+    as a request (README, weaknesses). An opening clause ending in a comma is a greeting or
+    an address ("Hi, I'm Maria ...", "Por favor, liste ..."): the first word after it counts,
+    and a capitalised one there is a name, the subject ("Hello, Maria here from Dublin.")."""
+    opening = re.match(r"[^,;:]*,\s+(?=\w)", sentence)
+    words = WORD.findall(sentence[opening.end() :] if opening else sentence)
+    if not words or (opening and words[0][:1].isupper()):
         return False
     first = re.split(r"['’]", words[0])[0].lower()
     return not any(c.isdigit() for c in first) and first not in _function_words()
@@ -209,4 +212,4 @@ def question_names(question: str, passages: str = "") -> list[str]:
     # calendar word capitalised by the language, not a name (a labelled date, "December
     # 25", and a run with a name, "Easter Monday", stay)
     found = (_CLITIC.sub("", name) for _, name in sorted(names))
-    return list(dict.fromkeys(n for n in found if not is_calendar_name(n)))
+    return list(dict.fromkeys(n for n in found if not is_calendar_name(n, question)))
