@@ -127,7 +127,7 @@ def test_a_whole_table_past_the_shown_rows_says_how_many_more():
         "| Grade | Leave days |\n|---|---|\n" + rows, "leave/grades.md", "Leave", ("Leave", "Days")
     )
     units = segment(grades.text, 0)
-    question = "How many leave days per grade?"
+    question = "What are the leave days for each grade?"
     assert tables.header_asked(question, units[0], hits(grades))
     chosen = tables.best_rows(question, units[0], [units], hits(grades), HashingEmbedder(64).embed)
     assert chosen.whole and len(chosen.rows) == SHOWN_ITEMS
@@ -170,6 +170,63 @@ def test_matching_rows_of_each_table_under_one_header_join_each_under_its_citati
     # each table under its own header line, each quoted in its own citation
     assert lines(text).count("| Date | Holiday |") == 2, text
     assert [c.source for c in answer.citations] == ["leave/holidays.md"] * 2
+
+
+BANDS = chunk(
+    "Salary bands are reviewed every April by the People team.\n\n"
+    "| Band | Minimum salary | Maximum salary |\n|---|---|---|\n"
+    + "".join(f"| L{n} | {20 + 10 * n},000 EUR | {30 + 10 * n},000 EUR |\n" for n in range(1, 9)),
+    "managers/bands.md",
+    "Salary bands",
+    ("Salary bands", "Bands"),
+)
+GRADES = chunk(
+    "| Grade | Leave days | Carry-over days |\n|---|---|---|\n"
+    + "".join(f"| Grade {n} | {20 + n} days | {n} days |\n" for n in range(1, 16)),
+    "leave/grades.md",
+    "Leave",
+    ("Leave", "Days by grade"),
+)
+
+
+def test_a_question_word_no_header_or_row_holds_never_gets_the_whole_table():
+    # "senior engineer" is in no column, heading or row: a near miss, never the whole table
+    for question, table in [
+        ("What is the maximum salary for a senior engineer?", BANDS),
+        ("How many leave days does a senior engineer get?", GRADES),
+    ]:
+        units = segment(table.text, 0)
+        row = next(u for u in units if u.kind == "row")
+        assert not tables.header_asked(question, row, hits(table)), question
+        answer = generator().generate(question, hits(table))
+        rows = [line for line in lines(answer.text) if line.startswith("| ")]
+        assert len(rows) <= 1 + tables.MAX_ROWS, answer.text
+    # every word of the question in the columns and headings: the table is asked for
+    row = next(u for u in segment(BANDS.text, 0) if u.kind == "row")
+    assert tables.header_asked("What are the salary bands?", row, hits(BANDS))
+
+
+def test_a_question_naming_one_office_gets_that_office_table_rows_only():
+    # both tables under "| Date | Holiday |"; the office is named in the headings only
+    for question, wanted, other in [
+        ("Which holidays are in May in the Lisbon office?", "| 1 May | Labour Day |", "May"),
+        (
+            "Which holidays does the Lisbon office have in December?",
+            "| 25 December | Christmas Day |",
+            "December",
+        ),
+    ]:
+        answer = generator().generate(question, hits(LISBON, LEEDS))
+        assert wanted in lines(answer.text), answer.text
+        assert lines(answer.text).count("| Date | Holiday |") == 1, answer.text
+        assert [c.source for c in answer.citations] == ["leave/holidays.md"], answer.text
+        assert sum(other in line for line in lines(answer.text)) == 1, answer.text
+    # the other way round: the Leeds question gets Leeds's rows, not Lisbon's
+    answer = generator().generate(
+        "Which holidays are in May in the Leeds office?", hits(LISBON, LEEDS)
+    )
+    assert "| 1 May | Labour Day |" not in lines(answer.text), answer.text
+    assert "| 5 May | Early May bank holiday |" in lines(answer.text), answer.text
 
 
 def test_a_table_continued_from_an_earlier_chunk_is_never_given_as_whole():

@@ -27,7 +27,8 @@ same section count as the same table. Other tables are read with it (`related_ta
 under the same header in another passage (each office's holiday table), and one whose
 header names the asked names its header names ("Expense | Dublin (EUR) | Manchester (GBP)"
 beside "Allowance | Dublin (EUR) | Manchester (GBP)": the asked thing is in the rows). A
-question whose words are in the header only asks for the whole table (`header_asked`).
+question whose words are all in the header (or the title and headings), none in the rows,
+asks for the whole table (`header_asked`).
 
 Stage 1 of the selector ranks a table's rows low (a row is short; its place in a long
 table counts against it), so a table the question is about can be cut before the rows are
@@ -77,15 +78,25 @@ def _header_names(unit: Unit, names: Sequence[str]) -> set[str]:
     return set(mentioned(names, [unit.header.splitlines()[0]])) if unit.header else set()
 
 
+def _context_names(unit: Unit, hits: Sequence[Hit], names: Sequence[str]) -> set[str]:
+    """The asked `names` that the title and heading path of `unit`'s chunk mention."""
+    return set(mentioned(names, [hits[unit.hit].chunk.context])) if names else set()
+
+
 def related_table(unit: Unit, best: Unit, hits: Sequence[Hit], names: Sequence[str]) -> bool:
     """Whether `unit` is a row of a table answered together with `best`'s: the same table
     (`same_table`), a table under the same header in another top passage (one holiday table
-    per office), or one whose header names the asked names `best`'s header names (columns
-    "Dublin (EUR) | Manchester (GBP)" of two tables: the asked thing is in the rows)."""
+    per office) unless the question asks a name that `best`'s title or headings mention and
+    the other's do not ("...in May in the Lisbon office?" over "Lisbon office" and "Leeds
+    office": Leeds's May rows do not answer), or one whose header names the asked names
+    `best`'s header names (columns "Dublin (EUR) | Manchester (GBP)" of two tables: the
+    asked thing is in the rows)."""
     if unit.kind != "row" or best.kind != "row" or not unit.header:
         return same_table(unit, best, hits)
-    if same_table(unit, best, hits) or unit.header == best.header:
+    if same_table(unit, best, hits):
         return True
+    if unit.header == best.header:
+        return _context_names(best, hits, names) <= _context_names(unit, hits, names)
     shared = _header_names(best, names)
     return bool(shared) and shared <= _header_names(unit, names)
 
@@ -165,13 +176,23 @@ def continued(chunk: Chunk) -> bool:
 
 
 def header_asked(question: str, best: Unit, hits: Sequence[Hit]) -> bool:
-    """Whether the question's words are in `best`'s table header (its columns); when its
-    rows hold no other word of the question (`best_rows`), the question asks for the
-    table: "What are the notice periods by length of service?" over
-    "| Situation | Notice period |" asks for the table, not one of its rows. Never for a
-    row of a chunk that `continued` a table: its first rows are elsewhere, and a whole table
-    that is not whole would mislead."""
-    return bool(header_terms(question, best, hits)) and not continued(hits[best.hit].chunk)
+    """Whether every content term of the question is in `best`'s table header (its columns)
+    or its chunk's title and headings, one at least in the header: the question asks for
+    the table ("What are the notice periods by years employed?" over "| Years employed |
+    Notice period |"), when its rows hold no other word of it either (`best_rows`). A word
+    of the question that neither the header nor the rows hold counts against: "What is the
+    maximum salary for a senior engineer?" over "| Band | Minimum salary | Maximum salary |"
+    asks for something the table may not hold, so it gets rows, never the whole table (a
+    near miss that the refusal support must weigh on a row, not a table's worth of
+    evidence). Never for a row of a chunk that `continued` a table: its first rows are
+    elsewhere, and a whole table that is not whole would mislead."""
+    if not best.header or continued(hits[best.hit].chunk):
+        return False
+    chunk = hits[best.hit].chunk
+    analyser = analyser_for(chunk.language)
+    asked = set(analyser.content_terms(question))
+    named = set(analyser.terms(best.header.splitlines()[0] + " " + chunk.context))
+    return bool(header_terms(question, best, hits)) and asked <= named
 
 
 class Rows(NamedTuple):
@@ -208,7 +229,7 @@ def best_rows(
       names in its header leads instead when its best row scores best ("Daily meal cap"
       under "Expense | Dublin | Manchester" for "What is the meal allowance for Dublin and
       Manchester?", not the allowance rows of another table under the two cities).
-    - When the question's words are in the header (`header_asked`) and no row (of `best`'s
+    - When every word of the question is in the header (`header_asked`) and no row (of `best`'s
       table or a related one) holds another of them (rows may repeat the header's: "1 to 4
       years" under "Years employed"), every row of the table matches: the whole table
       answers.
@@ -347,7 +368,11 @@ def table_candidates(
         own = hits[units[i].hit].chunk.text[units[i].start : units[i].end]
         if names and key not in named and mentioned(names, [own]):
             named[key] = i
-        if key not in headed and units[i].header and header_asked(question, units[i], hits):
+        if (
+            key not in headed
+            and header_terms(question, units[i], hits)
+            and not continued(hits[units[i].hit].chunk)
+        ):
             headed[key] = i
     chosen = list(named.values()) + [i for k, i in headed.items() if k not in named]
     return chosen[:MAX_TABLE_CANDIDATES]
