@@ -16,6 +16,7 @@ from ragkit.reader.answertype import (
     answer_type_features,
     gold_has_number,
     question_buckets,
+    stated_numbers,
     unit_has_number,
 )
 from ragkit.reader.features import stem
@@ -39,6 +40,22 @@ def test_a_number_the_question_states_is_not_one_the_unit_adds():
     assert not unit_has_number("Stays of three months need approval.", question, "en")
     assert not unit_has_number("Stays of 3 months need approval.", question, "en")
     assert unit_has_number("Stays of up to 120 days need no approval.", question, "en")
+
+
+def test_small_numbers_written_as_words_are_numbers_the_unit_holds():
+    # "one month" answers "How many months...?" as "1 month" does (text2num reads them from
+    # 2 up, and "one" standing alone where it is no stopword of the language)
+    question = "How many months is the probation period?"
+    assert unit_has_number("New employees serve a probation period of one month.", question, "en")
+    assert unit_has_number("Either side gives two weeks' notice.", question, "en")
+    assert unit_has_number("O aviso prévio é de duas semanas.", question, "pt")
+    # an article that is also 1 ("uma", "un", "een": Snowball stopwords) is no number
+    assert not unit_has_number("Você recebe uma carta do seu gestor.", question, "pt")
+    assert not unit_has_number("Vous recevez une lettre et un avis.", question, "fr")
+    assert not unit_has_number("U krijgt een brief van uw manager.", question, "nl")
+    # the question's own small number is not one the unit adds
+    assert not unit_has_number("Stays of one month need approval.", "Is one month allowed?", "en")
+    assert stated_numbers("one month and two weeks", "en") == {"1", "2"}
 
 
 def test_gold_answers_with_numbers_label_the_training_questions():

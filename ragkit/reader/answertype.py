@@ -9,9 +9,9 @@ last sentence by position), fitted by `scripts/train_reader.py` on its training 
 labelled by whether a gold answer holds a number: no word list, so Spanish, German and
 Portuguese questions get theirs from their own training data. `unit_has_number` says whether
 a unit holds a number: a word with a digit, or a number written out ("three weeks", "seis
-sessões"), read by text2num in the languages it knows (`written_numbers`). The answerability
-model (`ragkit.reader.selector`) reads the expectation and the expectation times "the chosen
-unit holds no number the question lacks" (`answer_type_features`).
+sessões", "one month"), read by text2num in the languages it knows (`stated_numbers`). The
+answerability model (`ragkit.reader.selector`) reads the expectation and the expectation
+times "the chosen unit holds no number the question lacks" (`answer_type_features`).
 
 Measured and left out (train_reader v10, handbook train split grouped by document and the
 validation split): a second model for amounts of money (a currency sign or code in the
@@ -23,12 +23,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from ragkit.reader import features
 from ragkit.reader.features import question_openings, stem, tokens
+from ragkit.text.analyse import analyser_for, words
 
 BUCKETS = 4096  # hashed question stems; the opening words take the range after these
 N_FEATURES = BUCKETS + features.OPENING_WORDS * features.BUCKETS
@@ -51,32 +53,59 @@ def has_digit(text: str) -> bool:
     return any(c.isdigit() for c in text)
 
 
-def written_numbers(text: str, language: str | None) -> str:
+def written_numbers(text: str, language: str | None, threshold: float = 3) -> str:
     """`text` with its numbers written in words as digits ("about three weeks" -> "about 3
-    weeks"), by text2num's `alpha2digit` (its default threshold: "one" and "two" standing
-    alone stay words, as in "one of the forms"); unchanged in a language it does not read."""
+    weeks"), by text2num's `alpha2digit`; a number below `threshold` standing alone stays a
+    word (its default 3: "one" and "two", as in "one of the forms"). Unchanged in a language
+    text2num does not read."""
     from text_to_num import alpha2digit
 
-    code = (language or "").split("-")[0].lower()
+    code = _code(language)
     if code not in _TEXT2NUM_LANGUAGES:
         return text
-    return str(alpha2digit(text, code))
+    return str(alpha2digit(text, code, threshold=threshold))
+
+
+def _code(language: str | None) -> str:
+    return (language or "").split("-")[0].lower()
 
 
 # the languages text_to_num 3 reads (its README)
 _TEXT2NUM_LANGUAGES = frozenset({"en", "fr", "es", "pt", "de", "nl", "da", "it"})
 
 
-def numbers_in(text: str, language: str | None) -> set[str]:
-    """The words of `text` that are numbers: with a digit, or written out (`written_numbers`)."""
+def numbers_in(text: str, language: str | None, threshold: float = 3) -> set[str]:
+    """The words of `text` that are numbers: with a digit, or written out (`written_numbers`,
+    below `threshold` only within a larger number)."""
     found = {w for w in tokens(text) if has_digit(w)}
-    return found | {w for w in tokens(written_numbers(text, language)) if has_digit(w)}
+    return found | {w for w in tokens(written_numbers(text, language, threshold)) if has_digit(w)}
+
+
+def stated_numbers(text: str, language: str | None) -> set[str]:
+    """The numbers a unit or a question states, small ones too: "one month" and "two weeks'
+    notice" hold 1 and 2 as "1 month" and "2 weeks'" do (text2num from 2 up, `numbers_in`),
+    and a word standing alone that text2num reads as 1 does too, unless it is a stopword of
+    the language (Snowball's lists: the article "uma", "un", "een", "ein" is also 1)."""
+    found = numbers_in(text, language, threshold=2)
+    code = _code(language)
+    if code not in _TEXT2NUM_LANGUAGES:
+        return found
+    function_words = analyser_for(code).stopwords
+    if any(w not in function_words and _reads_one(w, code) for w in words(text.lower())):
+        found.add("1")
+    return found
+
+
+@lru_cache(maxsize=65536)
+def _reads_one(word: str, code: str) -> bool:
+    """Whether text2num reads `word`, standing alone, as 1 ("one", "um", "een")."""
+    return not has_digit(word) and written_numbers(word, code, threshold=0) == "1"
 
 
 def unit_has_number(unit: str, question: str, language: str | None = None) -> bool:
-    """Whether a unit's text holds a number ("240", "$50", "2026-05-01", "three weeks" in
-    `language`) that the question does not hold."""
-    return bool(numbers_in(unit, language) - numbers_in(question, language))
+    """Whether a unit's text holds a number ("240", "$50", "2026-05-01", "three weeks", "one
+    month" in `language`: `stated_numbers`) that the question does not hold."""
+    return bool(stated_numbers(unit, language) - stated_numbers(question, language))
 
 
 def gold_has_number(golds: Sequence[str], language: str | None = None) -> bool:
