@@ -735,12 +735,12 @@ def answer_type_model(data: dict[str, Any]) -> Any:
     return AnswerType.from_json(data)
 
 
-def roc_auc(positive: np.ndarray, negative: np.ndarray) -> float:
-    """P(a random positive scores above a random negative), ties counting half."""
-    if not len(positive) or not len(negative):
-        return float("nan")
-    diff = np.asarray(positive)[:, None] - np.asarray(negative)[None, :]
-    return float((diff > 0).mean() + 0.5 * (diff == 0).mean())
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """P(a random positive scores above a random negative), ties counting half
+    (scikit-learn's `roc_auc_score`); nan when one class is absent."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else float("nan")
 
 
 def dense_block(
@@ -1165,7 +1165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{name} threshold {t:.4f}: false refusal {refused[qy].mean():.3f}, correct "
             f"refusal {refused[~qy].mean() if (~qy).any() else float('nan'):.3f}"
         )
-    print(f"support ROC AUC {roc_auc(support[qy], support[~qy]):.4f} ({threshold_source})")
+    print(f"support ROC AUC {roc_auc(qy, support):.4f} ({threshold_source})")
     if kept_stages and validation:
         # the answerability model and threshold of --stages-from, on the same questions
         old = Answerability.from_json(kept_stages["answerability"])
@@ -1177,7 +1177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"--stages-from answerability at its threshold {old_t:.4f}: false refusal "
             f"{refused[qy].mean():.3f}, correct refusal {refused[~qy].mean():.3f}, support ROC "
-            f"AUC {roc_auc(old_support[qy], old_support[~qy]):.4f}"
+            f"AUC {roc_auc(qy, old_support):.4f}"
         )
     print(
         f"threshold {threshold:.4f} from {int(qy.sum())} answerable and "

@@ -68,7 +68,7 @@ from ragkit.reader.compose import with_marker as with_marker
 from ragkit.reader.coverage import uncovered
 from ragkit.reader.cross import load_cross
 from ragkit.reader.features import cheap_features, dense_features
-from ragkit.reader.names import asked_and_stated
+from ragkit.reader.names import asked_and_stated, asked_names
 from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
 from ragkit.reader.tables import table_candidates
 from ragkit.text.analyse import analyser_for, lucene_idf, words
@@ -210,14 +210,16 @@ class ExtractiveGenerator:
     def _answer(self, question: str, hits: Sequence[Hit]) -> tuple[Answer, list[str]]:
         began = time.perf_counter()
         hits = tuple(hits)
-        ranked = self.rank(question, hits)
+        trained = self.reader != "heuristic"
+        # the trained readers' asked names, read once here: ranking reads a table whose cells
+        # name them, composing reads tables whose headers name them together, the refusal
+        # support and the coverage lines read which the passages lack. Names of a sentence
+        # that states the asker's case ("I'm in Germany.") are said after the answer when no
+        # passage mentions them, but are no reason to refuse
+        names, stated = asked_and_stated(question, passages_text(hits)) if trained else ([], [])
+        ranked = self.rank(question, hits, names)
         best = ranked[0] if ranked else None
-        # the trained readers say which asked names the passages (or the quoted ones) lack;
-        # computed once here, and read by the refusal support too
-        names_said = self.reader != "heuristic" and best is not None
-        # names of a sentence that states the asker's case ("I'm in Germany.") are said after
-        # the answer when no passage mentions them, but are no reason to refuse
-        names, stated = asked_and_stated(question, passages_text(hits)) if names_said else ([], [])
+        names_said = trained and best is not None
         missing = uncovered(question, hits, names)
         stated_missing = uncovered(question, hits, stated)
         if best is None:
@@ -256,7 +258,7 @@ class ExtractiveGenerator:
             # Zebrafinch") would read as if the documents held it; metadata says which
             metadata["latency_ms"] = round(1000 * (time.perf_counter() - began), 2)
             return Answer(REFUSAL, True, (), hits, metadata), [REFUSAL]
-        chosen, more, more_at = self._choose(question, ranked, hits)
+        chosen, more, more_at = self._choose(question, ranked, hits, names)
         pieces = self._pieces(chosen, hits, more, more_at)
         if names_said:  # the fact first, then which part of the question it does not cover
             pieces.extend(
@@ -270,10 +272,15 @@ class ExtractiveGenerator:
 
     # --- steps ------------------------------------------------------------------------------
 
-    def rank(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
-        """The candidate units, embedded and scored, best first."""
+    def rank(
+        self, question: str, hits: Sequence[Hit], names: Sequence[str] | None = None
+    ) -> list[Scored]:
+        """The candidate units, embedded and scored, best first. `names`: the question's
+        asked names (`ragkit.reader.names.asked_names`) when the caller has them."""
         if self.reader != "heuristic":
-            return self._rank_trained(question, hits)
+            if names is None:
+                names = asked_names(question, passages_text(hits))
+            return self._rank_trained(question, hits, names)
         order = top_passages(hits, self.max_passages)
         units = [u for i in order for u in segment(hits[i].chunk.text, i)]
         units = [u for u in units if not is_planted(question, unit_text(u, hits))]
@@ -317,7 +324,9 @@ class ExtractiveGenerator:
         candidates.sort(key=lambda s: -s.score)
         return candidates
 
-    def _rank_trained(self, question: str, hits: Sequence[Hit]) -> list[Scored]:
+    def _rank_trained(
+        self, question: str, hits: Sequence[Hit], names: Sequence[str]
+    ) -> list[Scored]:
         """Stage 1 (cheap features) over every unit, stage 2 (with the cosine and/or the
         cross-encoder's logit) over the best `max_candidates`; a unit's score is the
         selector's P(it answers)."""
@@ -331,7 +340,7 @@ class ExtractiveGenerator:
         cheap, crosses = cheap_features(question, candidates, passages_text(hits))
         first = selector.cheap_scores(cheap, crosses)
         keep = np.argsort(-first, kind="stable")[: self.max_candidates]
-        added = table_candidates(question, units, candidates, first, keep.tolist(), hits)
+        added = table_candidates(question, units, candidates, first, keep.tolist(), hits, names)
         keep = np.array([*keep, *added], dtype=int)
         # each kept unit under its chunk's title and headings: as the index embeds chunks,
         # and as the cross-encoder was trained
@@ -379,7 +388,11 @@ class ExtractiveGenerator:
         return scored
 
     def _choose(
-        self, question: str, ranked: list[Scored], hits: Sequence[Hit]
+        self,
+        question: str,
+        ranked: list[Scored],
+        hits: Sequence[Hit],
+        names: Sequence[str] | None = None,
     ) -> tuple[list[Unit], int, list[int]]:
         """The units of the answer in reading order, how many list items or rows were left
         out, and where (`ragkit.reader.compose.choose`)."""
@@ -392,6 +405,7 @@ class ExtractiveGenerator:
             max_units=self.max_units,
             embed=lambda texts: self._cache.embed(self.embedder.embed, texts),
             planted=is_planted,
+            names=names,
         )
 
     @staticmethod

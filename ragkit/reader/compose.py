@@ -81,6 +81,7 @@ def choose(
     max_units: int,
     embed: Callable[[list[str]], np.ndarray],
     planted: Planted,
+    names: Sequence[str] | None = None,
 ) -> tuple[list[Unit], int, list[int]]:
     """The units of the answer in reading order, how many list items or table rows were left
     out, and the passages (hit indices) of the tables whose rows were left out (empty: the
@@ -91,11 +92,14 @@ def choose(
     passages whose units may join; `max_units`: units of the answer besides a list or a
     table's rows; `embed`: texts -> unit-length vectors, (n, dim), for a table's best rows;
     `planted`: whether a unit's text is an instruction the question did not ask about (such a
-    unit never joins an answer).
+    unit never joins an answer); `names`: the question's asked names ("Dublin",
+    "Manchester": tables whose header names them are read together,
+    `tables.related_table`) when the caller has them, else read here.
     """
-    # the names the question asks about ("Dublin", "Manchester"): tables whose header names
-    # them are read together (`tables.related_table`)
-    names = asked_names(question, passages_text(hits)) if trained else []
+    if not trained:
+        names = []
+    elif names is None:
+        names = asked_names(question, passages_text(hits))
     best = ranked[0]
     section = section_asked(question, hits, top_passages(hits, max_passages)) if trained else None
     if section is not None:

@@ -344,6 +344,7 @@ def table_candidates(
     first: np.ndarray,
     keep: Sequence[int],
     hits: Sequence[Hit],
+    names: Sequence[str] | None = None,
 ) -> list[int]:
     """Indices of rows to score with the selector's kept candidates (`keep`, cut by the
     stage-1 scores `first`) although stage 1 cut them: of each table no kept unit belongs
@@ -353,11 +354,13 @@ def table_candidates(
     period |" for "What are the notice periods...?"); MAX_TABLE_CANDIDATES at most, the
     rows naming asked names first. A table's rows weigh little in stage 1 (a row is short
     and its place in a long table counts against it), so without this a table the
-    question is about is never read."""
+    question is about is never read. `names`: the question's asked names when the caller
+    has them, else read here."""
     rows = [int(i) for i in np.argsort(-first, kind="stable") if units[i].kind == "row"]
     if not rows:
         return []
-    names = asked_names(question, passages_text(hits))
+    if names is None:
+        names = asked_names(question, passages_text(hits))
     kept_tables = {_table_key(units[i], hits) for i in keep if units[i].kind == "row"}
     named: dict[tuple[str, ...], int] = {}
     headed: dict[tuple[str, ...], int] = {}
