@@ -39,14 +39,15 @@ of four sentences, for "What is the hotel limit per night in Manchester?").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
+from ragkit.reader.brackets import bracket_rows
 from ragkit.reader.candidates import passages_text
 from ragkit.reader.coverage import mentioned
-from ragkit.reader.features import Candidate, holds, numbers, ranges, tokens
+from ragkit.reader.features import Candidate, holds, number_value, numbers, ranges, tokens
 from ragkit.reader.lists import SHOWN_ITEMS
 from ragkit.reader.names import asked_names
 from ragkit.text.analyse import analyser_for, lucene_idf, words
@@ -141,11 +142,16 @@ def table_rows(
 
 
 def lexical_row_scores(
-    question: str, bodies: Sequence[str], language: str | None, ignore: frozenset[str] = frozenset()
+    question: str,
+    bodies: Sequence[str],
+    language: str | None,
+    ignore: frozenset[str] = frozenset(),
+    bracketed: Mapping[int, set[float]] | None = None,
 ) -> np.ndarray:
     """(n_rows,) the IDF-weighted share of the question's content terms (but `ignore`) each
     row body holds (IDF over these rows; a number is held by a range around it, or written
-    otherwise)."""
+    otherwise, or by the row's bracket: `bracketed`, {row: the values its bracket holds},
+    `ragkit.reader.brackets.bracket_rows`)."""
     analyser = analyser_for(language)
     asked = [t for t in dict.fromkeys(analyser.content_terms(question)) if t not in ignore]
     held = [set(analyser.terms(body)) for body in bodies]
@@ -154,6 +160,8 @@ def lexical_row_scores(
         # 8,000 USD"): the row of the asker's case (`features.holds`)
         found, spans = numbers(tokens(body)), ranges(body)
         terms.update(t for t in asked if any(c.isdigit() for c in t) and holds(t, found, spans))
+    for i, values in (bracketed or {}).items():
+        held[i].update(t for t in asked if number_value(t) in values)
     idf = {t: float(lucene_idf(len(held), sum(t in h for h in held))) for t in asked}
     total = sum(idf.values()) or 1.0
     return np.array([sum(idf[t] for t in asked if t in h) / total for h in held])
@@ -240,14 +248,20 @@ def best_rows(
     if len(rows) < 2:
         return Rows([best], [])
     bodies = [hits[u.hit].chunk.text[u.start : u.end] for u in rows]
-    all_lexical = lexical_row_scores(question, bodies, hits[best.hit].chunk.language)
+    language = hits[best.hit].chunk.language
+    # the row whose bracket holds the asker's number ("after 20 years" in "8 years or more")
+    bracketed: dict[int, set[float]] = {}
+    for table in _tables(rows, best, hits):
+        order = sorted(table)
+        found = bracket_rows(question, [bodies[i] for i in order], rows[order[0]].header)
+        bracketed.update({order[n]: values for n, values in found.items()})
+    all_lexical = lexical_row_scores(question, bodies, language, bracketed=bracketed)
     own_table = [i for i, u in enumerate(rows) if same_table(u, best, hits)]
     in_header = header_terms(question, best, hits)
-    language = hits[best.hit].chunk.language
     opening = rows[own_table[0]]  # the table's first row in view: its beginning?
     if (
         header_asked(question, opening, hits)
-        and not lexical_row_scores(question, bodies, language, in_header).any()
+        and not lexical_row_scores(question, bodies, language, in_header, bracketed).any()
     ):
         shown, rest = own_table[:SHOWN_ITEMS], own_table[SHOWN_ITEMS:]
         return Rows([rows[i] for i in shown], [rows[i] for i in rest], True)
@@ -292,6 +306,9 @@ def best_rows(
             # notice periods by probation, ties them all and tells nothing)
             matching |= tied
         matching.add(lead)
+        held = table & bracketed.keys()
+        if held:  # the brackets of one scale exclude each other: the asker's case is in these
+            matching = (matching - table) | held
     # the best-scored first; rows not embedded (lexical ties only) after them, in table order
     ranked = [i for i in order if i in matching] + sorted(matching - set(read))
     keep: list[int] = []

@@ -1,0 +1,133 @@
+"""The row of a bracket table that holds the asker's number: "after 20 years of service" over
+rows "Less than 3 years", "3 to 4 years", "5 to 7 years", "8 years or more" is the last row.
+
+Many policy tables list brackets: notice by years of service, allowance by distance, approval
+by amount. `ragkit.reader.features.holds` finds a number inside a closed range ("3 to 4"),
+but a bracket's open end is written in words ("8 years or more", "less than 3", "mais de 10
+anos") that no rule may list (issue #11: no word lists). The table's structure says it
+instead, in any language: a column whose cells each hold numbers that rise (or fall) row by
+row is a scale of brackets, and a question's number falls in one of them:
+
+- a row whose numbers span it (inclusive: "5 to 7" holds 5, 6 and 7);
+- between two rows, the lower one (a bracket starts at its number: 4.5 years is in "3 to 4"
+  of "3 to 4", "5 to 7");
+- past either end, the end row when its cell holds one number only: with ranges beside it,
+  a lone number at the end of the scale is the open bracket ("8 years or more", "15+",
+  "less than 3"); an end row with a range is closed, and a number past it is in no row.
+
+A column of single figures ("25 days", "26 days") is values, not brackets: it needs one
+range at least.
+
+Which column: the one whose cells (or header cell) hold the word that follows the number in
+the question, compared by `features.stem` ("20 years" -> a cell "3 to 4 years", or the
+header "Years employed"); a number followed by no such word picks no column, so a question's
+"20 days" is never read on a scale of years.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ragkit.reader.features import number_value, stem, tokens
+
+_CELL = re.compile(r"\s*\|\s*")
+MIN_ROWS = 3  # a scale needs three rows at least: two rows rising is too weak a sign
+
+
+def cells(line: str) -> list[str]:
+    """The cells of a table row or header line ("| a | b |" and "a | b" alike)."""
+    parts = _CELL.split(line.strip())
+    if parts and not parts[0]:
+        parts = parts[1:]
+    if parts and not parts[-1]:
+        parts = parts[:-1]
+    return parts
+
+
+def _values(cell: str) -> list[float]:
+    found = (number_value(t) for t in tokens(cell) if any(c.isdigit() for c in t))
+    return [v for v in found if v is not None]
+
+
+def asked_quantities(question: str) -> list[tuple[float, str]]:
+    """(value, stem of the word after it) for each number of the question that a word
+    follows ("after 20 years of service" -> [(20.0, "year")])."""
+    words = tokens(question)
+    found = []
+    for word, after in zip(words, words[1:], strict=False):
+        value = number_value(word) if any(c.isdigit() for c in word) else None
+        if value is not None and not any(c.isdigit() for c in after):
+            found.append((value, stem(after)))
+    return found
+
+
+def _scale(spans: Sequence[tuple[float, float]]) -> int:
+    """+1 when the rows' (low, high) rise row by row, -1 when they fall, 0 otherwise."""
+    for sign in (1, -1):
+        if (
+            all(
+                sign * (b[0] - a[0]) >= 0 and sign * (b[1] - a[1]) >= 0 and a != b
+                for a, b in zip(spans, spans[1:], strict=False)
+            )
+            and sign * (spans[-1][0] - spans[0][0]) > 0
+        ):
+            return sign
+    return 0
+
+
+def _row_of(value: float, spans: Sequence[tuple[float, float]], counts: Sequence[int]) -> set[int]:
+    """The rows of an ascending scale whose bracket holds `value` (see the module)."""
+    inside = {i for i, (low, high) in enumerate(spans) if low <= value <= high}
+    if inside:
+        return inside
+    if value > spans[-1][1]:
+        return {len(spans) - 1} if counts[-1] == 1 else set()
+    if value < spans[0][0]:
+        return {0} if counts[0] == 1 else set()
+    return {max(i for i, (low, _) in enumerate(spans) if low <= value)}
+
+
+def bracket_rows(question: str, bodies: Sequence[str], header: str = "") -> dict[int, set[float]]:
+    """{index of a row of `bodies` (the rows of one table, in table order, without the
+    header): the question's numbers its bracket holds} (see the module); empty when no
+    column is a scale of the word a number of the question counts."""
+    asked = asked_quantities(question)
+    rows = [cells(b) for b in bodies]
+    if not asked or len(rows) < MIN_ROWS or len({len(r) for r in rows}) != 1:
+        return {}
+    head = cells(header.splitlines()[0]) if header else []
+    scales: list[tuple[int, list[list[float]], set[str], set[str]]] = []
+    for column in range(len(rows[0])):
+        values = [_values(r[column]) for r in rows]
+        if not all(values) or all(len(v) == 1 for v in values):
+            continue  # a column of single figures is values, not brackets
+        sign = _scale([(min(v), max(v)) for v in values])
+        if not sign:
+            continue
+        counted = {stem(w) for r in rows for w in _counted_words(r[column])}
+        named = {stem(w) for w in tokens(head[column])} if len(head) == len(rows[0]) else set()
+        scales.append((sign, values, counted, named))
+    found: dict[int, set[float]] = {}
+    for value, unit in asked:
+        # the word written after the cells' numbers first ("3 to 4 years"), else the header's
+        # ("Years employed" over bare "1-4"): "Annual leave per year | 25 days" counts days
+        matched = [s for s in scales if unit in s[2]] or [s for s in scales if unit in s[3]]
+        for sign, values, _, _ in matched:
+            order = list(range(len(values)))[::sign]  # a falling scale is read bottom up
+            spans = [(min(values[i]), max(values[i])) for i in order]
+            held = _row_of(value, spans, [len(values[i]) for i in order])
+            for i in held:
+                found.setdefault(order[i], set()).add(value)
+    return found
+
+
+def _counted_words(cell: str) -> list[str]:
+    """The words that follow a number in a cell ("3 to 4 years" -> ["years"], "8 years or
+    more" -> ["years"]): what the cell's numbers count."""
+    words = tokens(cell)
+    return [
+        after
+        for word, after in zip(words, words[1:], strict=False)
+        if any(c.isdigit() for c in word) and not any(c.isdigit() for c in after)
+    ]
