@@ -35,7 +35,7 @@ from ragkit.reader.lists import (
 )
 from ragkit.reader.names import asked_names
 from ragkit.reader.plain import plain
-from ragkit.reader.tables import best_rows, related_table, same_table
+from ragkit.reader.tables import best_rows, figure_row, related_table, same_table
 from ragkit.text.analyse import analyser_for, words
 from ragkit.text.segment import BULLET, Unit, ends_sentence, segment
 from ragkit.types import Chunk, Citation, Hit
@@ -196,6 +196,9 @@ def choose(
                 limit += len(rows)
                 left_rows.extend(u for u in left if u not in chosen and u not in left_rows)
                 more = len(left_rows)
+    figure = figure_row(question, best.unit, passages, hits) if trained and not items else None
+    if figure is not None and figure not in chosen:
+        chosen.append(figure)  # the figure the best sentence points to ("at the rates above")
     if trained and best.unit.kind == "item" and not items and position >= 0:
         # the paragraph that introduces the best item's list joined it (it holds words of
         # the question the item lacks): the list is the answer, as when the paragraph

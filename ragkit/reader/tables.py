@@ -396,3 +396,38 @@ def table_candidates(
             headed[key] = i
     chosen = list(named.values()) + [i for k, i in headed.items() if k not in named]
     return chosen[:MAX_TABLE_CANDIDATES]
+
+
+def figure_row(
+    question: str, best: Unit, passages: Sequence[Sequence[Unit]], hits: Sequence[Hit]
+) -> Unit | None:
+    """The table row that gives the figure a best sentence without one only points to
+    ("Mileage for your own car is paid at the rates above" -> "| Mileage, own car | 0.43
+    EUR per km |"): a row of a top passage of the same document that holds a number, whose
+    own cells hold two of the question's content terms or more, all of them terms the best
+    unit holds too (it names the sentence's subject, in the question's words), and that no
+    other row of its table matches as fully. None when `best` holds a number itself, or no
+    row (or more than one) fits."""
+    chunk = hits[best.hit].chunk
+    said = chunk.text[best.start : best.end]
+    if best.kind == "row" or any(c.isdigit() for c in said):
+        return None
+    analyser = analyser_for(chunk.language)
+    asked = set(analyser.content_terms(question))
+    covered = asked & set(analyser.terms(said))
+    found: list[Unit] = []
+    for units in passages:
+        rows = [u for u in units if u.kind == "row" and hits[u.hit].chunk.source == chunk.source]
+        if not rows:
+            continue
+        text = hits[rows[0].hit].chunk.text
+        held = [asked & set(analyser.terms(text[u.start : u.end])) for u in rows]
+        for row, terms in zip(rows, held, strict=True):
+            if (
+                len(terms) >= 2
+                and terms <= covered
+                and any(c.isdigit() for c in text[row.start : row.end])
+                and sum(terms <= other for other in held) == 1
+            ):
+                found.append(row)
+    return found[0] if len(found) == 1 else None
