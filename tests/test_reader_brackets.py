@@ -48,11 +48,28 @@ def test_a_closed_end_holds_no_number_past_it_and_a_falling_scale_reads_bottom_u
     }
     falling = ["| 20+ anos | 90 dias |", "| 10 a 19 anos | 60 dias |", "| 1 a 9 anos | 30 dias |"]
     question = "Quanto aviso prévio tenho depois de 25 anos de casa?"
-    assert asked_quantities(question) == [(25.0, "ano")]
+    assert asked_quantities(question) == [(25.0, {"ano"})]
     assert bracket_rows(question, falling, "| Tempo de casa | Aviso prévio |") == {0: {25.0}}
     assert bracket_rows("E com 12 anos?", falling, "| Tempo de casa | Aviso prévio |") == {
         1: {12.0}
     }
+
+
+def test_an_amount_is_counted_by_its_currency_sign_or_code():
+    rows = [
+        "| Up to 1,000 EUR | Team lead |",
+        "| 1,001 to 10,000 EUR | Department head |",
+        "| Over 10,000 EUR | Finance director |",
+    ]
+    header = "| Purchase value | Approver |"
+    assert asked_quantities("Who approves a €25,000 laptop order?") == [
+        (25000.0, {"eur", "lapto"})  # the word after it, and the sign as its code
+    ]
+    assert bracket_rows("Who approves a €25,000 laptop order?", rows, header) == {2: {25000.0}}
+    assert bracket_rows("Who approves EUR 400 of software?", rows, header) == {0: {400.0}}
+    assert bracket_rows("Who approves a 4.500 EUR chair?", rows, header) == {1: {4500.0}}
+    # a code's digits are no number ("L4"), a number counted by nothing picks no column
+    assert asked_quantities("What does level L4 earn in 2025?") == []
 
 
 def test_the_header_names_what_bare_numbers_count():
@@ -97,3 +114,25 @@ def test_the_row_whose_bracket_holds_the_asked_years_answers_alone():
     assert shown_rows(answer.text)[1:] == ["| 10 years or more | 12 days | 4 weeks |"], answer.text
     answer = generator.generate("Qual é o aviso prévio depois de 20 anos de casa?", hits(AVISO))
     assert shown_rows(answer.text)[1:] == ["| 10 anos ou mais | 60 dias | 3 |"], answer.text
+
+
+APPROVALS = chunk(
+    "Every purchase order at Kestrel Instruments needs one approval before it is placed, by "
+    "the approver below for its value including tax.\n\n"
+    "| Purchase value | Approver |\n|---|---|\n"
+    "| Up to 1,000 EUR | Team lead |\n| 1,001 to 10,000 EUR | Department head |\n"
+    "| Over 10,000 EUR | Finance director |",
+    "finance/purchasing.md",
+    "Purchasing policy",
+    ("Purchasing policy", "3. Approvals"),
+)
+
+
+def test_a_row_of_another_bracket_never_stays_beside_the_asker_s():
+    # the sentence answers first; a row joins it, and brings its table's bracket row,
+    # which replaces it when its own bracket is another case ("Up to 1,000 EUR")
+    generator = ExtractiveGenerator(load_embedder(), threshold=0.0)
+    answer = generator.generate("Who approves a €25,000 laptop order?", hits(APPROVALS))
+    assert shown_rows(answer.text)[1:] == ["| Over 10,000 EUR | Finance director |"], answer.text
+    answer = generator.generate("Who has to approve a purchase of 600 EUR?", hits(APPROVALS))
+    assert shown_rows(answer.text)[1:] == ["| Up to 1,000 EUR | Team lead |"], answer.text

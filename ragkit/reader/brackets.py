@@ -18,10 +18,11 @@ row is a scale of brackets, and a question's number falls in one of them:
 A column of single figures ("25 days", "26 days") is values, not brackets: it needs one
 range at least.
 
-Which column: the one whose cells (or header cell) hold the word that follows the number in
-the question, compared by `features.stem` ("20 years" -> a cell "3 to 4 years", or the
-header "Years employed"); a number followed by no such word picks no column, so a question's
-"20 days" is never read on a scale of years.
+Which column: the one whose numbers count what the question's number counts (`quantities`:
+the word after it, compared by `features.stem`, or a currency beside it): "20 years" -> a
+cell "3 to 4 years", "€7,500" -> "Over 5,000 EUR"; else the one whose header names it
+("Years employed" over bare "1-4"). A number counted by nothing picks no column, and a
+question's "20 days" is never read on a scale of years.
 """
 
 from __future__ import annotations
@@ -45,21 +46,49 @@ def cells(line: str) -> list[str]:
     return parts
 
 
-def _values(cell: str) -> list[float]:
-    found = (number_value(t) for t in tokens(cell) if any(c.isdigit() for c in t))
-    return [v for v in found if v is not None]
+# a number as written (grouped, decimal), not inside a code ("L4", "FY25")
+_NUMBER = re.compile(r"(?<![\w.,])\d[\d,.]*")
+# what counts a number: the word right after it ("20 years", "15+ years", "30 %"), or a
+# currency sign or code beside it ("€7,500", "7,500 EUR", "EUR 7,500"); a sign is read as
+# its ISO 4217 code where it has one code only, so "€7,500" and "5,000 EUR" count alike
+_AFTER = re.compile(r"[\s+%]{0,3}([^\W\d_]+)")
+_SIGN_BEFORE = re.compile(r"([$€£¥₹])\s?$|(?<![^\W\d_])([A-Z]{3})\s$")
+_SIGN_AFTER = re.compile(r"\s?([$€£¥₹])")
+_SIGN_CODES = {"€": "eur", "£": "gbp", "₹": "inr"}
 
 
-def asked_quantities(question: str) -> list[tuple[float, str]]:
-    """(value, stem of the word after it) for each number of the question that a word
-    follows ("after 20 years of service" -> [(20.0, "year")])."""
-    words = tokens(question)
+def quantities(text: str) -> list[tuple[float, set[str]]]:
+    """(value, what counts it: the stems of the word after it and of a currency beside it)
+    for each number of `text` ("after 20 years" -> [(20.0, {"year"})], "over €7,500" ->
+    [(7500.0, {"eur"})])."""
     found = []
-    for word, after in zip(words, words[1:], strict=False):
-        value = number_value(word) if any(c.isdigit() for c in word) else None
-        if value is not None and not any(c.isdigit() for c in after):
-            found.append((value, stem(after)))
+    for match in _NUMBER.finditer(text):
+        value = number_value(match.group().rstrip(".,"))
+        if value is None:
+            continue
+        units: set[str] = set()
+        after = _AFTER.match(text, match.end())
+        if after:
+            units.add(stem(after.group(1).lower()))
+        for sign in (
+            _SIGN_BEFORE.search(text[: match.start()]),
+            _SIGN_AFTER.match(text, match.end()),
+        ):
+            if sign:
+                mark = next(g for g in sign.groups() if g)
+                units.add(_SIGN_CODES.get(mark, mark.lower()))
+        found.append((value, units))
     return found
+
+
+def _values(cell: str) -> list[float]:
+    return [value for value, _ in quantities(cell)]
+
+
+def asked_quantities(question: str) -> list[tuple[float, set[str]]]:
+    """The question's numbers with what counts them (`quantities`), those counted by
+    something only ("after 20 years of service" -> [(20.0, {"year"})])."""
+    return [(value, units) for value, units in quantities(question) if units]
 
 
 def _scale(spans: Sequence[tuple[float, float]]) -> int:
@@ -105,14 +134,14 @@ def bracket_rows(question: str, bodies: Sequence[str], header: str = "") -> dict
         sign = _scale([(min(v), max(v)) for v in values])
         if not sign:
             continue
-        counted = {stem(w) for r in rows for w in _counted_words(r[column])}
+        counted = {u for r in rows for _, units in quantities(r[column]) for u in units}
         named = {stem(w) for w in tokens(head[column])} if len(head) == len(rows[0]) else set()
         scales.append((sign, values, counted, named))
     found: dict[int, set[float]] = {}
-    for value, unit in asked:
-        # the word written after the cells' numbers first ("3 to 4 years"), else the header's
+    for value, units in asked:
+        # what counts the cells' numbers first ("3 to 4 years"), else the header's words
         # ("Years employed" over bare "1-4"): "Annual leave per year | 25 days" counts days
-        matched = [s for s in scales if unit in s[2]] or [s for s in scales if unit in s[3]]
+        matched = [s for s in scales if units & s[2]] or [s for s in scales if units & s[3]]
         for sign, values, _, _ in matched:
             order = list(range(len(values)))[::sign]  # a falling scale is read bottom up
             spans = [(min(values[i]), max(values[i])) for i in order]
@@ -120,14 +149,3 @@ def bracket_rows(question: str, bodies: Sequence[str], header: str = "") -> dict
             for i in held:
                 found.setdefault(order[i], set()).add(value)
     return found
-
-
-def _counted_words(cell: str) -> list[str]:
-    """The words that follow a number in a cell ("3 to 4 years" -> ["years"], "8 years or
-    more" -> ["years"]): what the cell's numbers count."""
-    words = tokens(cell)
-    return [
-        after
-        for word, after in zip(words, words[1:], strict=False)
-        if any(c.isdigit() for c in word) and not any(c.isdigit() for c in after)
-    ]

@@ -126,7 +126,7 @@ def choose(
         pass  # the FAQ's reply, as it stands
     elif trained and best.unit.kind == "row":
         # the rows of its table that match the question best, not the first ones
-        chosen, left_rows, whole_table = best_rows(
+        chosen, left_rows, whole_table, _ = best_rows(
             question, best.unit, passages, hits, embed, names
         )
     elif trained and continues_lead(text, units, position):
@@ -190,7 +190,11 @@ def choose(
             if trained and other.unit.kind == "row" and not items:
                 # a row that joins brings the rows of its tables that match as well (every
                 # "December" row of each office's holiday table), as one unit of the answer
-                rows, left, _ = best_rows(question, other.unit, passages, hits, embed, names)
+                rows, left, _, outside = best_rows(
+                    question, other.unit, passages, hits, embed, names
+                )
+                if other.unit in outside:  # its bracket is another case than the asker's
+                    chosen.remove(other.unit)
                 rows = [u for u in rows if u not in chosen and u != other.unit]
                 chosen.extend(rows)
                 limit += len(rows)

@@ -204,12 +204,15 @@ def header_asked(question: str, best: Unit, hits: Sequence[Hit]) -> bool:
 
 
 class Rows(NamedTuple):
-    """The rows that answer (`best_rows`), those left out, and whether they are the whole
-    table the question's words name (`header_asked`): such an answer stands alone."""
+    """The rows that answer (`best_rows`), those left out, whether they are the whole
+    table the question's words name (`header_asked`): such an answer stands alone, and the
+    rows of a bracket scale whose bracket does not hold the asker's number (`bracket_rows`):
+    they answer another case, so a row of them never stays in the answer."""
 
     rows: list[Unit]
     left_out: list[Unit]
     whole: bool = False
+    outside: tuple[Unit, ...] = ()
 
 
 def best_rows(
@@ -289,6 +292,7 @@ def best_rows(
     first = next(i for i in order if i in own or rows[i].header != best.header)
     top, share = score_of[first], float(all_lexical[first])
     matching: set[int] = set()
+    outside: set[int] = set()
     for table in _tables(rows, best, hits):
         lead = next((i for i in order if i in table), None)
         if lead is None:
@@ -309,6 +313,7 @@ def best_rows(
         held = table & bracketed.keys()
         if held:  # the brackets of one scale exclude each other: the asker's case is in these
             matching = (matching - table) | held
+            outside |= table - held
     # the best-scored first; rows not embedded (lexical ties only) after them, in table order
     ranked = [i for i in order if i in matching] + sorted(matching - set(read))
     keep: list[int] = []
@@ -324,7 +329,11 @@ def best_rows(
     for n, i in enumerate(keep):
         first_of.setdefault(_key(rows, i, best, hits), n)
     keep.sort(key=lambda i: (first_of[_key(rows, i, best, hits)], i))
-    return Rows([rows[i] for i in keep], [rows[i] for i in ranked if i not in keep])
+    return Rows(
+        [rows[i] for i in keep],
+        [rows[i] for i in ranked if i not in keep],
+        outside=tuple(rows[i] for i in sorted(outside)),
+    )
 
 
 def _tables(rows: Sequence[Unit], best: Unit, hits: Sequence[Hit]) -> list[set[int]]:
