@@ -4,6 +4,8 @@ row that gives it (issue 11: `ragkit.reader.tables.figure_row`). Documents of ou
 
 from __future__ import annotations
 
+import dataclasses
+
 from reader_helpers import chunk, hits
 
 from ragkit.generators.extractive import ExtractiveGenerator
@@ -71,3 +73,32 @@ def test_no_row_joins_a_sentence_with_its_own_figure_or_when_rows_tie():
     h = hits(pointer, LIMITS)
     passages = [segment(c.chunk.text, i) for i, c in enumerate(h)]
     assert figure_row(meals, passages[0][0], passages, h) is None
+
+
+def test_the_pointed_row_joins_in_portuguese_too():
+    def pt(text: str, headings: tuple[str, ...]):
+        made = chunk(text, "financeiro/despesas.pdf", "Política de despesas", headings)
+        return dataclasses.replace(made, language="pt")
+
+    limits = pt(
+        "Estes limites valem por pessoa. Custos acima do limite não são reembolsados sem "
+        "aprovação prévia.\n\n"
+        "Despesa | Porto (EUR) | Recife (BRL)\n"
+        "Almoço em viagem | 18 EUR | 60 BRL\n"
+        "Jantar em viagem | 30 EUR | 90 BRL\n"
+        "Quilometragem, carro próprio | 0,40 EUR por km | 1,20 BRL por km\n"
+        "Táxi noturno | 25 EUR | 70 BRL",
+        ("Política de despesas", "5. Limites"),
+    )
+    pointer = pt(
+        "Use transporte público sempre que possível. A quilometragem do carro próprio é paga "
+        "às taxas acima e é contada a partir do escritório, não de casa.",
+        ("Política de despesas", "5. Limites", "5.4 Deslocações"),
+    )
+    answer = ExtractiveGenerator(load_embedder(), threshold=0.0).generate(
+        "Qual é a taxa de quilometragem para carro próprio?", hits(pointer, limits)
+    )
+    assert "Quilometragem, carro próprio | 0,40 EUR por km | 1,20 BRL por km" in answer.text, (
+        answer.text
+    )
+    assert "Jantar em viagem" not in answer.text, answer.text
