@@ -72,6 +72,17 @@ def test_an_amount_is_counted_by_its_currency_sign_or_code():
     assert asked_quantities("What does level L4 earn in 2025?") == []
 
 
+def test_a_date_column_is_no_scale():
+    # "17 March 2025" holds two numbers that make no range: no bracket, though the days and
+    # the year rise row by row (the day "17" of the question is no count on a scale)
+    rows = [
+        "| 2 January 2026 | Friday | New Year holiday |",
+        "| 19 March 2026 | Thursday | Founders' Day |",
+        "| 24 April 2026 | Friday | Spring holiday |",
+    ]
+    assert bracket_rows("Is 19 March a holiday?", rows, "| Date | Day | Holiday |") == {}
+
+
 def test_the_header_names_what_bare_numbers_count():
     rows = ["| 0-2 | 1 week |", "| 3-7 | 2 weeks |", "| 8+ | 1 month |"]
     header = "| Years employed | Notice |"

@@ -15,8 +15,9 @@ row is a scale of brackets, and a question's number falls in one of them:
   a lone number at the end of the scale is the open bracket ("8 years or more", "15+",
   "less than 3"); an end row with a range is closed, and a number past it is in no row.
 
-A column of single figures ("25 days", "26 days") is values, not brackets: it needs one
-range at least.
+A cell is a bracket when it holds one range or one number; a column is a scale when every
+cell is one and one range at least is among them: a column of single figures ("25 days",
+"26 days") is values, and dates ("17 March 2025": two numbers, no range) are no brackets.
 
 Which column: the one whose numbers count what the question's number counts (`quantities`:
 the word after it, compared by `features.stem`, or a currency beside it): "20 years" -> a
@@ -30,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ragkit.reader.features import number_value, stem, tokens
+from ragkit.reader.features import number_value, ranges, stem, tokens
 
 _CELL = re.compile(r"\s*\|\s*")
 MIN_ROWS = 3  # a scale needs three rows at least: two rows rising is too weak a sign
@@ -81,8 +82,15 @@ def quantities(text: str) -> list[tuple[float, set[str]]]:
     return found
 
 
-def _values(cell: str) -> list[float]:
-    return [value for value, _ in quantities(cell)]
+def _bracket(cell: str) -> tuple[float, float, bool] | None:
+    """(low, high, closed) of a cell as a bracket: its one range ("3 to 4 years", "5-7",
+    `features.ranges`), or its one number (an open end: "8 years or more", "15+"); None
+    for anything else (no number, or several that make no range: a date, "1 January 2025")."""
+    spans = ranges(cell)
+    if len(spans) == 1:
+        return (*spans[0], True)
+    found = quantities(cell)
+    return (found[0][0], found[0][0], False) if len(found) == 1 and not spans else None
 
 
 def asked_quantities(question: str) -> list[tuple[float, set[str]]]:
@@ -105,15 +113,16 @@ def _scale(spans: Sequence[tuple[float, float]]) -> int:
     return 0
 
 
-def _row_of(value: float, spans: Sequence[tuple[float, float]], counts: Sequence[int]) -> set[int]:
-    """The rows of an ascending scale whose bracket holds `value` (see the module)."""
+def _row_of(value: float, spans: Sequence[tuple[float, float]]) -> set[int]:
+    """The rows of an ascending scale whose bracket holds `value` (see the module); a
+    bracket of one number (low == high) is an open end."""
     inside = {i for i, (low, high) in enumerate(spans) if low <= value <= high}
     if inside:
         return inside
     if value > spans[-1][1]:
-        return {len(spans) - 1} if counts[-1] == 1 else set()
+        return {len(spans) - 1} if spans[-1][0] == spans[-1][1] else set()
     if value < spans[0][0]:
-        return {0} if counts[0] == 1 else set()
+        return {0} if spans[0][0] == spans[0][1] else set()
     return {max(i for i, (low, _) in enumerate(spans) if low <= value)}
 
 
@@ -126,26 +135,26 @@ def bracket_rows(question: str, bodies: Sequence[str], header: str = "") -> dict
     if not asked or len(rows) < MIN_ROWS or len({len(r) for r in rows}) != 1:
         return {}
     head = cells(header.splitlines()[0]) if header else []
-    scales: list[tuple[int, list[list[float]], set[str], set[str]]] = []
+    scales: list[tuple[int, list[tuple[float, float]], set[str], set[str]]] = []
     for column in range(len(rows[0])):
-        values = [_values(r[column]) for r in rows]
-        if not all(values) or all(len(v) == 1 for v in values):
+        brackets = [_bracket(r[column]) for r in rows]
+        if any(b is None for b in brackets) or not any(b[2] for b in brackets if b):
             continue  # a column of single figures is values, not brackets
-        sign = _scale([(min(v), max(v)) for v in values])
+        spans = [(b[0], b[1]) for b in brackets if b]
+        sign = _scale(spans)
         if not sign:
             continue
         counted = {u for r in rows for _, units in quantities(r[column]) for u in units}
         named = {stem(w) for w in tokens(head[column])} if len(head) == len(rows[0]) else set()
-        scales.append((sign, values, counted, named))
+        scales.append((sign, spans, counted, named))
     found: dict[int, set[float]] = {}
     for value, units in asked:
         # what counts the cells' numbers first ("3 to 4 years"), else the header's words
         # ("Years employed" over bare "1-4"): "Annual leave per year | 25 days" counts days
         matched = [s for s in scales if units & s[2]] or [s for s in scales if units & s[3]]
-        for sign, values, _, _ in matched:
-            order = list(range(len(values)))[::sign]  # a falling scale is read bottom up
-            spans = [(min(values[i]), max(values[i])) for i in order]
-            held = _row_of(value, spans, [len(values[i]) for i in order])
+        for sign, spans, _, _ in matched:
+            order = list(range(len(spans)))[::sign]  # a falling scale is read bottom up
+            held = _row_of(value, [spans[i] for i in order])
             for i in held:
                 found.setdefault(order[i], set()).add(value)
     return found
