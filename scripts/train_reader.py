@@ -470,6 +470,38 @@ class VectorStore:
         tmp.replace(self.path)
 
 
+class UnitVectorStore(VectorStore):
+    """The unit encoder's vectors (`ragkit.reader.unit_encoder`, the artefact at `artefact`)
+    by text, cached on disk by the artefact's SHA-256; bulk encoding runs the merged model
+    through torch (the generator runs the same weights in numpy)."""
+
+    def __init__(self, artefact: Path, model: str) -> None:
+        from ragkit.index.bert_numpy import TorchOps
+        from ragkit.index.embedding import resolve_model_path
+        from ragkit.reader.unit_encoder import UnitEncoder
+
+        base = resolve_model_path(model)
+        assert base is not None, f"{model} is not a local model folder"
+        self.digest = hashlib.sha256(artefact.read_bytes()).hexdigest()
+        encoder = UnitEncoder(base, artefact, TorchOps("float32", "cpu"))
+
+        class Bulk:
+            def embed(self, texts: Sequence[str]) -> np.ndarray:
+                import torch
+
+                with torch.inference_mode():
+                    return encoder.embed(texts, max_batch=64)
+
+        self.encoder = encoder
+        self.embedder = Bulk()  # type: ignore[assignment]
+        self.path = CACHE / f"vectors-unit-{self.digest[:16]}.npz"
+        self.vectors = {}
+        if self.path.exists():
+            with np.load(self.path) as z:
+                keys = json.loads(str(z["keys"]))
+                self.vectors = dict(zip(keys, z["vectors"], strict=True))
+
+
 @dataclass
 class Rows:
     """Per-unit rows of one example: features, crosses, labels, embedding texts."""
@@ -540,8 +572,10 @@ def fit(
     }
 
 
-def stage1_keep(r: Rows, stage1: Any, n: int = MAX_CANDIDATES) -> np.ndarray:
-    """Indices of the `n` units stage 1 ranks first (as the generator keeps them)."""
+def stage1_keep(r: Rows, stage1: Any, n: int | None = None) -> np.ndarray:
+    """Indices of the `n` (default MAX_CANDIDATES, as --max-candidates sets it: read at call
+    time) units stage 1 ranks first (as the generator keeps them)."""
+    n = MAX_CANDIDATES if n is None else n
     return np.argsort(-stage1.logits(r.cheap, r.crosses), kind="stable")[:n]
 
 
@@ -768,11 +802,13 @@ def end_to_end_features(
     embed: Any,
     scorer: Any,
     answer_type: Any = None,
+    unit_embed: Any = None,
 ) -> np.ndarray:
     """(n, len(ANSWERABILITY_NAMES)) question features of `examples` as the generator computes
     them with these stages: stage 1 keeps MAX_CANDIDATES units, `scorer` (the cross-encoder)
     scores them, stage 2 gives their probabilities; `embed` (texts -> unit vectors) gives the
-    question's cosine with passages the retriever did not score densely."""
+    question's cosine with passages the retriever did not score densely; `unit_embed` (default
+    `embed`) the units' cosines (the unit encoder's, `--unit-encoder`)."""
     rows_q = []
     for e in examples:
         r = example_rows(e)
@@ -780,7 +816,7 @@ def end_to_end_features(
             rows_q.append(question_features([], 0.0, 0, e, embed, "", answer_type))
             continue
         keep = stage1_keep(r, stage1)
-        block, best = dense_block(e, r, keep, embed, scorer)
+        block, best = dense_block(e, r, keep, unit_embed or embed, scorer)
         x = np.hstack([r.cheap[keep], block])
         z = stage2.logits(x, [r.crosses[i] for i in keep])
         order = np.argsort(-z, kind="stable")
@@ -925,6 +961,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "answerability model and the threshold are fitted",
     )
     parser.add_argument(
+        "--stage1-from",
+        type=Path,
+        default=None,
+        help="a selector JSON whose stage 1 is kept; stage 2, the answerability model and "
+        "the threshold are fitted",
+    )
+    parser.add_argument(
         "--answer-type",
         action="store_true",
         help="the answerability model also reads answer-type evidence (`ragkit.reader.answertype`)",
@@ -941,6 +984,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="also write the answerability features of the training (out of fold) and "
         "calibration questions to this .npz (for measurement)",
+    )
+    parser.add_argument(
+        "--unit-encoder",
+        type=Path,
+        default=None,
+        help="the units' cosines from this unit-encoder artefact (scripts/train_unit_encoder.py,"
+        " e.g. ragkit/reader/unit_encoder.safetensors), not the embedding model",
     )
     parser.add_argument(
         "--reuse-cross",
@@ -999,7 +1049,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.stages_from:
         kept_stages = json.loads(args.stages_from.read_text(encoding="utf-8"))
         assert tuple(kept_stages.get("dense", COSINE_ONLY)) == DENSE, "--stages-from: dense"
-    stage1_json = kept_stages["stage1"] if kept_stages else fit(cheap, crosses, labels, w1)
+    if kept_stages:
+        stage1_json = kept_stages["stage1"]
+    elif args.stage1_from:  # stage 1 kept, stage 2 and the answerability model fitted
+        stage1_json = json.loads(args.stage1_from.read_text(encoding="utf-8"))["stage1"]
+    else:
+        stage1_json = fit(cheap, crosses, labels, w1)
     stage1 = LogisticStage.from_json(stage1_json, N_CHEAP)
     data_sha = data_hash(data)
     scorer: Any = None
@@ -1019,13 +1074,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             [rows[n] for n in kept],
             per_example[kept],
         )
+    unit_store: VectorStore = store
+    unit_info: dict[str, Any] | None = None
+    if args.unit_encoder:
+        # the units' cosines from the unit encoder; its training questions' cosines are
+        # in-sample (better than a new question's): stage 2 and the answerability model are
+        # fitted on the HR-style questions and the public ones it did not see
+        from ragkit.reader.cross import safetensors_metadata
+
+        unit_store = UnitVectorStore(args.unit_encoder, args.model)
+        meta = safetensors_metadata(args.unit_encoder)
+        unit_info = {
+            "file": args.unit_encoder.name,
+            "sha256": unit_store.digest,
+            **{k: meta[k] for k in ("script_version", "training_data_sha256") if k in meta},
+        }
+        import train_unit_encoder
+
+        seen = set(train_unit_encoder.trained_questions(data))
+        kept = [
+            n for n, e in enumerate(examples) if e.source in HR_SOURCES or e.question not in seen
+        ]
+        left = len(examples) - len(kept)
+        print(f"  unit encoder: {left} public questions it trained on left out")
+        examples, rows, per_example = (
+            [examples[n] for n in kept],
+            [rows[n] for n in kept],
+            per_example[kept],
+        )
     if any(n.startswith("cosine") for n in DENSE):
-        store.need([t for r in rows for t in r.texts])
-        store.save()
+        unit_store.need([e.question for e in examples] + [t for r in rows for t in r.texts])
+        unit_store.save()
     blocks = []
     for n, (e, r) in enumerate(zip(examples, rows, strict=True)):
         if len(r.labels):
-            blocks.append(dense_block(e, r, stage1_keep(r, stage1), store.embed, scorer)[0])
+            keep = stage1_keep(r, stage1)
+            blocks.append(dense_block(e, r, keep, unit_store.embed, scorer)[0])
         if n % 500 == 0:
             print(f"  dense features of {n}/{len(examples)} questions", flush=True)
     x2, c2, y2, owner, hit_of = stage2_rows([r for r in rows if len(r.labels)], stage1, blocks)
@@ -1123,8 +1207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the handbook validation documents, end to end with the final stages: never trained on
         threshold_source = "handbook validation split, end to end"
         calibration = validation
+        unit_store.need([e.question for e in validation])
         calibration_x = end_to_end_features(
-            validation, stage1, stage2, store.embed, scorer, answerability.answer_type
+            validation,
+            stage1,
+            stage2,
+            store.embed,
+            scorer,
+            answerability.answer_type,
+            unit_store.embed,
         )
         support = answerability.probability(calibration_x)
         qy = np.array([e.answerable for e in validation])
@@ -1135,6 +1226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         support = answerability.probability(calibration_x)
         qy = qy[is_hr]
     store.save()
+    unit_store.save()
     if args.features_out:
         # for measurement: the answerability features of the training questions (out of
         # fold) and of the calibration questions (end to end), with labels and sources
@@ -1170,7 +1262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the answerability model and threshold of --stages-from, on the same questions
         old = Answerability.from_json(kept_stages["answerability"])
         old_support = old.probability(
-            end_to_end_features(validation, stage1, stage2, store.embed, scorer, old.answer_type)
+            end_to_end_features(
+                validation, stage1, stage2, store.embed, scorer, old.answer_type, unit_store.embed
+            )
         )
         old_t = float(kept_stages["thresholds"]["default"])
         refused = old_support < old_t
@@ -1194,6 +1288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "script_version": SCRIPT_VERSION,
             "training_data_sha256": data_sha,
             "cross_encoder": {"file": args.cross_out.name, **trained} if trained else None,
+            "unit_encoder": unit_info,
             "embedding_model": args.model,
             "examples": {
                 s: sum(e.source == s for e in examples)
@@ -1218,6 +1313,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if kept_stages
             else None,
+            "stage1_from": (
+                json.loads(args.stage1_from.read_text(encoding="utf-8"))["provenance"].get(
+                    "stages_from"
+                )
+                if args.stage1_from
+                else None
+            ),
         },
         "stage1": stage1_json,
         "stage2": stage2_json,
@@ -1226,6 +1328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "max_passages": MAX_PASSAGES,
             "max_candidates": MAX_CANDIDATES,
             "support_cross": int(SUPPORT_CROSS),
+            "unit_encoder": int(unit_info is not None),
         },
         "thresholds": {
             args.model: stored_threshold(threshold),

@@ -7,7 +7,9 @@ By default (`reader="trained"`) units are scored by the trained answer selector 
 `ragkit.reader` (language-independent features, two logistic stages, a question-level
 answerability model whose probability is the support; tests/bench/bench_reader.py);
 `reader="cross"` adds the cross-encoder's logit of the chosen unit to that support
-(`ragkit.reader.cross`; measured: fewer false refusals, same ranking, slower; README). The
+(`ragkit.reader.cross`; measured: fewer false refusals, same ranking, slower; README);
+`reader="unit"` reads the units' cosines from the unit encoder, a LoRA adapter of the bundled
+model for question -> answer-unit matching (`ragkit.reader.unit_encoder`; README). The
 heuristic reader it replaced is kept as the benchmark's baseline (`reader="heuristic"`); its
 algorithm, per question:
 
@@ -39,6 +41,7 @@ not ask about it (`ragkit.generators.planted`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -69,14 +72,17 @@ from ragkit.reader.coverage import uncovered
 from ragkit.reader.cross import load_cross
 from ragkit.reader.features import cheap_features, dense_features
 from ragkit.reader.names import asked_and_stated, asked_names
-from ragkit.reader.selector import CROSS_SELECTOR, Selector, load_selector
+from ragkit.reader.selector import CROSS_SELECTOR, UNIT_SELECTOR, Selector, load_selector
 from ragkit.reader.tables import table_candidates
+from ragkit.reader.unit_encoder import UnitEncoder, unit_encoder_for
 from ragkit.text.analyse import analyser_for, lucene_idf, words
 from ragkit.text.language import question_language
 from ragkit.text.segment import Unit, segment
 from ragkit.types import REFUSAL, Answer, Citation, Hit
 
-READERS = ("trained", "cross", "heuristic")
+log = logging.getLogger(__name__)
+
+READERS = ("trained", "cross", "unit", "heuristic")
 # Weights of the unit score, tuned for answer-sentence selection on the calibration half of
 # squad2-cs224n-dev (tests/bench/bench_extractive.py); the rank prior is set by hand.
 W_DENSE, W_LEXICAL, W_CUE, W_RANK = 0.5, 0.5, 0.15, 0.05
@@ -134,6 +140,8 @@ class ExtractiveGenerator:
         "cross" with the same kind of selector whose refusal support also reads the
         cross-encoder's logit for the chosen unit (`ragkit.reader.cross`; not the default:
         it refuses more near misses but answers fewer validation questions, see the README);
+        "unit" with a selector fitted on the unit encoder's cosines (`selector-unit.json`,
+        `ragkit.reader.unit_encoder`; opt-in, see the README);
         "heuristic" with the hand-set weights and English cue lists it replaced (kept as the
         benchmark's baseline)."""
         if reader not in READERS:
@@ -148,6 +156,9 @@ class ExtractiveGenerator:
         self.max_units = max_units
         self.embed_context = embed_context
         self._cache = VectorCache(cache_size)
+        self._unit_cache = VectorCache(cache_size)  # the unit encoder's vectors
+        self._unit_encoder: UnitEncoder | None = None
+        self.unit_encoder_reason: str | None = None  # why the unit encoder is not used
 
     @property
     def threshold(self) -> float:
@@ -161,9 +172,11 @@ class ExtractiveGenerator:
 
     @property
     def selector(self) -> Selector:
-        """The trained selector of this reader: `selector.json`, or for "cross"
-        `selector-cross.json` (its support reads the cross-encoder)."""
-        return load_selector(CROSS_SELECTOR if self.reader == "cross" else None)
+        """The trained selector of this reader: `selector.json`, for "cross"
+        `selector-cross.json` (its support reads the cross-encoder), for "unit"
+        `selector-unit.json` (fitted on the unit encoder's cosines)."""
+        paths = {"cross": CROSS_SELECTOR, "unit": UNIT_SELECTOR}
+        return load_selector(paths.get(self.reader))
 
     @property
     def max_passages(self) -> int:
@@ -190,6 +203,18 @@ class ExtractiveGenerator:
             self._embedder = load_embedder(self.model)
         return self._embedder
 
+    @property
+    def unit_encoder(self) -> UnitEncoder | None:
+        """The adapted encoder of the units' cosines (`ragkit.reader.unit_encoder`), loaded
+        on first use; None, with `unit_encoder_reason` saying why, for an embedder other
+        than the bundled model (the adapter is trained on it): that embedder's own cosine."""
+        if self._unit_encoder is None and self.unit_encoder_reason is None:
+            found, reason = unit_encoder_for(self.embedder)
+            self._unit_encoder, self.unit_encoder_reason = found, (reason or None)
+            if found is None:
+                log.info("reader: cosines from the embedder, not the unit encoder: %s", reason)
+        return self._unit_encoder
+
     def warm_up(self) -> None:
         warm = getattr(self.embedder, "warm_up", None)
         if warm is not None:
@@ -197,6 +222,9 @@ class ExtractiveGenerator:
         selector = self.selector if self.reader != "heuristic" else None
         if selector is not None and (selector.uses_cross or selector.support_cross):
             load_cross()  # the merged cross-encoder: built once, before the first question
+        if selector is not None and selector.uses_unit_encoder and self.unit_encoder is not None:
+            # the merged unit encoder, in torch for many questions, as the embedder's bulk one
+            self.unit_encoder.warm_up(getattr(self.embedder, "backend", None))
 
     def generate(self, question: str, hits: Sequence[Hit]) -> Answer:
         return self._answer(question, hits)[0]
@@ -355,11 +383,17 @@ class ExtractiveGenerator:
         embedded = texts if selector.uses_cosine else []
         passages = passage_texts_to_embed(hits, self.max_passages)
         cosine, computed = None, {}
+        units_encoder = self.unit_encoder if embedded and selector.uses_unit_encoder else None
+        if units_encoder is not None:  # the units' cosines from the adapted encoder
+            unit_vectors = self._unit_cache.embed(units_encoder.embed, [question, *embedded])
+            cosine = unit_vectors[1:] @ unit_vectors[0]  # (n_keep,)
+            embedded = []
         if embedded or passages:
             vectors = self._cache.embed(
                 self.embedder.embed, [question, *embedded, *(t for _, t in passages)]
             )
-            cosine = vectors[1 : 1 + len(embedded)] @ vectors[0]  # (n_keep,) or (0,)
+            if cosine is None:
+                cosine = vectors[1 : 1 + len(embedded)] @ vectors[0]  # (n_keep,) or (0,)
             computed = {
                 i: float(v @ vectors[0])
                 for (i, _), v in zip(passages, vectors[1 + len(embedded) :], strict=True)

@@ -14,7 +14,9 @@ refuses.
 
 The weights live in `selector.json` next to this module (the default) and
 `selector-cross.json` (reader="cross": its support reads the cross-encoder's logit of the
-chosen unit, `cross.safetensors`), a few hundred kB each, written by
+chosen unit, `cross.safetensors`) and `selector-unit.json` (reader="unit": its stage 2 and
+support read the unit encoder's cosines, `ragkit.reader.unit_encoder`), a few hundred kB each,
+written by
 `scripts/train_reader.py`, which records its version and the SHA-256 of its training data.
 Inference is numpy only: no scikit-learn or torch at run time.
 """
@@ -39,6 +41,8 @@ from ragkit.types import Hit
 ARTEFACT = Path(__file__).with_name("selector.json")
 # the selector whose support reads the cross-encoder (`ragkit.reader.cross`): reader="cross"
 CROSS_SELECTOR = Path(__file__).with_name("selector-cross.json")
+# the selector fitted on the unit encoder's cosines (`ragkit.reader.unit_encoder`): reader="unit"
+UNIT_SELECTOR = Path(__file__).with_name("selector-unit.json")
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,12 @@ class Selector:
     def uses_cross(self) -> bool:
         """Stage 2 reads the cross-encoder's logits of the kept units."""
         return any(n.startswith("cross") for n in self.dense)
+
+    @property
+    def uses_unit_encoder(self) -> bool:
+        """Stage 2's cosines (and the support's best cosine) were fitted on the unit encoder's
+        vectors (`ragkit.reader.unit_encoder`), not the embedder's."""
+        return bool(self.settings.get("unit_encoder", 0))
 
     @property
     def support_cross(self) -> bool:

@@ -211,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--readers",
         nargs="*",
         default=("heuristic", "trained", "cross"),
-        choices=("heuristic", "trained", "cross"),
+        choices=("heuristic", "trained", "cross", "unit"),
         help="which of this checkout's readers to run (default: all three)",
     )
     args = parser.parse_args(argv)
