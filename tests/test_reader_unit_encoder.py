@@ -95,14 +95,18 @@ def test_the_trained_reader_reads_the_unit_encoders_cosines():
     ranked = generator.rank(question, _hits(text))
     assert generator.unit_encoder is load_unit_encoder() and generator.unit_encoder_reason is None
     unit = load_unit_encoder()
+    # once any reader has warmed the shared encoder up, it runs in the embedder's precision
+    # (bfloat16 where the CPU has it), where a batch's padding moves a cosine by about 1e-3;
+    # the adapter moves them by far more (0.15-0.36 here)
     for s in ranked:
         vectors = unit.embed([question, f"{_hits(text)[0].chunk.context}\n{s.text}"])
-        assert s.dense == pytest.approx(float(vectors[1] @ vectors[0]), abs=1e-5)
+        assert s.dense == pytest.approx(float(vectors[1] @ vectors[0]), abs=3e-3)
     base = load_embedder(DEFAULT_MODEL).embed([question, f"Leave\n{ranked[0].text}"])
-    assert ranked[0].dense != pytest.approx(float(base[1] @ base[0]), abs=1e-3)
-    # the default reader keeps the embedder's cosine
-    default = ExtractiveGenerator(load_embedder(DEFAULT_MODEL), threshold=0.0)
-    for s in default.rank(question, _hits(text)):
+    assert ranked[0].dense != pytest.approx(float(base[1] @ base[0]), abs=5e-2)
+    # the default reader is this one; reader="trained" keeps the embedder's cosine
+    assert ExtractiveGenerator(load_embedder(DEFAULT_MODEL)).reader == "unit"
+    trained = ExtractiveGenerator(load_embedder(DEFAULT_MODEL), threshold=0.0, reader="trained")
+    for s in trained.rank(question, _hits(text)):
         vectors = load_embedder(DEFAULT_MODEL).embed([question, f"Leave\n{s.text}"])
         assert s.dense == pytest.approx(float(vectors[1] @ vectors[0]), abs=1e-5)
 
@@ -118,6 +122,8 @@ def test_another_embedder_keeps_its_own_cosine_and_says_why():
     question = "How many days of paid leave do I get?"
     ranked = generator.rank(question, _hits(text))
     assert generator.unit_encoder is None and generator.unit_encoder_reason == reason
+    # so its stage 2 weights are those fitted on the embedder's own cosines
+    assert generator.selector is load_selector(None)
     for s in ranked:
         vectors = embedder.embed([question, f"Leave\n{s.text}"])
         assert s.dense == pytest.approx(float(vectors[1] @ vectors[0]), abs=1e-5)
@@ -187,10 +193,10 @@ def test_warm_up_runs_the_same_weights_in_torch():
     bf16.warm_up(load_embedder(DEFAULT_MODEL).backend)  # the embedder's precision (bf16 or fp32)
     got = bf16.embed(texts)
     assert abs(float(got[1] @ got[0]) - float(numpy_vectors[1] @ numpy_vectors[0])) < 0.01
-    # the "unit" reader's warm-up builds it; the default reader's leaves the encoder unloaded
-    generator = ExtractiveGenerator(load_embedder(DEFAULT_MODEL), reader="unit")
+    # the default ("unit") reader's warm-up builds it; reader="trained" leaves it unloaded
+    generator = ExtractiveGenerator(load_embedder(DEFAULT_MODEL))
     generator.warm_up()
     assert generator.unit_encoder is not None and generator.unit_encoder._torch is not None
-    default = ExtractiveGenerator(load_embedder(DEFAULT_MODEL))
-    default.warm_up()
-    assert default._unit_encoder is None
+    trained = ExtractiveGenerator(load_embedder(DEFAULT_MODEL), reader="trained")
+    trained.warm_up()
+    assert trained._unit_encoder is None

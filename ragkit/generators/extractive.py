@@ -3,15 +3,16 @@
 No generator weights: the answer is one to three units (sentences, list items or table rows)
 of the retrieved chunks, or a whole list, each cited, Markdown emphasis removed.
 
-By default (`reader="trained"`) units are scored by the trained answer selector in
+By default (`reader="unit"`) units are scored by a trained answer selector in
 `ragkit.reader` (language-independent features, two logistic stages, a question-level
-answerability model whose probability is the support; tests/bench/bench_reader.py);
-`reader="cross"` adds the cross-encoder's logit of the chosen unit to that support
-(`ragkit.reader.cross`; measured: fewer false refusals, same ranking, slower; README);
-`reader="unit"` reads the units' cosines from the unit encoder, a LoRA adapter of the bundled
-model for question -> answer-unit matching (`ragkit.reader.unit_encoder`; README). The
-heuristic reader it replaced is kept as the benchmark's baseline (`reader="heuristic"`); its
-algorithm, per question:
+answerability model whose probability is the support; tests/bench/bench_reader.py) whose
+second stage reads the units' cosines from the unit encoder, a LoRA adapter of the bundled
+model for question -> answer-unit matching (`ragkit.reader.unit_encoder`; README);
+`reader="trained"` is the same kind of selector over the embedder's own cosines (the default
+before the unit encoder); `reader="cross"` adds the cross-encoder's logit of the chosen unit
+to that one's support (`ragkit.reader.cross`; measured: fewer false refusals, same ranking,
+slower; README). The heuristic reader they replaced is kept as the benchmark's baseline
+(`reader="heuristic"`); its algorithm, per question:
 
 1. Segment the top `max_passages` chunks into units (`ragkit.text.segment`). Paragraph
    text is split into sentences (abbreviations such as "e.g." and "No. 5", decimals such as
@@ -134,14 +135,15 @@ class ExtractiveGenerator:
         max_units: int = 2,
         cache_size: int = 4096,
         embed_context: bool = True,
-        reader: str = "trained",
+        reader: str = "unit",
     ) -> None:
-        """`reader`: "trained" scores units with the trained selector (`ragkit.reader`);
-        "cross" with the same kind of selector whose refusal support also reads the
-        cross-encoder's logit for the chosen unit (`ragkit.reader.cross`; not the default:
-        it refuses more near misses but answers fewer validation questions, see the README);
-        "unit" with a selector fitted on the unit encoder's cosines (`selector-unit.json`,
-        `ragkit.reader.unit_encoder`; opt-in, see the README);
+        """`reader`: "unit" (the default) scores units with the trained selector fitted on
+        the unit encoder's cosines (`selector-unit.json`, `ragkit.reader.unit_encoder`; it
+        answered and refused better on the handbook validation split, see the README);
+        "trained" with the trained selector over the embedder's own cosines (`ragkit.reader`,
+        `selector.json`); "cross" with that kind of selector whose refusal support also reads
+        the cross-encoder's logit for the chosen unit (`ragkit.reader.cross`; not the default:
+        it is slower, see the README);
         "heuristic" with the hand-set weights and English cue lists it replaced (kept as the
         benchmark's baseline)."""
         if reader not in READERS:
@@ -174,7 +176,11 @@ class ExtractiveGenerator:
     def selector(self) -> Selector:
         """The trained selector of this reader: `selector.json`, for "cross"
         `selector-cross.json` (its support reads the cross-encoder), for "unit"
-        `selector-unit.json` (fitted on the unit encoder's cosines)."""
+        `selector-unit.json` (fitted on the unit encoder's cosines); "unit" without its
+        encoder (another embedder, `unit_encoder_reason`) reads `selector.json`, fitted on
+        the embedder's own cosines, as its stage 2 weights assume."""
+        if self.reader == "unit" and self.unit_encoder is None:
+            return load_selector(None)
         paths = {"cross": CROSS_SELECTOR, "unit": UNIT_SELECTOR}
         return load_selector(paths.get(self.reader))
 

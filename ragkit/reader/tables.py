@@ -262,10 +262,11 @@ def best_rows(
     own_table = [i for i, u in enumerate(rows) if same_table(u, best, hits)]
     in_header = header_terms(question, best, hits)
     opening = rows[own_table[0]]  # the table's first row in view: its beginning?
-    if (
-        header_asked(question, opening, hits)
-        and not lexical_row_scores(question, bodies, language, in_header, bracketed).any()
-    ):
+    # the share of the question's terms beyond the header's: a row repeating a header word
+    # ("Early May bank holiday" under "Date | Holiday") holds no more of the question than
+    # one that leaves it to the header ("1 May | Labour Day")
+    beyond = lexical_row_scores(question, bodies, language, in_header, bracketed)
+    if header_asked(question, opening, hits) and not beyond.any():
         shown, rest = own_table[:SHOWN_ITEMS], own_table[SHOWN_ITEMS:]
         return Rows([rows[i] for i in shown], [rows[i] for i in rest], True)
     own = set(own_table)
@@ -281,7 +282,12 @@ def best_rows(
         ]
     )
     vectors = embed([question, *(bodies[i] for i in read)])  # (1 + n_read, dim)
-    scores = W_LEXICAL * all_lexical[read] + W_DENSE * (vectors[1:] @ vectors[0])
+    cosines = vectors[1:] @ vectors[0]  # (n_read,)
+    scores = W_LEXICAL * all_lexical[read] + W_DENSE * cosines
+    # a related table's row is compared with the best one by the terms beyond the header
+    # too: the header's words tell neither table's rows apart
+    beyond_scores = W_LEXICAL * beyond[read] + W_DENSE * cosines
+    beyond_of = dict(zip(read, beyond_scores.tolist(), strict=True))
     order = [read[int(i)] for i in np.argsort(-scores, kind="stable")]
     score_of = dict(zip(read, scores.tolist(), strict=True))
     # the best row sets the bar, for its table and the related ones: the best of `best`'s
@@ -290,7 +296,7 @@ def best_rows(
     # under the same header in another passage (parallel rows, told apart by the headings
     # the selector read: `best`'s table leads)
     first = next(i for i in order if i in own or rows[i].header != best.header)
-    top, share = score_of[first], float(all_lexical[first])
+    top, share = beyond_of[first], float(beyond[first])
     matching: set[int] = set()
     outside: set[int] = set()
     for table in _tables(rows, best, hits):
@@ -298,7 +304,9 @@ def best_rows(
         if lead is None:
             continue
         if lead != first and not (
-            score_of[lead] >= ROW_RATIO * top and all_lexical[lead] >= share > 0
+            beyond_of[lead] >= ROW_RATIO * top
+            and all_lexical[lead] > 0
+            and float(beyond[lead]) >= share
         ):
             continue  # a related table joins with a row as close and as full as the best
         bar, full = score_of[lead], float(all_lexical[lead])

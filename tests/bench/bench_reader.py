@@ -1,14 +1,16 @@
-"""The trained reader beside the heuristic one it replaced, on held-out data only.
+"""The trained readers beside the heuristic one they replaced, on held-out data only.
 
     nice -n 10 python tests/bench/bench_reader.py [--limit N] [--json out.json]
 
-Both readers are `ExtractiveGenerator`s over the same passages with the same embedder:
-`reader="trained"` (the default: `ragkit/reader/selector.json` and the cross-encoder
-`cross.safetensors`) and `reader="heuristic"` (hand-set weights, English cue lists,
-SQuAD-calibrated threshold). `--baseline REF` adds the trained reader as it was at a git
-commit (its code and artefact, `git archive` into a temporary folder, run there in a
-subprocess over the same sets and caches, scored by this file's code): the reader being
-replaced, in the same run.
+The readers are `ExtractiveGenerator`s over the same passages with the same embedder:
+`reader="unit"` (the default: `ragkit/reader/selector-unit.json` over the unit encoder's
+cosines, `unit_encoder.safetensors`), `reader="trained"` (`selector.json` over the embedder's
+own cosines, the default before the unit encoder), `reader="cross"` (its support also reads
+the cross-encoder `cross.safetensors`) and `reader="heuristic"` (hand-set weights, English cue
+lists, SQuAD-calibrated threshold). `--baseline REF` adds the "trained" reader as it was at a
+git commit (the default reader up to a85204a; its code and artefact, `git archive` into a
+temporary folder, run there in a subprocess over the same sets and caches, scored by this
+file's code): the reader being replaced, in the same run.
 Every set is the held-out split of `scripts/train_reader.py`, which never trains or tunes
 on it:
 
@@ -210,9 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--readers",
         nargs="*",
-        default=("heuristic", "trained", "cross"),
-        choices=("heuristic", "trained", "cross", "unit"),
-        help="which of this checkout's readers to run (default: all three)",
+        default=("heuristic", "unit", "trained", "cross"),
+        choices=("heuristic", "unit", "trained", "cross"),
+        help="which of this checkout's readers to run (default: all four)",
     )
     args = parser.parse_args(argv)
     baseline: dict[str, dict[str, Any]] = {}

@@ -70,7 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument(
-        "--reader", default="trained", help="the extractive reader: trained, cross, heuristic"
+        "--reader",
+        default=None,
+        help="the extractive reader: unit, trained, cross, heuristic (default: the product's)",
     )
     args = parser.parse_args()
     if not SCIFACT.is_dir():
@@ -88,7 +90,7 @@ def main() -> None:
         queries = [json.loads(line)["text"] for line in handle][: args.queries]
 
     assistant = Assistant.from_index(index)
-    if args.reader != "trained":  # the default generator with another reader
+    if args.reader is not None:  # the default generator with a named reader
         from ragkit.generators.extractive import ExtractiveGenerator
 
         embedder = assistant.retriever.embedder  # type: ignore[attr-defined]
@@ -102,7 +104,8 @@ def main() -> None:
     store.similarity_search(queries[0], k=5)
     baseline_ms = timed(lambda q: store.similarity_search(q, k=5), queries)
 
-    print(f"{len(queries)} SciFact queries, k=5, one thread, after warm-up, reader {args.reader}")
+    reader = args.reader or "default"
+    print(f"{len(queries)} SciFact queries, k=5, one thread, after warm-up, reader {reader}")
     print(f"{'what':<46}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
     rows = [
         ("ragkit retrieval + extractive answer", ask_ms),
