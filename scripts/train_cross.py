@@ -293,8 +293,6 @@ def export(model: Any, head: Any, out: Path, metadata: dict[str, str], null: flo
     """Write a peft LoRA model's A and B matrices (`ragkit.reader.cross` names), the head
     (weight (2H,), bias (1,)) and the null logit (1,) as float32 safetensors with `metadata`
     (strings), atomically."""
-    from safetensors.numpy import save_file
-
     from ragkit.reader.cross import LORA_MODULES
 
     tensors: dict[str, np.ndarray] = {}
@@ -310,6 +308,16 @@ def export(model: Any, head: Any, out: Path, metadata: dict[str, str], null: flo
     tensors["head.weight"] = head.weight.detach().numpy().reshape(-1).astype(np.float32)
     tensors["head.bias"] = head.bias.detach().numpy().astype(np.float32)
     tensors["head.null"] = np.asarray([null], dtype=np.float32)
+    save_lora(tensors, model, metadata, out)
+
+
+def save_lora(
+    tensors: dict[str, np.ndarray], model: Any, metadata: dict[str, str], out: Path
+) -> None:
+    """Write `tensors` as safetensors at `out`, atomically, with `metadata` and the peft
+    model's LoRA rank and alpha (the loader scales the deltas by alpha / r)."""
+    from safetensors.numpy import save_file
+
     config = model.peft_config["default"]
     info = {**metadata, "lora_r": str(config.r), "lora_alpha": str(config.lora_alpha)}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -286,8 +286,6 @@ def train(
 def export(model: Any, out: Path, metadata: dict[str, str]) -> None:
     """Write a peft LoRA model's A and B matrices as float32 safetensors (names
     `encoder.layer.<i>.<module>.lora_A|B`) with `metadata` (strings), atomically."""
-    from safetensors.numpy import save_file
-
     tensors: dict[str, np.ndarray] = {}
     pattern = re.compile(r"encoder\.layer\.(\d+)\.(.+)\.lora_([AB])\.default\.weight$")
     for name, value in model.named_parameters():
@@ -297,12 +295,9 @@ def export(model: Any, out: Path, metadata: dict[str, str]) -> None:
             tensors[f"encoder.layer.{layer}.{module}.lora_{which}"] = (
                 value.detach().numpy().astype(np.float32)
             )
-    config = model.peft_config["default"]
-    info = {**metadata, "lora_r": str(config.r), "lora_alpha": str(config.lora_alpha)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=info)
-    tmp.replace(out)
+    import train_cross
+
+    train_cross.save_lora(tensors, model, metadata, out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,17 +36,11 @@ from ragkit.index.bert_numpy import (
     read_safetensors,
 )
 
+# the linear layers that carry a LoRA delta: every one, as in the cross-encoder (peft's names,
+# under encoder.layer.<i>.)
+from ragkit.reader.cross import LORA_MODULES
+
 ARTEFACT = Path(__file__).with_name("unit_encoder.safetensors")
-# the linear layers of one BERT block that carry a LoRA delta (peft's names, under
-# encoder.layer.<i>.): every linear layer
-LORA_MODULES = (
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-    "intermediate.dense",
-    "output.dense",
-)
 BASE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
