@@ -16,7 +16,8 @@ the numpy forward pass (`ragkit.index.bert_numpy`) runs the merged model: no tor
 transformers at answer time. Retrieval keeps the base embedder (the index is unchanged).
 
 The adapter belongs to the bundled model: with any other embedding model `unit_encoder_for`
-returns None and a reason, and the reader reads that embedder's own cosine.
+returns None and a reason, and the reader reads that embedder's own cosine with the selector
+fitted on such cosines (`selector.json`, `ExtractiveGenerator.selector`).
 """
 
 from __future__ import annotations
