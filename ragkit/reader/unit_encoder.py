@@ -13,7 +13,8 @@ It ships as `unit_encoder.safetensors` next to this module (the A and B matrices
 1 MB, and metadata: script version, training-data SHA-256, base model, rank and alpha). At
 load the delta `B @ A * alpha / r` is added once to a copy of the bundled model's weights;
 the numpy forward pass (`ragkit.index.bert_numpy`) runs the merged model: no torch, peft or
-transformers at answer time. Retrieval keeps the base embedder (the index is unchanged).
+transformers for a cold answer; a long-lived process runs the same weights in torch after
+`UnitEncoder.warm_up`. Retrieval keeps the base embedder (the index is unchanged).
 
 The adapter belongs to the bundled model: with any other embedding model `unit_encoder_for`
 returns None and a reason, and the reader reads that embedder's own cosine with the selector
