@@ -125,7 +125,9 @@ def group_of(e: Any, cap: int, rng: random.Random, plausible: list[str]) -> Grou
     )
 
 
-def build_groups(data: Path) -> list[Group]:
+def build_groups(
+    data: Path, public_units: int = PUBLIC_UNITS, hr_units: int = HR_UNITS
+) -> list[Group]:
     """The training groups (see the module docstring), in a fixed order."""
     import train_reader as tr
 
@@ -151,11 +153,11 @@ def build_groups(data: Path) -> list[Group]:
     groups = []
     for e in public:
         extra = [] if e.answerable else plausible.get((e.hits[0].chunk.text, e.question), [])
-        g = group_of(e, PUBLIC_UNITS, rng, extra)
+        g = group_of(e, public_units, rng, extra)
         if g is not None:
             groups.append(g)
     for e in hr:
-        g = group_of(e, HR_UNITS, rng, [])
+        g = group_of(e, hr_units, rng, [])
         if g is not None:
             groups.extend([g] * HR_REPEAT)
     return groups
@@ -196,13 +198,27 @@ def _batches(lengths: Sequence[int], sizes: Sequence[int], rng: random.Random) -
     return batches
 
 
+def lora_model(base: Path, r: int, alpha: int, dropout: float) -> Any:
+    """The bundled BERT encoder (no pooler) with a peft LoRA adapter of rank `r` on every
+    linear layer (`ragkit.reader.cross.LORA_MODULES`: query, key, value and the dense ones)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import BertModel
+
+    model = BertModel.from_pretrained(str(base), add_pooling_layer=False)
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=["query", "key", "value", "dense"],
+    )
+    return get_peft_model(model, config)
+
+
 def train(
     groups: Sequence[Group], base: Path, out: Path, metadata: dict[str, str], epochs: int = EPOCHS
 ) -> dict[str, Any]:
     """Fit the adapter, head and null logit on `groups`; write them (with `metadata`) to `out`."""
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import BertModel
 
     from ragkit.reader.cross import PairTokenizer, pad_pairs
 
@@ -212,14 +228,7 @@ def train(
     began = time.time()
     tokenizer = PairTokenizer(base)
     rows = [tokenizer.pairs(g.question, list(g.texts)) for g in groups]
-    model = BertModel.from_pretrained(str(base), add_pooling_layer=False)
-    config = LoraConfig(
-        r=LORA_R,
-        lora_alpha=LORA_ALPHA,
-        lora_dropout=LORA_DROPOUT,
-        target_modules=["query", "key", "value", "dense"],
-    )
-    model = get_peft_model(model, config)
+    model = lora_model(base, LORA_R, LORA_ALPHA, LORA_DROPOUT)
     hidden = model.config.hidden_size
     head = torch.nn.Linear(2 * hidden, 1)
     torch.nn.init.normal_(head.weight, std=0.02)

@@ -29,8 +29,6 @@ model, LoRA rank and alpha.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import random
 import re
 import sys
@@ -72,12 +70,7 @@ def build_groups(data: Path, public_units: int = PUBLIC_UNITS, hr_units: int = H
     NULL_SIMILARITY some unanswerable ones)."""
     import train_cross as tc
 
-    saved = tc.PUBLIC_UNITS, tc.HR_UNITS
-    tc.PUBLIC_UNITS, tc.HR_UNITS = public_units, hr_units
-    try:
-        groups = tc.build_groups(data)
-    finally:
-        tc.PUBLIC_UNITS, tc.HR_UNITS = saved
+    groups = tc.build_groups(data, public_units, hr_units)
     # unanswerable groups teach "no unit answers" against the null similarity: every HR-style
     # one (near misses over our kind of documents) and every UNANSWERABLE_EVERY-th public one
     public_unanswerable = 0
@@ -100,30 +93,15 @@ def trained_questions(data: Path) -> list[str]:
     return [g.question for g in build_groups(data)]
 
 
-def groups_hash(groups: Sequence[Any]) -> str:
-    h = hashlib.sha256()
-    for g in groups:
-        h.update(json.dumps([g.question, g.texts, g.labels], ensure_ascii=False).encode())
-    return h.hexdigest()
-
-
 class Encoder:
     """A peft LoRA BertModel embedding token-id rows as the sentence model does."""
 
     def __init__(self, base: Path) -> None:
         import torch
-        from peft import LoraConfig, get_peft_model
-        from transformers import BertModel
+        import train_cross
 
         self.torch = torch
-        model = BertModel.from_pretrained(str(base), add_pooling_layer=False)
-        config = LoraConfig(
-            r=LORA_R,
-            lora_alpha=LORA_ALPHA,
-            lora_dropout=LORA_DROPOUT,
-            target_modules=["query", "key", "value", "dense"],
-        )
-        self.model = get_peft_model(model, config)
+        self.model = train_cross.lora_model(base, LORA_R, LORA_ALPHA, LORA_DROPOUT)
 
     def __call__(self, rows: Sequence[Sequence[int]]) -> Any:
         from ragkit.index.bert_numpy import pad
@@ -312,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
     args = parser.parse_args(argv)
     import torch
+    import train_cross as tc
     import train_reader as tr
 
     from ragkit.index.embedding import load_embedder, resolve_model_path
@@ -348,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metadata = {
         "script": "scripts/train_unit_encoder.py",
         "script_version": SCRIPT_VERSION,
-        "training_data_sha256": groups_hash(groups),
+        "training_data_sha256": tc.groups_hash(groups),
         "base_model": args.model,
         "groups": str(len(groups)),
         "steps": str(trained["steps"]),
