@@ -64,6 +64,15 @@ validation gold / support AUC) and adds these, about 30 s:
 `--stages-from ragkit/reader/selector.json --keep-answerability --answer-type
 --max-false-refusal 0.06` (the cap that gave the shipped selector its validation false
 refusal, 6 of 108). `--features-out` writes the answerability features for measurement.
+
+The chosen unit without its headings (`--unit-alone`, version 11,
+`ragkit.reader.selector.UNIT_ALONE_NAMES`): the answerability model also reads the chosen
+unit's cosine with the question from its own text minus its cosine under its title and
+headings (stage 2's encoder: the unit encoder with `--unit-encoder`), fitted with the other
+base features. Only for a stage 2 that reads cosines (not the cross-encoder's logits).
+
+The artefact's provenance records the command that wrote it (`command`): rerun that to
+refit it after its inputs change.
 """
 
 from __future__ import annotations
@@ -103,7 +112,7 @@ from ragkit.reader.features import (  # noqa: E402
 )
 from ragkit.types import Hit  # noqa: E402
 
-SCRIPT_VERSION = "10"
+SCRIPT_VERSION = "11"
 CACHE = REPO / ".cache" / "reader"
 SQUAD_QUESTIONS = 1500
 XQUAD_QUESTIONS = 300
@@ -115,6 +124,9 @@ DENSE: tuple[str, ...] = COSINE_ONLY
 # --support-cross: the answerability model reads the cross-encoder's logit of the chosen unit
 # (one pair a question), whatever stage 2 reads
 SUPPORT_CROSS = False
+# --unit-alone: the answerability model reads the chosen unit's cosine alone minus under its
+# headings (`ragkit.reader.selector.UNIT_ALONE_NAMES`)
+UNIT_ALONE = False
 # Stage 2 and the answerability model are fitted on the cross-encoder's scores of every
 # HR-style training question and of STAGE2_PUBLIC public ones it was not trained on (the
 # numpy forward pass takes ~0.25 s a question here: all 3,500 would take 15 minutes).
@@ -665,10 +677,12 @@ def question_features(
     embed: Any,
     unit: str = "",
     answer_type: Any = None,
+    unit_alone_gap: float | None = None,
 ) -> list[float]:
     """Answerability features of an example (`probabilities`: its stage-2 candidates', best
     first; `best_hit`: the best unit's passage; `unit`: the best unit's text, read by an
-    `answer_type` model); `embed(texts)` gives unit vectors."""
+    `answer_type` model; `unit_alone_gap`: with --unit-alone, `unit_alone_gap`'s value);
+    `embed(texts)` gives unit vectors."""
     from ragkit.reader.candidates import passage_cosine, passage_texts_to_embed
     from ragkit.reader.selector import answerability_features
 
@@ -677,8 +691,30 @@ def question_features(
     computed = {i: float(v @ vectors[0]) for (i, _), v in zip(missing, vectors[1:], strict=True)}
     passage = passage_cosine(e.hits, MAX_PASSAGES, computed)
     return answerability_features(
-        probabilities, best_dense, passage, e.question, e.hits, best_hit, None, unit, answer_type
+        probabilities,
+        best_dense,
+        passage,
+        e.question,
+        e.hits,
+        best_hit,
+        None,
+        unit,
+        answer_type,
+        unit_alone_gap,
     )
+
+
+def unit_alone_gap(question: str, unit: str, with_headings: float, embed: Any) -> float | None:
+    """With --unit-alone: the question's cosine with the chosen `unit`'s own text minus
+    `with_headings` (its cosine under its title and headings, as stage 2 read it), both by
+    `embed` (texts -> unit vectors: stage 2's encoder), as the generator computes it
+    (`ExtractiveGenerator._unit_alone_gap`); None without --unit-alone."""
+    if not UNIT_ALONE:
+        return None
+    if not unit:
+        return 0.0
+    vectors = embed([question, unit])
+    return float(vectors[1] @ vectors[0]) - with_headings
 
 
 def fit_answerability(x: np.ndarray, y: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
@@ -813,7 +849,8 @@ def end_to_end_features(
     for e in examples:
         r = example_rows(e)
         if not len(r.labels):
-            rows_q.append(question_features([], 0.0, 0, e, embed, "", answer_type))
+            gap = unit_alone_gap(e.question, "", 0.0, unit_embed or embed)
+            rows_q.append(question_features([], 0.0, 0, e, embed, "", answer_type, gap))
             continue
         keep = stage1_keep(r, stage1)
         block, best = dense_block(e, r, keep, unit_embed or embed, scorer)
@@ -825,7 +862,13 @@ def end_to_end_features(
         if SUPPORT_CROSS:
             best = float(scorer.logits(e.question, [r.texts[keep[order[0]]]])[0])
         unit = r.units[keep[order[0]]]
-        rows_q.append(question_features(probabilities, best, best_hit, e, embed, unit, answer_type))
+        gap = None
+        if UNIT_ALONE:  # the chosen unit's cosine under its headings: stage 2's "cosine"
+            with_headings = float(block[order[0], DENSE.index("cosine")])
+            gap = unit_alone_gap(e.question, unit, with_headings, unit_embed or embed)
+        rows_q.append(
+            question_features(probabilities, best, best_hit, e, embed, unit, answer_type, gap)
+        )
     return np.array(rows_q)
 
 
@@ -926,8 +969,14 @@ def cross_encoder(args: Any, examples: Sequence[Example]) -> tuple[Any, dict[str
     return MemoScorer(CrossScorer(base, args.cross_out)), trained, used
 
 
+def relative(arg: str) -> str:
+    """A command-line argument with this repository's absolute path made relative to it."""
+    prefix = f"{REPO}/"
+    return arg[len(prefix) :] if arg.startswith(prefix) else arg
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    global MAX_PASSAGES, MAX_CANDIDATES, DENSE, SUPPORT_CROSS  # one run
+    global MAX_PASSAGES, MAX_CANDIDATES, DENSE, SUPPORT_CROSS, UNIT_ALONE  # one run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--out",
@@ -973,6 +1022,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the answerability model also reads answer-type evidence (`ragkit.reader.answertype`)",
     )
     parser.add_argument(
+        "--unit-alone",
+        action="store_true",
+        help="the answerability model also reads the chosen unit's cosine without its "
+        "headings minus with them (`ragkit.reader.selector.UNIT_ALONE_NAMES`)",
+    )
+    parser.add_argument(
         "--keep-answerability",
         action="store_true",
         help="with --stages-from: keep its answerability model too (with --answer-type, "
@@ -997,10 +1052,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="keep the cross-encoder at --cross-out if it records train_cross's version",
     )
+    argv_used = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     MAX_PASSAGES, MAX_CANDIDATES = args.max_passages, args.max_candidates
     DENSE = tuple(args.dense.split(","))
     SUPPORT_CROSS = args.support_cross
+    UNIT_ALONE = args.unit_alone
+    if UNIT_ALONE:
+        assert "cosine" in DENSE and not SUPPORT_CROSS, "--unit-alone: stage 2 reads cosines"
+        assert not any(n.startswith("cross") for n in DENSE), "--unit-alone: not with cross"
+        assert not args.keep_answerability, "--unit-alone refits the answerability model"
     if args.out is None:
         name = "selector-cross.json" if SUPPORT_CROSS else "selector.json"
         args.out = REPO / "ragkit" / "reader" / name
@@ -1165,7 +1226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows_n = np.flatnonzero(owner_arr == n)
             e = examples[n]
             probabilities: list[float] = []
-            best_dense, best_hit, unit = 0.0, 0, ""
+            best_dense, best_hit, unit, with_headings = 0.0, 0, "", 0.0
             if len(rows_n):
                 z = model.logits(x2[rows_n], [c2[i] for i in rows_n])
                 order = np.argsort(-z, kind="stable")
@@ -1174,17 +1235,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 best_hit = int(hit_of[rows_n[order[0]]])
                 chosen = stage1_keep(rows[n], stage1)[order[0]]
                 unit = rows[n].units[chosen]
+                if UNIT_ALONE:  # the chosen unit's cosine under its headings, as stage 2 read it
+                    with_headings = float(x2[rows_n[order[0]], N_CHEAP + DENSE.index("cosine")])
                 if SUPPORT_CROSS:  # the cross-encoder's logit of the chosen unit only
                     best_dense = float(scorer.logits(e.question, [rows[n].texts[chosen]])[0])
+            gap = unit_alone_gap(e.question, unit, with_headings, unit_store.embed)
             question_rows[n] = question_features(
-                probabilities, best_dense, best_hit, e, store.embed, unit, fold_type
+                probabilities, best_dense, best_hit, e, store.embed, unit, fold_type, gap
             )
     kinds = sorted({examples[n].kind for n in hr_index if not examples[n].answerable})
     qx = np.array([question_rows[n] for n in all_index])
     qy = np.array([e.answerable for e in examples])
-    from ragkit.reader.selector import ANSWERABILITY_NAMES
+    from ragkit.reader.selector import ANSWERABILITY_NAMES, UNIT_ALONE_NAMES
 
-    width = len(ANSWERABILITY_NAMES)
+    width = len(ANSWERABILITY_NAMES) + UNIT_ALONE * len(UNIT_ALONE_NAMES)
     if args.keep_answerability:
         assert kept_stages, "--keep-answerability needs --stages-from"
         # a selector with answer-type weights keeps the base model they were fitted on
@@ -1192,6 +1256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         answerability_json = kept_answerability.get("base", kept_answerability)
     else:
         answerability_json = fit_answerability(qx[:, :width], qy, weight)
+        if UNIT_ALONE:
+            answerability_json["unit_alone"] = True
     if args.answer_type:
         # the answer-type weights, fitted on the HR-style training questions on top of the
         # base model's logit (the near misses it is for are theirs; the public sets'
@@ -1199,6 +1265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         answerability_json = with_answer_type(
             answerability_json, qx[is_hr], qy[is_hr], fit_answer_type(examples, weight)
         )
+        if UNIT_ALONE:
+            answerability_json["unit_alone"] = True
     from ragkit.reader.selector import Answerability
 
     answerability = Answerability.from_json(answerability_json)
@@ -1286,6 +1354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "provenance": {
             "script": "scripts/train_reader.py",
             "script_version": SCRIPT_VERSION,
+            # what wrote this file: rerun it to refit (after a new unit encoder, new data)
+            "command": " ".join(["python", "scripts/train_reader.py", *map(relative, argv_used)]),
             "training_data_sha256": data_sha,
             "cross_encoder": {"file": args.cross_out.name, **trained} if trained else None,
             "unit_encoder": unit_info,

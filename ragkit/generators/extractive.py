@@ -267,6 +267,9 @@ class ExtractiveGenerator:
             else:
                 best_dense = max(s.dense for s in ranked)  # cross-encoder logit, or cosine
             probabilities = [s.score for s in ranked]
+            gap = (
+                self._unit_alone_gap(question, best) if selector.answerability.unit_alone else None
+            )
             support = selector.support(
                 probabilities,
                 best_dense,
@@ -276,6 +279,7 @@ class ExtractiveGenerator:
                 best.unit.hit,
                 missing,
                 best.text,
+                gap,
             )
         else:
             support = support_score(best.dense, best.share)
@@ -426,6 +430,22 @@ class ExtractiveGenerator:
         ]
         scored.sort(key=lambda s: -s.score)
         return scored
+
+    def _unit_alone_gap(self, question: str, best: Scored) -> float:
+        """The chosen unit's cosine with the question from its own text minus its cosine under
+        its title and headings (`Scored.dense`, what stage 2 read), by stage 2's encoder (the
+        unit encoder when the selector reads it): one more short text embedded, the question's
+        vector is cached. A near miss often matches the question's topic through its headings
+        and not by itself; the support reads this when its selector was fitted with it
+        (`ragkit.reader.selector.UNIT_ALONE_NAMES`)."""
+        if not self.embed_context:  # stage 2 read the unit alone: no headings to take away
+            return 0.0
+        encoder = self.unit_encoder if self.selector.uses_unit_encoder else None
+        if encoder is not None:
+            vectors = self._unit_cache.embed(encoder.embed, [question, best.text])
+        else:
+            vectors = self._cache.embed(self.embedder.embed, [question, best.text])
+        return float(vectors[1] @ vectors[0]) - best.dense
 
     def _choose(
         self,

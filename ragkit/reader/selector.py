@@ -9,8 +9,9 @@ is a third, question-level logistic model (`Answerability`) over the best unit's
 probability and cosine (or cross-encoder logit), the question's cosine with the top
 passages and whether asked names or terms are missing, and (when the selector has an
 answer-type model, `ragkit.reader.answertype`) whether the question asks for a number the
-chosen unit lacks; below the threshold calibrated for the embedding model the generator
-refuses.
+chosen unit lacks, and (when the model reads it, `UNIT_ALONE_NAMES`) how the question's
+cosine with the chosen unit changes without the unit's headings; below the threshold
+calibrated for the embedding model the generator refuses.
 
 The weights live in `selector.json` next to this module (the default) and
 `selector-cross.json` (reader="cross": its support reads the cross-encoder's logit of the
@@ -87,6 +88,16 @@ ANSWERABILITY_NAMES = (
 )
 
 
+# After ANSWERABILITY_NAMES when the model reads it (`Answerability.unit_alone`): the cosine
+# of the question with the chosen unit's own text minus its cosine with the unit under its
+# title and headings (as stage 2 embeds it), both from stage 2's encoder (the unit encoder for
+# reader="unit"). Fitted, not set: on the HR-style training questions and the handbook
+# validation split an answer leans on its headings more than a near miss does (the near miss
+# matches the question by its own words, the topic by the headings), on the public sets
+# slightly the other way (train_reader v11; README).
+UNIT_ALONE_NAMES = ("unit_alone_gap",)
+
+
 def missing_terms(question: str, hits: Sequence[Hit], best_hit: int) -> tuple[float, float]:
     """Shares of the question's content terms (stems, stopwords dropped, in the analyser of
     the best passage's language) that no retrieved passage holds (text, headings, file
@@ -116,6 +127,7 @@ def answerability_features(
     missing: Sequence[str] | None = None,
     unit: str = "",
     answer_type: AnswerType | None = None,
+    unit_alone_gap: float | None = None,
 ) -> list[float]:
     """Question-level evidence that the passages answer it: the best unit's stage-2
     probability (`probabilities` are the candidates', best first) and its margin over the
@@ -127,12 +139,16 @@ def answerability_features(
     z-scores relative to one query's other candidates. `missing`: `uncovered(question, hits)`
     when the caller has it already (None: computed here). With an `answer_type` model,
     `ANSWER_TYPE_NAMES` follow: whether the question asks for a number or an amount, and
-    whether the chosen unit (`unit`, its text) lacks one (`ragkit.reader.answertype`)."""
+    whether the chosen unit (`unit`, its text) lacks one (`ragkit.reader.answertype`).
+    `unit_alone_gap` (`UNIT_ALONE_NAMES`, before the answer-type ones), when given: the
+    chosen unit's cosine with the question alone minus under its headings."""
     p1 = float(probabilities[0]) if len(probabilities) else 0.0
     p2 = float(probabilities[1]) if len(probabilities) > 1 else 0.0
     anywhere, in_best = missing_terms(question, hits, best_hit)
     names = float(bool(uncovered(question, hits) if missing is None else missing))
     found = [p1, best_dense, passage_cos, names, p1 - p2, anywhere, in_best]
+    if unit_alone_gap is not None:
+        found.append(float(unit_alone_gap))
     if answer_type is not None:
         language = hits[best_hit].chunk.language if hits else None
         found += answer_type_features(answer_type, question, unit, language)
@@ -143,13 +159,16 @@ def answerability_features(
 class Answerability:
     """P(the passages answer the question) = sigmoid(((x - mean) / scale) @ weights + bias).
     `answer_type`: the question's expected answer kinds, when the model reads
-    `ANSWER_TYPE_NAMES` after `ANSWERABILITY_NAMES`."""
+    `ANSWER_TYPE_NAMES` after `ANSWERABILITY_NAMES`; `unit_alone`: the model reads
+    `UNIT_ALONE_NAMES` between them."""
 
-    weights: np.ndarray  # (len(ANSWERABILITY_NAMES) [+ len(ANSWER_TYPE_NAMES)],)
+    # (len(ANSWERABILITY_NAMES) [+ len(UNIT_ALONE_NAMES)] [+ len(ANSWER_TYPE_NAMES)],)
+    weights: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
     bias: float
     answer_type: AnswerType | None = None
+    unit_alone: bool = False
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
@@ -163,8 +182,10 @@ class Answerability:
             np.asarray(data["scale"], dtype=np.float64),
             float(data["bias"]),
             AnswerType.from_json(data["answer_type"]) if "answer_type" in data else None,
+            bool(data.get("unit_alone", False)),
         )
         width = len(ANSWERABILITY_NAMES) + (made.answer_type is not None) * len(ANSWER_TYPE_NAMES)
+        width += made.unit_alone * len(UNIT_ALONE_NAMES)
         assert made.weights.shape == (width,), "answerability width"
         return made
 
@@ -222,10 +243,16 @@ class Selector:
         best_hit: int,
         missing: Sequence[str] | None = None,
         unit: str = "",
+        unit_alone_gap: float | None = None,
     ) -> float:
         """P(the passages answer the question): compared with `threshold` to refuse.
         `missing`: the asked names no hit holds, when the caller computed them; `unit`: the
-        chosen unit's text (what an answer-type model checks for a number or an amount)."""
+        chosen unit's text (what an answer-type model checks for a number or an amount);
+        `unit_alone_gap`: its cosine with the question alone minus under its headings,
+        required when the model reads it (`Answerability.unit_alone`), else ignored.
+        Raises ValueError when a required gap is missing."""
+        if self.answerability.unit_alone and unit_alone_gap is None:
+            raise ValueError("this selector's support reads the chosen unit's unit_alone_gap")
         features = answerability_features(
             probabilities,
             best_dense,
@@ -236,6 +263,7 @@ class Selector:
             missing,
             unit,
             self.answerability.answer_type,
+            unit_alone_gap if self.answerability.unit_alone else None,
         )
         x = np.asarray(features, dtype=np.float64)
         return float(self.answerability.probability(x)[0])
