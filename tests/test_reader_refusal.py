@@ -85,7 +85,11 @@ def test_the_reader_computes_the_gap_with_stage_twos_encoder():
 
 
 # (question, a passage on the topic without the asked fact, its twin that states it): the
-# near miss is refused, the twin answered with its fact
+# near miss is refused, the twin answered with its fact. The pension one was answered before
+# this round (support 0.57 over the threshold 0.47 of selector-unit.json at af1363f); the
+# support sits close to the threshold (0.46 against 0.50), so a refit may move it: see the
+# README's near-miss paragraph. Portuguese near misses of this kind are not refused yet
+# (support 0.85-0.98, README), so there is no Portuguese case here.
 NEAR_MISSES = [
     (
         "How much does the company match on my pension contributions?",
@@ -97,18 +101,12 @@ NEAR_MISSES = [
         ("pension.md", "Pension", ("Contributions",)),
     ),
     (
-        "How much can the team spend on a farewell gift for a colleague?",
-        "The gift comes from the leaving colleague's team budget.",
-        "A farewell gift for a colleague may cost up to $50.",
-        "$50",
-        ("gifts.md", "Gifts", ("Farewells",)),
-    ),
-    (
-        "How long does the security training take?",
-        "Everyone takes the security training once a year.",
-        "The security training takes about 90 minutes.",
-        "90 minutes",
-        ("security.md", "Security", ("Training",)),
+        "How much severance pay do I get if my contract is not renewed?",
+        "Your manager tells you at least one month before the end of your contract whether it "
+        "will be renewed.",
+        "If your contract is not renewed you get one month of salary as severance pay.",
+        "one month of salary",
+        ("contracts.md", "Contracts", ("Renewal",)),
     ),
 ]
 
