@@ -44,7 +44,7 @@ from ingest import dedup
 from ingest.chunking import ChunkSettings, chunk_document
 from ingest.discover import Candidate, Scope, discover, most_restrictive, read_regular_file
 from ingest.loaders import load_file
-from ingest.roots import covers, plan_scopes
+from ingest.roots import covers, plan_scopes, relocated
 from ragkit.errors import ConfigError, LoadError, NothingToIndex, UsageError
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
 from ragkit.index.protocols import IndexSnapshot, IndexStore
@@ -222,6 +222,8 @@ def _remove(
     manifest = store.read_manifest()
     if manifest is None:
         raise UsageError(f"no index at {index_dir}: nothing to remove")
+    if isinstance(store, LocalIndexStore):  # a copied index: its files' paths here
+        manifest, _ = relocated(manifest, os.path.realpath(store.location))
     sources = [n for s in sources for n in _source_names(s, manifest["files"])]
     missing = [s for s in sources if s not in manifest["files"]]
     if missing:
@@ -327,6 +329,7 @@ class _Plan:
     excluded: list[str]  # real paths `ragkit remove` took out, kept out by later syncs
     # source -> stat stamp taken before the file was read (None: changed too recently)
     stamps: dict[str, list[int] | None] = field(default_factory=dict)
+    home: str | None = None  # the real path of a local index folder (`ingest.roots.relocated`)
 
 
 def _run(
@@ -337,6 +340,12 @@ def _run(
     report: IngestReport,
 ) -> None:
     manifest = store.read_manifest()
+    # a local index folder records where it lives: copied or moved with its documents, it
+    # follows them (ingest.roots.relocated); the next write records the new place
+    home = os.path.realpath(store.location) if isinstance(store, LocalIndexStore) else None
+    if manifest is not None and home is not None:
+        manifest, moved = relocated(manifest, home)
+        report.notes += moved
     model, chunking = remembered_settings(options, manifest)
     options = dataclasses.replace(options, model=model, chunking=chunking)
     embedder = embedder or load_embedder(model)
@@ -374,6 +383,7 @@ def _run(
         else:
             candidates.append(candidate)
     plan = _plan(candidates, scopes, fingerprint, previous, roots, options, report, failed)
+    plan.home = home
     plan.excluded = sorted(p for p in excluded if os.path.lexists(p))  # gone files: forgotten
     if options.dry_run:
         report.widened = _widened_by_rules(plan)
@@ -404,6 +414,9 @@ def _plan(
             where = old.get("path") if old else "another input"
             reason = f"'{candidate.source}' is already indexed from {where}; ingest their "
             reason += "common parent folder, or `ragkit remove` it first"
+            if old and candidate.source not in seen:  # the indexed file stays as it is
+                plan.unchanged.append(candidate.source)
+                reason += " (kept the indexed version)"
             report.outcomes.append(FileOutcome(candidate.source, "failed", reason))
             seen.add(candidate.source)
             continue
@@ -497,6 +510,7 @@ def _sync(
     roots_changed = manifest is not None and (
         manifest.get("roots") != plan.roots
         or manifest.get("excluded", []) != plan.excluded
+        or manifest.get("home") != plan.home
         or any(
             stamp != plan.previous[s].get("stamp")
             for s, stamp in plan.stamps.items()
@@ -582,6 +596,8 @@ def _sync(
         "roots": plan.roots,
         "excluded": plan.excluded,
     }
+    if plan.home is not None:
+        new_manifest["home"] = plan.home
     if snapshot is not None:
         snapshot.close()
     _write(store, new_manifest, old.stored if plan.previous else None, stored, vectors)

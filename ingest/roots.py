@@ -10,8 +10,16 @@ with the run-level groups (`--groups`) it was given. A run then means what peopl
 - A root given again without `--groups` keeps its remembered groups (with a note), so a
   later run cannot quietly make restricted files public; `--groups` replaces them.
 - A folder given that contains remembered roots absorbs them.
+- An index folder remembers where it was written (`home`, its real path). Copied or moved
+  elsewhere together with its documents (a project folder holding both), it follows the
+  documents at the same place relative to it (`relocated`): the first sync finds them
+  unchanged (hashed, not re-embedded) and records the new paths. Only roots inside the folder
+  that holds the index follow it, only when the same relative path exists at the new place,
+  and only for a copy (the old index is still there) or a move of the documents too (the
+  old root is gone): an index moved alone keeps following its documents where they are.
 
     plan_scopes(paths, remembered, run_groups) -> (scopes, roots to remember, notes)
+    relocated(manifest, home) -> (manifest with rebased paths, notes)
 """
 
 from __future__ import annotations
@@ -29,6 +37,52 @@ Root = dict[str, Any]  # {"path": real path, "kind": "folder" | "file", "groups"
 
 def inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def relocated(manifest: dict[str, Any], home: str) -> tuple[dict[str, Any], list[str]]:
+    """`manifest` with its remembered roots, file paths and exclusions rebased when the index
+    now lives at `home` (a real path) but was written at `manifest["home"]`: a root inside
+    the old home's parent folder moves to the same relative place under the new home's parent
+    when something exists there and the index was copied (its old home exists) or the root is
+    gone from its old place (moved with the index). A manifest with no home (written before
+    indexes recorded it), or written here, is returned as it is. The "home" key itself is
+    left as written, so the caller can tell that the next write must record the new one."""
+    written = manifest.get("home")
+    if not written or written == home:
+        return manifest, []
+    old_base, new_base = os.path.dirname(written), os.path.dirname(home)
+    # a copy (the index is still at its old home too) or a move of the whole project (the
+    # root is gone from its old place); an index moved alone keeps its roots where they are,
+    # even when a folder of the same name happens to sit beside its new place
+    copied = os.path.lexists(written)
+    moves: dict[str, str] = {}
+    for root in manifest.get("roots", []):
+        path = root["path"]
+        if inside(path, old_base) and path != old_base:
+            moved = os.path.join(new_base, os.path.relpath(path, old_base))
+            there = os.path.lexists(moved)
+            if moved != path and there and (copied or not os.path.lexists(path)):
+                moves[path] = moved
+    if not moves:
+        return manifest, []
+
+    def rebase(path: str) -> str:
+        for old, new in moves.items():
+            if inside(path, old):
+                return new + path[len(old) :]
+        return path
+
+    files = {
+        source: {**entry, "path": rebase(entry["path"])} if entry.get("path") else entry
+        for source, entry in manifest.get("files", {}).items()
+    }
+    roots = [{**root, "path": rebase(root["path"])} for root in manifest.get("roots", [])]
+    excluded = [rebase(path) for path in manifest.get("excluded", [])]
+    notes = [
+        f"this index was written at {written}: it follows {old} at {new}"
+        for old, new in moves.items()
+    ]
+    return {**manifest, "files": files, "roots": roots, "excluded": excluded}, notes
 
 
 def covers(scope: Scope, real_path: str) -> bool:

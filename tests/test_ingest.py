@@ -422,3 +422,81 @@ def test_remove_accepts_the_path_of_an_ingested_file(corpus, tmp_path):
 
     with pytest.raises(UsageError, match="not in index"):  # a path the index never saw
         remove_sources([str(corpus / "leave" / "nope.md")], index)
+
+
+def test_a_same_named_file_of_another_folder_fails_and_keeps_the_indexed_one(tmp_path):
+    """Sources are named relative to their folder: b/faq.md after a/faq.md would take its
+    name, so it is refused, and a/faq.md stays indexed (it was dropped before)."""
+    for name, text in (("a", "Desks are booked a day ahead."), ("b", "Parking is free.")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "faq.md").write_text(f"# FAQ\n\n{text}\n")
+    index = tmp_path / "idx"
+    ingest([tmp_path / "a"], index, FAKE)
+    report = ingest([tmp_path / "b"], index, FAKE)
+    [outcome] = report.outcomes
+    assert outcome.status == "failed" and "already indexed from" in outcome.reason
+    assert str(tmp_path / "a" / "faq.md") in outcome.reason and "kept" in outcome.reason
+    texts = [c.text for c in load_index(index).live_chunks()]
+    assert any("Desks are booked" in t for t in texts)
+    assert not any("Parking" in t for t in texts)
+    # a plain re-sync of both remembered folders still keeps the first one's file
+    ingest([], index, FAKE)
+    assert any("Desks are booked" in c.text for c in load_index(index).live_chunks())
+
+
+def _project(tmp_path: Path, corpus: Path) -> Path:
+    """A project folder holding the documents and the index, ingested once."""
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(corpus, project / "policies")
+    ingest([project / "policies"], project / ".index", FAKE)
+    return project
+
+
+@pytest.mark.parametrize("how", ["copy", "move"])
+def test_a_copied_or_moved_project_syncs_only_what_changed(corpus, tmp_path, how):
+    """Documents and index copied (or moved) together to another absolute path: the index
+    follows the documents at the same place relative to it; nothing fails, nothing is
+    embedded again, access groups and chunk ids stay, and only a changed file is updated."""
+    import shutil
+
+    project = _project(tmp_path, corpus)
+    before = load_index(project / ".index")
+    other = tmp_path / "elsewhere" / "project"
+    other.parent.mkdir()
+    (shutil.copytree if how == "copy" else shutil.move)(project, other)
+    embedder = CountingEmbedder()
+    paths = [other / "policies"] if how == "copy" else []  # a move: the remembered roots
+    report = ingest(paths, other / ".index", FAKE, embedder=embedder)
+    assert report.ok and report.count("unchanged") == 3 and report.count("failed") == 0
+    assert embedder.embedded == [] and any("follows" in note for note in report.notes)
+    after = load_index(other / ".index")
+    assert {c.chunk_id: c.groups for c in after.live_chunks()} == {
+        c.chunk_id: c.groups for c in before.live_chunks()
+    }
+    assert {e["path"] for e in after.files.values()} == {
+        str(other / "policies" / s) for s in ("leave/annual.md", "sick.txt", "salary.md")
+    }
+    (other / "policies" / "sick.txt").write_text("SICK LEAVE\n\nA note after 2 days.\n")
+    report = ingest([], other / ".index", FAKE)
+    assert [(o.source, o.status) for o in report.outcomes if o.status != "unchanged"] == [
+        ("sick.txt", "updated")
+    ]
+    assert len(after.live_chunks()) == len(load_index(other / ".index").live_chunks())
+    if how == "copy":  # the original project's index still follows its own documents
+        report = ingest([], project / ".index", FAKE)
+        assert report.count("unchanged") == 3 and report.written is False
+
+
+def test_an_index_moved_without_its_documents_keeps_their_absolute_paths(corpus, tmp_path):
+    import shutil
+
+    project = _project(tmp_path, corpus)
+    shutil.move(project / ".index", tmp_path / "moved-index")
+    report = ingest([], tmp_path / "moved-index", FAKE)
+    assert report.ok and report.count("unchanged") == 3 and not report.notes
+    files = load_index(tmp_path / "moved-index").files
+    assert {e["path"] for e in files.values()} == {
+        str(project / "policies" / s) for s in ("leave/annual.md", "sick.txt", "salary.md")
+    }
