@@ -342,7 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
-    parser.add_argument("--dry-run", action="store_true", help="build the groups, print, stop")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="build the groups, print them and their hash, stop"
+    )
     args = parser.parse_args(argv)
     import train_reader as tr
 
@@ -358,7 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"cross-encoder: {len(groups)} groups, {sum(len(g.texts) for g in groups)} pairs, "
         f"{sum(sum(g.labels) for g in groups)} positive, {sum(not any(g.labels) for g in groups)} "
-        f"unanswerable; {sources} ({time.time() - began:.0f} s)",
+        f"unanswerable; {sources}; training data sha256 {groups_hash(groups)} "
+        f"({time.time() - began:.0f} s)",
         flush=True,
     )
     if args.dry_run:

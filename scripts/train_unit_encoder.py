@@ -288,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--evaluate", action="store_true", help="first-unit accuracy, handbook")
     parser.add_argument("--eval-train", action="store_true", help="also on the train split")
     parser.add_argument("--model", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="build the groups, print them and their hash, stop"
+    )
     args = parser.parse_args(argv)
     import torch
     import train_cross as tc
@@ -306,9 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"unit encoder: {len(groups)} groups ({sum(not any(g.labels) for g in groups)} "
         f"unanswerable), {sum(len(g.texts) for g in groups)} "
-        f"units, {sum(sum(g.labels) for g in groups)} positive ({time.time() - began:.0f} s)",
+        f"units, {sum(sum(g.labels) for g in groups)} positive; training data sha256 "
+        f"{tc.groups_hash(groups)} ({time.time() - began:.0f} s)",
         flush=True,
     )
+    if args.dry_run:
+        return 0
     tokenize = load_embedder(args.model).token_ids
     encoder = Encoder(base)
     splits = ("validation", "train") if args.eval_train else ("validation",)
