@@ -144,7 +144,7 @@ def build_groups(
     assert not any(e.held_out for e in public if e.source == "squad2")
     public += tr.off_corpus_negatives(public, every=OFF_CORPUS_EVERY)
     hr = [e for e in tr.hr_examples(data) if not e.held_out]
-    hr += tr.cross_corpus_negatives([e for e in hr if e.answerable])
+    hr += tr.cross_corpus_negatives([e for e in hr if e.answerable], data)
     handbook = tr.handbook_examples(data, ("train",))
     assert all(e.split == "train" for e in handbook)
     hr += handbook
@@ -167,6 +167,28 @@ def trained_questions(data: Path) -> list[str]:
     """The questions of the training groups (train_reader keeps the public ones it trains
     stage 2 on apart from them)."""
     return [g.question for g in build_groups(data)]
+
+
+def source_commit(repo: Path = REPO) -> str:
+    """The checkout's commit, with "+dirty" when a tracked file differs from it (the training
+    data also depends on files in the repository: the pairs, selector.json's stage 1 that
+    picks the hard negatives, the reader's unit splitting), or "unknown" without git."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return "unknown"
+    if head.returncode or dirty.returncode:
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def groups_hash(groups: Sequence[Group]) -> str:
@@ -370,6 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "script": "scripts/train_cross.py",
         "script_version": SCRIPT_VERSION,
         "training_data_sha256": groups_hash(groups),
+        "source_commit": source_commit(),
         "base_model": args.model,
     }
     trained = train(groups, base, args.out, metadata, args.epochs)

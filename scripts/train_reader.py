@@ -78,6 +78,7 @@ refit it after its inputs change.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -253,10 +254,40 @@ def sample_by_paragraph(examples: list[Example], n: int, seed: int = 0) -> list[
     return kept
 
 
+# The code whose output an index holds: loaders and chunking (ingest/), embedding, chunk
+# records and BM25 segments (ragkit/index/), text analysis and stopword data (ragkit/text/).
+INDEX_CODE = ("ingest", "ragkit/index", "ragkit/text")
+
+
+@functools.cache
+def index_code_digest(repo: Path = REPO) -> str:
+    """SHA-256 of the files under `INDEX_CODE` in `repo` (relative paths and contents; compiled
+    files aside)."""
+    h = hashlib.sha256()
+    for folder in INDEX_CODE:
+        for path in sorted((repo / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                h.update(path.relative_to(repo).as_posix().encode() + b"\0")
+                h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def index_path(corpus: Path, name: str, repo: Path = REPO) -> Path:
+    """The cached index of `corpus`: .cache/reader/index-<name>-<key>, the key a digest of the
+    corpus folder's resolved path and of the indexing code (`index_code_digest`). A sync
+    re-reads only changed files, so an index built by other loaders or chunking code would
+    keep their chunks of unchanged files: with the code in the key such an index is not
+    reused but built afresh, and an index copied from another checkout (whose own
+    sample_corpus is another folder, which a sync refuses to mix in) is never picked up.
+    Indexes under other keys are left in place (another checkout may be using them)."""
+    key = hashlib.sha256(f"{corpus.resolve()}\0{index_code_digest(repo)}".encode()).hexdigest()[:12]
+    return CACHE / f"index-{name}-{key}"
+
+
 def ingest(corpus: Path, name: str) -> Path:
-    """An index of `corpus` in .cache/reader/index-<name>, synced (`ragkit ingest` embeds only
+    """An index of `corpus` at `index_path(corpus, name)`, synced (`ragkit ingest` embeds only
     what changed: a rerun over an unchanged corpus takes a fraction of a second)."""
-    index = CACHE / f"index-{name}"
+    index = index_path(corpus, name)
     code = "from ragkit.cli import main; raise SystemExit(main())"
     subprocess.run(
         [sys.executable, "-c", code, "ingest", str(corpus), "--index", str(index), "--no-progress"],
@@ -352,8 +383,8 @@ def corpus_root(doc: str) -> str:
 
 def handbook_examples(data: Path, splits: Sequence[str]) -> list[Example]:
     """The pairs of training/reader/handbook_pairs.jsonl in `splits`, each asked end to end
-    (retrieve k=RETRIEVE_K, as `ragkit ask`) of an index of its corpus root (cached in
-    .cache/reader/index-<root>)."""
+    (retrieve k=RETRIEVE_K, as `ragkit ask`) of an index of its corpus root (cached at
+    `index_path`)."""
     from ragkit.assistant import Assistant
 
     if not HANDBOOK_PAIRS.exists():
@@ -387,13 +418,16 @@ def handbook_examples(data: Path, splits: Sequence[str]) -> list[Example]:
     return out
 
 
-def cross_corpus_negatives(answerable: Sequence[Example]) -> list[Example]:
+def cross_corpus_negatives(
+    answerable: Sequence[Example], data: Path | None = None
+) -> list[Example]:
     """Off-topic questions for free: each answerable question asked of the other corpus
     (sample_corpus questions against the contoso PDFs and the reverse)."""
     from ragkit.assistant import Assistant
 
-    sample = Assistant.from_index(CACHE / "index-sample")
-    contoso = Assistant.from_index(CACHE / "index-contoso")
+    data = data or shared_data()
+    sample = Assistant.from_index(ingest(REPO / "sample_corpus", "sample"))
+    contoso = Assistant.from_index(ingest(data / "contoso-hr-pdfs" / "data", "contoso"))
     out = []
     for e in answerable:
         other = sample if e.source == "contoso" else contoso
@@ -1072,7 +1106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     public = training_examples(data)
     hr = hr_examples(data)
     hr_train = [e for e in hr if not e.held_out]
-    hr_train += cross_corpus_negatives([e for e in hr_train if e.answerable])
+    hr_train += cross_corpus_negatives([e for e in hr_train if e.answerable], data)
     handbook = handbook_examples(data, ("train", "validation"))
     validation = [e for e in handbook if e.split == "validation"]
     hr_train += [e for e in handbook if e.split == "train"]

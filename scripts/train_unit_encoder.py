@@ -305,6 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = resolve_model_path(args.model)
     assert base is not None, f"{args.model} is not a local model folder"
     data = tr.shared_data()
+    commit = tc.source_commit()  # before training writes the artefact into the tree
     groups = build_groups(data)
     print(
         f"unit encoder: {len(groups)} groups ({sum(not any(g.labels) for g in groups)} "
@@ -334,6 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "script": "scripts/train_unit_encoder.py",
         "script_version": SCRIPT_VERSION,
         "training_data_sha256": tc.groups_hash(groups),
+        "source_commit": commit,
         "base_model": args.model,
         "groups": str(len(groups)),
         "steps": str(trained["steps"]),
