@@ -126,9 +126,13 @@ def group_of(e: Any, cap: int, rng: random.Random, plausible: list[str]) -> Grou
 
 
 def build_groups(
-    data: Path, public_units: int = PUBLIC_UNITS, hr_units: int = HR_UNITS
+    data: Path,
+    public_units: int = PUBLIC_UNITS,
+    hr_units: int = HR_UNITS,
+    hr_repeat: int = HR_REPEAT,
 ) -> list[Group]:
-    """The training groups (see the module docstring), in a fixed order."""
+    """The training groups (see the module docstring), in a fixed order; each HR-style group
+    `hr_repeat` times."""
     import train_reader as tr
 
     saved = tr.SQUAD_QUESTIONS, tr.XQUAD_QUESTIONS, tr.FAQUAD_QUESTIONS
@@ -159,7 +163,7 @@ def build_groups(
     for e in hr:
         g = group_of(e, hr_units, rng, [])
         if g is not None:
-            groups.extend([g] * HR_REPEAT)
+            groups.extend([g] * hr_repeat)
     return groups
 
 

@@ -60,17 +60,20 @@ UNANSWERABLE_EVERY = 3  # public unanswerable groups kept: one in this many
 HR_STYLE = frozenset({"hr_pairs", "sample_eval", "contoso", "handbook", "cross"})
 PUBLIC_UNITS = 8
 HR_UNITS = 12
+# an HR-style group once an epoch (train_cross shows each twice): with the handbook train split
+# at 418 English pairs (from 163) twice would take the training past its 30-minute budget
+HR_REPEAT = 1
 TRAIN_TOKENS = 128  # training truncates a unit here (run time: the model's 256)
 SEED = 0
 CHUNK = 16  # units encoded together (similar lengths)
 
 
 def build_groups(data: Path, public_units: int = PUBLIC_UNITS, hr_units: int = HR_UNITS) -> list:
-    """train_cross's groups with this script's caps (answerable ones, and with
+    """train_cross's groups with this script's caps and HR_REPEAT (answerable ones, and with
     NULL_SIMILARITY some unanswerable ones)."""
     import train_cross as tc
 
-    groups = tc.build_groups(data, public_units, hr_units)
+    groups = tc.build_groups(data, public_units, hr_units, HR_REPEAT)
     # unanswerable groups teach "no unit answers" against the null similarity: every HR-style
     # one (near misses over our kind of documents) and every UNANSWERABLE_EVERY-th public one
     public_unanswerable = 0
@@ -338,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "source_commit": commit,
         "base_model": args.model,
         "groups": str(len(groups)),
+        "hr_repeat": str(HR_REPEAT),
         "steps": str(trained["steps"]),
         "temperature": str(TEMPERATURE),
         "learning_rate": str(LEARNING_RATE),
