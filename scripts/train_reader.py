@@ -254,18 +254,21 @@ def sample_by_paragraph(examples: list[Example], n: int, seed: int = 0) -> list[
     return kept
 
 
-# The code whose output an index holds: loaders and chunking (ingest/), embedding, chunk
-# records and BM25 segments (ragkit/index/), text analysis and stopword data (ragkit/text/).
-INDEX_CODE = ("ingest", "ragkit/index", "ragkit/text")
+# The code whose output an index holds: loaders and chunking (ingest/), front matter and
+# JSON parsing (ragkit/strict.py), embedding, chunk records and BM25 segments (ragkit/index/),
+# text analysis and stopword data (ragkit/text/). Library versions (pypdf, markdown-it-py...)
+# are not in the key.
+INDEX_CODE = ("ingest", "ragkit/strict.py", "ragkit/index", "ragkit/text")
 
 
 @functools.cache
 def index_code_digest(repo: Path = REPO) -> str:
-    """SHA-256 of the files under `INDEX_CODE` in `repo` (relative paths and contents; compiled
+    """SHA-256 of the files of `INDEX_CODE` in `repo` (relative paths and contents; compiled
     files aside)."""
     h = hashlib.sha256()
-    for folder in INDEX_CODE:
-        for path in sorted((repo / folder).rglob("*")):
+    for name in INDEX_CODE:
+        top = repo / name
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 h.update(path.relative_to(repo).as_posix().encode() + b"\0")
                 h.update(hashlib.sha256(path.read_bytes()).digest())

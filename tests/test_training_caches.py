@@ -21,6 +21,7 @@ def _checkout(root: Path) -> Path:
         "ingest/chunking.py": "CHUNK = 256\n",
         "ingest/loaders/pdf.py": "HEADINGS = True\n",
         "ragkit/index/embedding.py": "MODEL = 'minilm'\n",
+        "ragkit/strict.py": "DUPLICATES = False\n",
         "ragkit/text/stopwords/en.txt": "the\n",
         "ragkit/reader/compose.py": "# not indexing code\n",
         "sample_corpus/leave.md": "# Leave\n25 days.\n",
@@ -49,7 +50,7 @@ def test_an_index_is_rebuilt_when_the_indexing_code_changes(tmp_path):
     (repo / "ingest" / "__pycache__" / "chunking.cpython-311.pyc").write_bytes(b"\0")
     (repo / "ragkit" / "reader" / "compose.py").write_text("# changed\n")
     assert _key(repo, corpus) == before
-    # a loader, the embedding code or the stopword data changed: another index
+    # a loader, the embedding or front-matter code or the stopword data changed: another index
     for rel in (
         "ingest/loaders/pdf.py",
         "ragkit/index/embedding.py",
