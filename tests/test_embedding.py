@@ -398,3 +398,20 @@ def test_a_question_embedded_twice_runs_the_model_once(monkeypatch):
     with cache_view(frozenset({"managers"})):  # another asker's view shares nothing
         embedder.embed(["How many days of leave?"])
     assert calls[-1] == ["How many days of leave?"]
+
+
+def test_unpadded_batches_skip_the_padding_buffers_and_match_padded_ones(tmp_path, monkeypatch):
+    """One text, or texts of one length, need no scatter into a zeroed (B*T, 3H) buffer and no
+    gather back (the warm reader's single-text calls): same vectors as inside a padded batch."""
+    spec = BertSpec.from_folder(tiny_bert(tmp_path / "tiny"))
+    rows = SentenceTransformerEmbedder(str(spec.folder)).token_ids(TEXTS)
+    short, long = min(rows, key=len), max(rows, key=len)
+    encoder = BertEncoder(spec, NumpyOps())
+    padded = encode_batched(encoder, [short, long], max_batch=8)  # (2, H), short one padded
+    zeros = []
+    monkeypatch.setattr(NumpyOps, "zeros", lambda self, *a, **k: zeros.append(a) or 1 / 0)
+    alone = encode_batched(encoder, [short], max_batch=8)
+    twice = encode_batched(encoder, [long, long], max_batch=8)
+    assert zeros == []
+    np.testing.assert_allclose(alone[0], padded[0], atol=1e-5)
+    np.testing.assert_allclose(twice, padded[[1, 1]], atol=1e-5)

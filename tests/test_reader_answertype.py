@@ -121,3 +121,13 @@ def test_the_shipped_support_is_lower_when_the_chosen_unit_lacks_the_asked_numbe
         selector.support([0.6, 0.2], 0.6, 0.6, where, hits, 0, [], "Locker 12 is in the basement."),
         abs=0.02,
     )
+
+
+def test_stems_are_memoised_and_unchanged():
+    """A warm answer stems the same words many times (features.stem, cached)."""
+    from ragkit.reader.features import has_digit
+
+    stem.cache_clear()
+    words = ["leaves", "dias", "class", "2025s", "pays", "a1b", "leaves"]
+    assert [stem(w) for w in words] == ["leave", "dia", "class", "2025s", "pay", "a1b", "leave"]
+    assert stem.cache_info().hits == 1 and has_digit("a1b") and not has_digit("abc")

@@ -352,13 +352,21 @@ class BertEncoder:
         else:
             x += self.token_types[ops.asarray(types.reshape(-1)[real])]
         x = ops.layer_norm(x, *self.norm, spec.eps)
+        # no padding (one text, or texts of one length): the packed rows ARE the (B*T) layout,
+        # so the scatter into a zeroed buffer and the gather back are skipped (same values)
+        padded = len(real) != batch * length
         for block in self.blocks:
-            qkv = ops.zeros(batch * length, 3 * spec.hidden, like=x)  # (B*T, 3H), padded
-            qkv[rows] = ops.linear(x, *block["qkv"])
+            if padded:
+                qkv = ops.zeros(batch * length, 3 * spec.hidden, like=x)  # (B*T, 3H), padded
+                qkv[rows] = ops.linear(x, *block["qkv"])
+            else:
+                qkv = ops.linear(x, *block["qkv"])  # (N, 3H) = (B*T, 3H)
             qkv = qkv.reshape(batch, length, 3, heads, d)
             q, k, v = (qkv[:, :, i].swapaxes(1, 2) for i in range(3))  # (B, heads, T, d) each
             context = ops.attention(q, k, v, keep).swapaxes(1, 2)  # (B, T, heads, d)
-            context = context.reshape(batch * length, spec.hidden)[rows]  # (N, H), packed
+            context = context.reshape(batch * length, spec.hidden)  # (B*T, H)
+            if padded:
+                context = context[rows]  # (N, H), packed
             # In place where the left operand is a fresh temporary: fewer large allocations.
             update = ops.linear(context, *block["o"])
             update += x
