@@ -126,6 +126,19 @@ def continues_lead(text: str, units: Sequence[Unit], position: int) -> bool:
     )
 
 
+def key_value_run(text: str, units: Sequence[Unit], position: int) -> bool:
+    """Whether the list item `units[position]` belongs to a run of items of which one at
+    least has the "key: value" shape ("wedding leave: 2 days"): separate facts, one per
+    item, so one item answers a question about one of them."""
+    if not 0 <= position < len(units) or units[position].kind != "item":
+        return False
+    first = position
+    while first > 0 and units[first - 1].kind == "item":
+        first -= 1
+    run = run_of_items(units, first)
+    return any(_KEY_VALUE.match(_body(text, u).rstrip("*_ ")) for u in run)
+
+
 def _body(text: str, unit: Unit) -> str:
     return text[unit.start : unit.end].lstrip("*_ ")
 
