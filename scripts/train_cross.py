@@ -240,6 +240,18 @@ def lora_model(base: Path, r: int, alpha: int, dropout: float) -> Any:
     return get_peft_model(model, config)
 
 
+def optimise(loss: Any, optimiser: Any, schedule: Any, running: float, step: int) -> float:
+    """One optimiser step on `loss` (a scalar torch tensor) and the loss's running average
+    (exponential, 0.98) that the training logs print; step 0 starts the average at its value.
+    Shared by this script and train_unit_encoder.py."""
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+    optimiser.zero_grad()
+    value = float(loss.detach())
+    return 0.98 * running + 0.02 * value if step else value
+
+
 def train(
     groups: Sequence[Group], base: Path, out: Path, metadata: dict[str, str], epochs: int = EPOCHS
 ) -> dict[str, Any]:
@@ -297,12 +309,7 @@ def train(
             listwise.append(every - good)
         binary = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
         loss = torch.stack(listwise).mean() + BINARY_WEIGHT * binary
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        optimiser.zero_grad()
-        value = float(loss.detach())
-        running = 0.98 * running + 0.02 * value if step else value
+        running = optimise(loss, optimiser, schedule, running, step)
         if step % 50 == 0 or step + 1 == len(batches):
             print(
                 f"  cross-encoder step {step + 1}/{len(batches)} loss {running:.3f} "

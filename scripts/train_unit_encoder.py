@@ -177,6 +177,7 @@ def train(
     report: Any = None,
 ) -> dict[str, Any]:
     import torch
+    import train_cross
 
     began = time.time()
     model = encoder.model
@@ -242,12 +243,7 @@ def train(
                 zb = torch.cat([zb, null])
             losses.append(torch.logsumexp(zb, 0) - good)
         loss = torch.stack(losses).mean()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        optimiser.zero_grad()
-        value = float(loss.detach())
-        running = 0.98 * running + 0.02 * value if step else value
+        running = train_cross.optimise(loss, optimiser, schedule, running, step)
         if step % 25 == 0 or step + 1 == len(batches):
             print(
                 f"  unit encoder step {step + 1}/{len(batches)} loss {running:.3f} "
