@@ -66,6 +66,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help="chunk size in model tokens (default: the index's; 256 for a new index)",
     )
+    parser.add_argument(
+        "--re-extract",
+        action="store_true",
+        help="read every file again even when unchanged (after upgrading pypdf, trafilatura or "
+        "Tesseract); only chunk texts that come out different are embedded",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
@@ -96,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         chunking=None if args.chunk_tokens is None else ChunkSettings(args.chunk_tokens),
         max_file_mb=args.max_file_mb,
         dry_run=args.dry_run,
+        reextract=args.re_extract,
         progress=not args.no_progress and not args.json,
     )
     report = ingest(args.paths, index_dir(args), options)
@@ -129,7 +136,8 @@ def print_ingest_report(report: IngestReport) -> None:
         for status in ("added", "updated", "removed"):
             for outcome in report.outcomes:
                 if outcome.status == status:
-                    print(f"  {status[0].upper()} {outcome.source}")
+                    why = f"  ({outcome.reason})" if outcome.reason else ""
+                    print(f"  {status[0].upper()} {outcome.source}{why}")
     warned = [o for o in report.outcomes if o.warnings]
     if warned:  # non-fatal, but a page left out must not pass silently
         print("warnings:")

@@ -8,7 +8,11 @@ the one recorded when it was last read, and hashes only files whose stamp differ
 changed. A stored vector is reused when the
 exact text that was embedded (context line + text) is unchanged, so renaming a title or a
 heading re-embeds the chunks under it. When nothing changed, no model is loaded and nothing
-is written. A change of embedding model or chunk settings makes the stored vectors
+is written. The index records per file the loader version that extracted it
+(`ingest.loaders.LOADER_VERSIONS`): an unchanged file whose loader changed since (or with no
+record: an index from an older ragkit) is re-extracted and re-chunked, reusing the stored
+vector of every chunk text that came out the same, and the report says why. A change of
+embedding model or chunk settings makes the stored vectors
 meaningless, so the index is rebuilt (from the given paths and every remembered root).
 Settings a run does not give (`IngestOptions.model` or `chunking` left None) are the ones the
 index was built with, so a plain re-sync never rebuilds with defaults; only an explicitly
@@ -43,7 +47,7 @@ import numpy as np
 from ingest import dedup
 from ingest.chunking import ChunkSettings, chunk_document
 from ingest.discover import Candidate, Scope, discover, most_restrictive, read_regular_file
-from ingest.loaders import load_file
+from ingest.loaders import load_file, loader_change, loader_of
 from ingest.roots import covers, plan_scopes, relocated
 from ragkit.errors import ConfigError, LoadError, NothingToIndex, UsageError
 from ragkit.index.embedding import DEFAULT_MODEL, Embedder, load_embedder
@@ -76,6 +80,9 @@ class IngestOptions:
     chunking: ChunkSettings | None = None  # None: the index's chunk size, else ChunkSettings()
     max_file_mb: float = 100.0
     dry_run: bool = False
+    # Read every file of the run again, as if its loader had changed (--re-extract): for a
+    # dependency upgrade that extracts differently, which loader versions do not see.
+    reextract: bool = False
     progress: bool = True
     batch_size: int = 64
 
@@ -330,6 +337,8 @@ class _Plan:
     # source -> stat stamp taken before the file was read (None: changed too recently)
     stamps: dict[str, list[int] | None] = field(default_factory=dict)
     home: str | None = None  # the real path of a local index folder (`ingest.roots.relocated`)
+    # source -> why an unchanged file is re-extracted (its loader changed since it was read)
+    reextract: dict[str, str] = field(default_factory=dict)
 
 
 def _run(
@@ -423,9 +432,17 @@ def _plan(
         seen.add(candidate.source)
         groups = tuple(sorted({*candidate.groups, *candidate.run_groups}))
         same_rules = bool(old) and tuple(old.get("rule_groups", ())) == groups
+        loader = loader_of(candidate.path.suffix)
+        same_loader = (
+            old is not None
+            and loader is not None
+            and old.get("loader") == loader
+            and not options.reextract
+        )
         stamp = _stamp(candidate.path)
         if (
             same_rules
+            and same_loader
             and old is not None
             and stamp is not None
             and old.get("stamp") == stamp
@@ -444,12 +461,17 @@ def _plan(
             continue
         digest = sha256_hex(data)
         plan.stamps[candidate.source] = _settled(stamp)
-        if same_rules and old["hash"] == digest:
+        if same_rules and old["hash"] == digest and same_loader:
             plan.unchanged.append(candidate.source)
             report.outcomes.append(
                 FileOutcome(candidate.source, "unchanged", chunks=len(old["chunk_ids"]))
             )
         else:
+            if same_rules and old["hash"] == digest and loader is not None:
+                why = loader_change(old.get("loader"), loader)
+                if old.get("loader") == loader:
+                    why = "asked for (--re-extract)"
+                plan.reextract[candidate.source] = why
             plan.changed.append((candidate, data, digest, groups))
     # Only files that disappeared from inside the paths of this run are removed.
     plan.removed = sorted(
@@ -459,11 +481,43 @@ def _plan(
     )
     report.outcomes += [FileOutcome(src, "removed") for src in plan.removed if src not in failed]
     plan.unchanged += [s for s in previous if s not in seen and s not in plan.removed]
+    report.notes += _reextract_notes(plan, seen, options.dry_run)
     if options.dry_run:
         for candidate, _, _, _ in plan.changed:
             status: Status = "updated" if candidate.source in previous else "added"
-            report.outcomes.append(FileOutcome(candidate.source, status))
+            why = plan.reextract.get(candidate.source)
+            reason = f"re-extracted: {why}" if why else ""
+            report.outcomes.append(FileOutcome(candidate.source, status, reason))
     return plan
+
+
+def _reextract_notes(plan: _Plan, seen: set[str], dry_run: bool) -> list[str]:
+    """One note per reason files are re-extracted ("3 files re-extracted: the PDF loader
+    changed (version 1 -> 2)"), and one for indexed files outside this run's paths whose
+    loader changed: a sync of their folder re-extracts them."""
+    verb = "would be re-extracted" if dry_run else "re-extracted"
+    counts: dict[str, int] = {}
+    for why in plan.reextract.values():
+        counts[why] = counts.get(why, 0) + 1
+    notes = [f"{_files(n)} {verb}: {why}" for why, n in counts.items()]
+    outside = [
+        source
+        for source in plan.unchanged
+        if source not in seen
+        and (loader := loader_of(Path(source).suffix)) is not None
+        and plan.previous[source].get("loader") != loader
+    ]
+    if outside:
+        were = "was" if len(outside) == 1 else "were"
+        notes.append(
+            f"{_files(len(outside))} outside the paths of this run {were} extracted by an "
+            "older loader version; `ragkit ingest` with no PATH re-extracts them"
+        )
+    return notes
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
 
 
 STAMP_SETTLE_NS = 2_000_000_000  # a file changed this recently is hashed again next time
@@ -554,7 +608,11 @@ def _sync(
         elif entry is not None:
             entry["stamp"] = plan.stamps.get(source)
             status: Status = "updated" if previous is not None else "added"
-            outcome = FileOutcome(source, status, chunks=len(chunks), warnings=outcome.warnings)
+            why = plan.reextract.get(source, "")
+            reason = f"re-extracted: {why}" if why else ""
+            outcome = FileOutcome(
+                source, status, reason, chunks=len(chunks), warnings=outcome.warnings
+            )
             files[source] = entry
             new_chunks[source] = chunks
             if previous is not None and _widens(previous, entry):
@@ -779,6 +837,8 @@ def _load_and_chunk(
         # (GET /v1/documents/{source} serves it while its sha256 still matches).
         "path": os.path.realpath(candidate.path),
         "rule_groups": list(groups),
+        # the loader version that extracted it: a later version re-extracts it (_plan)
+        "loader": loader_of(candidate.path.suffix),
         "groups": sorted({g for c in chunks for g in c.groups}),
         "public": any(not c.groups for c in chunks),
         "chunk_ids": [c.chunk_id for c in chunks],

@@ -7,6 +7,10 @@ keeps the heading path, joins the parts with blank lines, records each block's o
 picks the title, so the offset invariant `text[b.start:b.end] == b.text` holds for every format.
 """
 
+# A change here that alters what a loader extracts from the same bytes bumps the version of
+# every loader whose output it changes (LOADER_VERSIONS in ingest/loaders/__init__.py), or
+# indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,9 @@ based on them) build the heading path; "List ..." styles and numbered paragraphs
 into one list block; a table becomes "cell | cell" lines with its first row as the header.
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["docx"]
+# (ingest/loaders/__init__.py), or indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import re

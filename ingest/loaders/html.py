@@ -16,6 +16,9 @@ become "- item" / "1. item" lines (nested lists indented), and table rows become
 by the Markdown loader for raw HTML blocks, which are content by definition.
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["html"]
+# (ingest/loaders/__init__.py), or indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import re

@@ -8,6 +8,9 @@ costs a few milliseconds per record, most of a large corpus's ingest time). Bad 
 naming their line numbers; a file with no good line is a LoadError.
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["jsonl"]
+# (ingest/loaders/__init__.py), or indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import re

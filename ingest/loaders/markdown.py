@@ -23,6 +23,10 @@ that looks like an access key but is not one (`Access:`, `acces:`, `group:`) or 
 key is a LoadError naming the key: the page is not indexed until it is fixed.
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["markdown"]
+# (and "jsonl" for declared_language) in ingest/loaders/__init__.py, or indexes keep the old
+# extraction of unchanged files.
+
 from __future__ import annotations
 
 import difflib

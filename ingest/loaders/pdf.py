@@ -15,6 +15,9 @@ Every failure is one LoadError line: encrypted without a working password, AES w
 pypdf cannot parse. A page that fails on its own is skipped with a warning.
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["pdf"]
+# (ingest/loaders/__init__.py), or indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import logging

@@ -22,6 +22,9 @@ which is close for proportional Latin fonts and only ever used to ask whether a 
 across a gutter.
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["pdf"]
+# (ingest/loaders/__init__.py), or indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import math

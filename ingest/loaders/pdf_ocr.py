@@ -18,6 +18,9 @@ and paragraphs, so the page reader finds paragraphs as in any page. The confiden
 of the words' confidences (Tesseract's 0-100, given here as 0-1).
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["pdf"]
+# (ingest/loaders/__init__.py), or indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import importlib.util

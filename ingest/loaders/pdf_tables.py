@@ -14,6 +14,9 @@ What counts as a heading and how wrapped lines are joined are the page reader's 
 (`ingest.loaders.pdf`); they are passed in as `is_heading` and `join`.
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["pdf"]
+# (ingest/loaders/__init__.py), or indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,9 @@ Headings are lines underlined with ==== (level 1) or ---- (level 2), or short UP
 "1. ") is a list, and neighbouring list paragraphs are kept as one list block.
 """
 
+# A change that alters what this extracts from the same bytes bumps LOADER_VERSIONS["text"]
+# (ingest/loaders/__init__.py), or indexes keep the old extraction of unchanged files.
+
 from __future__ import annotations
 
 import re
