@@ -467,11 +467,13 @@ def _plan(
                 FileOutcome(candidate.source, "unchanged", chunks=len(old["chunk_ids"]))
             )
         else:
-            if same_rules and old["hash"] == digest and loader is not None:
-                why = loader_change(old.get("loader"), loader)
-                if old.get("loader") == loader:
-                    why = "asked for (--re-extract)"
-                plan.reextract[candidate.source] = why
+            if same_rules and old is not None and old["hash"] == digest and loader is not None:
+                # only the loader (or --re-extract) makes it change: say so
+                recorded = old.get("loader")
+                why = loader_change(recorded, loader)
+                plan.reextract[candidate.source] = (
+                    "asked for (--re-extract)" if recorded == loader else why
+                )
             plan.changed.append((candidate, data, digest, groups))
     # Only files that disappeared from inside the paths of this run are removed.
     plan.removed = sorted(
@@ -485,8 +487,8 @@ def _plan(
     if options.dry_run:
         for candidate, _, _, _ in plan.changed:
             status: Status = "updated" if candidate.source in previous else "added"
-            why = plan.reextract.get(candidate.source)
-            reason = f"re-extracted: {why}" if why else ""
+            cause = plan.reextract.get(candidate.source)
+            reason = f"re-extracted: {cause}" if cause else ""
             report.outcomes.append(FileOutcome(candidate.source, status, reason))
     return plan
 
