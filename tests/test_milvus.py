@@ -81,6 +81,22 @@ def test_ingest_search_groups_and_incremental_sync(tmp_path, spec):
     assert not again.written  # nothing changed: nothing written
 
 
+def test_a_changed_loader_re_extracts_its_files_in_milvus_too(tmp_path, spec, monkeypatch):
+    """The loader record lives in the Milvus manifest as in a local one (ingest.loaders)."""
+    import ingest.loaders as loaders
+
+    corpus = write(tmp_path / "corpus", {**POLICIES, "notes.txt": "PARKING\n\nFree after 6.\n"})
+    ingest([corpus], spec, options())
+    monkeypatch.setitem(loaders.LOADER_VERSIONS, "markdown", 2)
+    report = ingest([corpus], spec, options())
+    assert report.count("updated") == 4 and report.count("unchanged") == 1
+    assert report.notes == ["4 files re-extracted: the Markdown loader changed (version 1 -> 2)"]
+    assert report.written and report.embedded == 0  # the same texts: their vectors are kept
+    assert "salary.md" not in sources(spec, "salary band pay")  # still only for managers
+    assert sources(spec, "salary band pay", frozenset({"managers"}))[0] == "salary.md"
+    assert not ingest([corpus], spec, options()).written
+
+
 def test_a_reader_of_two_copies_under_different_groups_gets_the_text_once(tmp_path, spec):
     corpus = write(tmp_path / "corpus", POLICIES)
     copy = "---\ngroups: [hr]\n---\n" + POLICIES["sick.md"]  # same text, hr only
