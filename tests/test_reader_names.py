@@ -488,3 +488,42 @@ def test_a_greeting_before_the_question_is_answered_end_to_end():
     assert not answer.abstained
     assert "25 days" in answer.text
     assert "Lisbon" in answer.text.splitlines()[-1]
+
+
+def test_an_asked_year_is_judged_on_the_sentence_that_states_the_fact():
+    # the unit's other sentence dates something else in the asked year ("new salaries apply
+    # from 1 April 2025"): the fact ("runs from 3 to 14 March 2024") is dated in the year the
+    # document is about, so the answer is about 2024, not the asked 2025
+    review = chunk(
+        "The salary review window runs from 3 to 14 March 2024. New salaries agreed in the "
+        "window apply from 1 April 2025.",
+        "pay/review.md",
+        ("Pay Review Guide 2024", "Timetable"),
+    )
+    question = "When is the 2025 salary review window?"
+    assert uncovered(question, hits(review)) == []  # a passage does write 2025
+    assert answer_lines(question, review)[-1] == "This answer is about 2024, not 2025."
+    # asked about what the other sentence states, the answer holds the asked year
+    question = "From when do new salaries agreed in the 2025 review window apply?"
+    assert not any("not 2025" in line for line in answer_lines(question, review))
+    # the same in Portuguese, by the same structure
+    revisao = chunk(
+        "A janela de revisão salarial decorre de 3 a 14 de março de 2024. Os novos salários "
+        "acordados na janela aplicam-se a partir de 1 de abril de 2025.",
+        "pay/revisao.md",
+        ("Guia da Revisão Salarial 2024", "Calendário"),
+    )
+    question = "Quando é a janela de revisão salarial de 2025?"
+    assert answer_lines(question, revisao)[-1] == "This answer is about 2024, not 2025."
+
+
+def test_a_year_in_a_sentence_alone_is_a_bound_not_the_period_the_answer_is_about():
+    # 2021 is no year of the heading path: "after May 2021" may well cover 2023
+    plan = chunk(
+        "Staff who joined after May 2021 keep the old pension plan.",
+        "pension.md",
+        ("Employee Handbook 2022", "Pension"),
+    )
+    lines = answer_lines("Do staff who joined in 2023 keep the old pension plan?", plan)
+    assert not any("not 2023" in line for line in lines)
+    assert siblings("2023", "Staff who joined after May 2021 keep the old plan.") == []

@@ -301,7 +301,13 @@ class ExtractiveGenerator:
         if names_said:  # the fact first, then which part of the question it does not cover
             pieces.extend(
                 coverage_lines(
-                    [*names, *stated], [*missing, *stated_missing], hits, ranked, chosen, metadata
+                    [*names, *stated],
+                    [*missing, *stated_missing],
+                    hits,
+                    ranked,
+                    chosen,
+                    metadata,
+                    question,
                 )
             )
         citations = self._citations(chosen, hits)

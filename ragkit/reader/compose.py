@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ragkit.reader.candidates import passages_text, top_passages, unit_text
-from ragkit.reader.coverage import instead, join_names, not_about
+from ragkit.reader.coverage import fact_sentence, instead, join_names, not_about
 from ragkit.reader.faq import faq_question, faq_reply
 from ragkit.reader.lists import (
     INTRO_SENTENCES,
@@ -449,17 +449,25 @@ def coverage_lines(
     ranked: Sequence[Scored],
     chosen: Sequence[Unit],
     metadata: dict[str, Any],
+    question: str = "",
 ) -> list[str]:
     """The lines after an answer that say which asked names it does not cover (recorded in
-    `metadata` too): an asked code or labelled number whose sibling the quoted units (and
-    their headings) hold instead ("The documents cover FY25, not FY26." when no passage
-    mentions FY26, else "This answer is about FY25, not FY26."); names no passage mentions
+    `metadata` too): an asked code, labelled number or year whose sibling the quoted units
+    (and their headings) hold instead ("The documents cover FY25, not FY26." when no passage
+    mentions FY26, else "This answer is about FY25, not FY26."; a year is judged on the
+    headings and the sentence of the quoted units the question's words point at,
+    `coverage.instead`); names no passage mentions
     ("The documents don't mention Singapore."); names the quoted passages lack while another
     passage is about them (`not_about`: "The quoted passage doesn't mention Chicago.")."""
     at = list(dict.fromkeys(u.hit for u in chosen))
     said = "\n".join([*(hits[i].chunk.context for i in at), *(unit_text(u, hits) for u in chosen)])
     headings = "\n".join(hits[i].chunk.context for i in at)
-    swapped = instead(names, said, "\n".join(hits[i].chunk.text for i in at), headings)
+    # the fact: the sentence of the quoted units that the question's words point at (an
+    # asked year is judged on it)
+    quoted = "\n".join(unit_text(u, hits) for u in chosen)
+    fact = fact_sentence(question, quoted) if question else ""
+    passages = "\n".join(hits[i].chunk.text for i in at)
+    swapped = instead(names, said, passages, headings, fact)
     lines = []
     for name, values in swapped:
         where = "The documents cover" if name in missing else "This answer is about"

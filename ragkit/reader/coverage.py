@@ -39,8 +39,10 @@ from ragkit.reader.names import (
     STRUCTURE,
     YEAR,
     asked_names,
+    function_words,
 )
 from ragkit.text.analyse import WORD
+from ragkit.text.segment import split_sentences
 from ragkit.types import Hit
 
 __all__ = [
@@ -314,18 +316,72 @@ def not_about(
 
 
 def instead(
-    names: Sequence[str], said: str, passages: str = "", headings: str = ""
+    names: Sequence[str], said: str, passages: str = "", headings: str = "", fact: str = ""
 ) -> list[tuple[str, list[str]]]:
-    """(asked value, the values of its shape the answer covers instead) for each asked code
-    or labelled number that `said` (the answer's units and their headings) does not mention
-    while it holds a sibling (`siblings`; `passages`: the quoted passages' text, `headings`:
-    their titles and heading paths): "FY26" over a row for "FY25" -> ("FY26", ["FY25"])."""
+    """(asked value, the values of its shape the answer covers instead) for each asked code,
+    labelled number or year that `said` (the answer's units and their headings) does not
+    mention while it holds a sibling (`siblings`; `passages`: the quoted passages' text,
+    `headings`: their titles and heading paths): "FY26" over a row for "FY25" -> ("FY26",
+    ["FY25"]). An asked year is judged on `fact` (when given: the sentence of the answer
+    that the question points at, `fact_sentence`) and the headings, not on the rest
+    of the answer: "When is the 2026 enrolment window?" answered "The
+    window runs from 3 to 21 November 2025. Changes take effect on 1 January 2026." under
+    "Benefits Guide 2025" is about 2025 (`period_years`), whatever the next sentence dates."""
     held = set(mentioned(names, [said]))
     # a labelled number is held where it is written ("Level 4" does not hold Level 2,
     # though it bounds no enumeration)
     held -= {n for n in held if _is_label(_asked_words(n)) and not _written(n, said)}
-    found = [(n, siblings(n, said, passages, headings)) for n in names if n not in held]
+    if fact:
+        years = [n for n in names if _is_year(n)]
+        held -= set(years) - set(mentioned(years, [f"{headings}\n{fact}"]))
+    found = [
+        (n, _year_siblings(n, fact, headings))
+        if fact and _is_year(n)
+        else (n, siblings(n, said, passages, headings))
+        for n in names
+        if n not in held
+    ]
     return [(n, s) for n, s in found if s]
+
+
+def fact_sentence(question: str, quoted: str) -> str:
+    """The sentence of `quoted` (an answer's units, a line each) that shares most of the
+    question's content words (stems; the first on a tie): where an answer of several
+    sentences states what was asked ("The window runs from 3 to 21 November 2025." before
+    "Changes made in it take effect on 1 January 2026." for "When is the 2026 enrolment
+    window?"). Function words are the Snowball lists' of every language
+    (`ragkit.reader.names`)."""
+    sentences = [
+        line[a:b] for line in quoted.splitlines() for a, b in split_sentences(line) if b > a
+    ]
+    if len(sentences) < 2:
+        return quoted
+    asked = {stem(w) for w in tokens(question) if w not in function_words()}
+    return max(sentences, key=lambda s: len(asked & {stem(w) for w in tokens(s)}))
+
+
+def _is_year(name: str) -> bool:
+    asked = _asked_words(name)
+    return len(asked) == 1 and YEAR.fullmatch(asked[0]) is not None
+
+
+def _year_siblings(asked: str, fact: str, headings: str) -> list[str]:
+    """The years an answer is about instead of the asked one: the nearest heading's
+    (`_section_years`) and the fact's `period_years`, in that order."""
+    years = _section_years(headings, asked) + period_years(fact, headings, asked)
+    return list(dict.fromkeys(years))
+
+
+def period_years(fact: str, headings: str, asked: str) -> list[str]:
+    """The years other than `asked` that `fact` (a unit) states and its heading path names
+    too, at any level: the period its document or section is about ("3 to 21 November 2025"
+    under "Benefits Guide 2025"). Either alone says less: a year in a sentence is often a
+    bound ("after May 2021") that may cover the asked one, and an ancestor heading's year
+    may be an edition ("Employee Handbook 2023 > Annual leave") still in force; a fact dated
+    in its document's year is about that year."""
+    named = {w for path in headings.splitlines() for w in WORD.findall(path) if YEAR.fullmatch(w)}
+    stated = [w for w in WORD.findall(fact) if YEAR.fullmatch(w) and w != asked]
+    return list(dict.fromkeys(w for w in stated if w in named))
 
 
 def join_names(names: Sequence[str], conjunction: str = "or") -> str:

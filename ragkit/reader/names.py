@@ -72,7 +72,7 @@ def _capitals_are_rare(passages: str) -> bool:
 
 
 @cache
-def _function_words() -> frozenset[str]:
+def function_words() -> frozenset[str]:
     """Every word of the Snowball stopword lists ragkit ships (pronouns, determiners,
     auxiliaries and their forms: "i", "my", "the", "eu", "estou", "tengo"), any language."""
     return frozenset().union(*(stopwords(language) for language in languages()))
@@ -94,7 +94,7 @@ def is_request(sentence: str) -> bool:
     if not words or (opening and words[0][:1].isupper()):
         return False
     first = re.split(r"['’]", words[0])[0].lower()
-    return not any(c.isdigit() for c in first) and first not in _function_words()
+    return not any(c.isdigit() for c in first) and first not in function_words()
 
 
 def question_parts(question: str) -> tuple[str, str]:
