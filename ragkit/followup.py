@@ -43,7 +43,13 @@ Rules, tried in order; a question that none applies to is already standalone:
    where "it" often is: "Is it possible ...?") holding an anaphoric pronoun ("that", "it",
    "isso", "eso", ...) gets the previous question's topic written after the pronoun, in
    parentheses, so retrieval and the reader see what "that" is while the question keeps its
-   own form ("Is there ...").
+   own form ("Is there ..."). A pronoun that is an object or a preposition's complement
+   ("How much notice do I need to give for it?", "Can my manager refuse it?", Portuguese
+   "pedi-la", "o pedido dela") is never expletive: a question of up to four content words
+   holding one is rewritten so too. A subject is told by its place (after the auxiliary or
+   question word that opens the question, "Is it possible ...?", or before an auxiliary), a
+   demonstrative counts as an object only at the end of its clause ("apply for that?", not
+   "that rule" or "a form that I need").
 3. **Add a constraint.** A short connective fragment with no anchor in the previous question
    ("And for contractors?") is appended to it: "How many ... get, for contractors?". A
    question of function words only ("Until when?") gets the previous question's topic in
@@ -57,11 +63,14 @@ name and a code for a code, never one for the other. Only the connectives and th
 small per-language tables (English, Portuguese, Spanish, German, French), with the question
 words that open a question; everything else is the alignment. A follow-up is read against the
 previous *standalone* question, so a chain of follow-ups ("And in the UK?", "And France?")
-keeps its subject.
+keeps its subject; a follow-up that was given the topic in parentheses passes that topic on
+("How do I claim travel expenses?", "How long do I have to submit it?", "Which receipts must
+I attach to them?": "them" is still about claiming travel expenses).
 """
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,11 +88,14 @@ CONNECTIVES = {
 }
 ANAPHORS = {
     "english": ("that", "this", "it", "those", "these", "they", "them"),
-    "portuguese": ("isso", "isto", "aquilo", "disso", "nisso", "ele", "ela", "eles", "elas"),
+    "portuguese": (
+        "isso", "isto", "aquilo", "disso", "nisso", "ele", "ela", "eles", "elas",
+        "dele", "dela", "deles", "delas", "nele", "nela", "neles", "nelas",
+    ),
     "spanish": ("eso", "esto", "ello", "aquello", "él", "ella", "ellos", "ellas"),
     "german": ("das", "dies", "es", "dafür", "dazu", "davon"),
     "french": ("cela", "ça", "ceci", "il", "elle", "ils", "elles"),
-}
+}  # fmt: skip
 # Words that open a question ("how", "which", "can", "quantos"), with English's "how" measure
 # words ("how long/many/far"): a fragment opening with one is a question of its own that lacks
 # its topic ("And how far ahead must I ask?"), and they are the head cut off a question to
@@ -123,9 +135,11 @@ AUXILIARIES = {
     ),
     "portuguese": (
         "tem", "têm", "é", "são", "está", "estão", "pode", "podem", "devo", "deve", "há",
+        "posso", "podemos", "tenho", "temos", "devemos", "preciso", "precisamos",
     ),
     "spanish": (
         "tiene", "tienen", "es", "son", "está", "están", "puede", "pueden", "debo", "debe", "hay",
+        "puedo", "podemos", "tengo", "tenemos", "debemos",
     ),
     "german": ("ist", "sind", "hat", "haben", "kann", "können", "muss", "müssen", "darf", "gibt"),
     "french": ("est", "sont", "a", "ont", "peut", "peuvent", "doit", "doivent"),
@@ -142,6 +156,13 @@ DEMONSTRATIVES = {
     "french": ("cela", "ça", "ceci"),
 }
 MAX_REFERENCE_CONTENT = 2  # content words (besides the pronoun) of a question rule 2 rewrites
+# ... and of one whose pronoun is an object or a preposition's complement ("How much notice do
+# I need to give for it?", "Posso dividi-la em blocos?"): never expletive, so it refers back
+# unless the question names its own antecedent, which a question this short rarely has room for
+MAX_OBJECT_REFERENCE_CONTENT = 4
+# Object pronouns written onto their verb after a hyphen (Portuguese "usá-los", "pedi-la",
+# "dividi-lo"); a hyphenated word ending so is one.
+CLITICS = {"portuguese": ("lo", "la", "los", "las", "o", "a", "os", "as")}
 MAX_CONSTRAINT_TOKENS = 4  # words of a fragment rule 3 appends
 MAX_CHARS = 4000  # a rewrite longer than a question may be is dropped (the question stands)
 MAX_TURNS = 8  # earlier questions read: a topic older than that has been replaced
@@ -168,16 +189,24 @@ def standalone(question: str, history: Sequence[str]) -> str:
     (oldest first; each earlier one is itself made standalone first). Returns `question`
     unchanged (stripped) when it needs no rewrite or there is no history."""
     question = question.strip()
-    previous = ""
+    previous = subject = ""
     for earlier in history[-MAX_TURNS:]:
         if earlier.strip() and len(earlier) <= MAX_CHARS:  # a pasted document is no topic
-            previous = rewrite(earlier.strip(), previous) if previous else earlier.strip()
-    return rewrite(question, previous) if previous else question
+            earlier = earlier.strip()
+            made = rewrite(earlier, previous, subject) if previous else earlier
+            # a follow-up given the topic keeps the conversation on it: "How long do I have
+            # to submit it (claim travel expenses)?" is still about claiming travel expenses,
+            # for the next "Which receipts must I attach to them?"
+            subject = _carried_topic(made) if made != earlier else ""
+            previous = made
+    return rewrite(question, previous, subject) if previous else question
 
 
-def rewrite(question: str, previous: str) -> str:
-    """One step: `question` read against the standalone `previous` question."""
+def rewrite(question: str, previous: str, subject: str = "") -> str:
+    """One step: `question` read against the standalone `previous` question; `subject`: the
+    topic `previous` carries when it is itself a follow-up given one (else its `topic`)."""
     language = detect_language(f"{previous} {question}")
+    about = subject or topic(previous, language)
     raw = question.split()
     keys = [_key(t) for t in raw]
     lead = _connective_length(keys, language)
@@ -194,16 +223,16 @@ def rewrite(question: str, previous: str) -> str:
         # must I ask?", "E com quanta antecedência?", "And after that what do I need?"): it
         # keeps its form and gets the previous question's topic
         asked = " ".join(raw[lead:])
-        result = _with_topic(asked[:1].upper() + asked[1:], previous, language)
+        result = _with_topic(asked[:1].upper() + asked[1:], about)
     elif lead or bare_name:
         result = _replace_slot(before, fragment, question)
         if result is None and lead:
             result = _swap_after_function_word(before, fragment, question)
     if result is None:
-        result = _resolve_reference(question, previous, language)
+        result = _resolve_reference(question, about, language)
     if result is None and all(t.kind == "function" for t in fragment):
         # no content word at all ("Until when?", "Por quê?"): it can only mean the last topic
-        result = _with_topic(question, previous, language)
+        result = _with_topic(question, about)
     if result is None and lead and len(fragment) <= MAX_CONSTRAINT_TOKENS:
         added = " ".join(t.text for t in fragment).rstrip(_PUNCTUATION)
         result = f"{previous.rstrip(_PUNCTUATION + ' ')}, {added}{_ending(question)}"
@@ -211,7 +240,7 @@ def rewrite(question: str, previous: str) -> str:
         # a clause of its own after the connective, too long to be a constraint and anchored
         # nowhere ("And if I have to work on one?"): as a question of its own, with the topic
         asked = " ".join(raw[lead:])
-        result = _with_topic(asked[:1].upper() + asked[1:], previous, language)
+        result = _with_topic(asked[:1].upper() + asked[1:], about)
     if result is None or len(result) > MAX_CHARS:
         return question
     return result
@@ -240,6 +269,13 @@ def topic(question: str, language: str) -> str:
     while end > start and _is_function(raw[end - 1], _stopwords(language)):
         end -= 1
     return _bare(" ".join(raw[start:end])) or _bare(question)
+
+
+def _carried_topic(rewritten: str) -> str:
+    """The topic a rewrite wrote into a question in parentheses (`_resolve_reference`,
+    `_with_topic`: the last parenthesis); "" when it wrote none (a slot replaced)."""
+    found = re.findall(r"\(([^()]+)\)", rewritten)
+    return found[-1].strip() if found else ""
 
 
 def detect_language(text: str) -> str:
@@ -381,22 +417,54 @@ def _add(cell: tuple[float, int, int], score: float, evidence: int) -> tuple[flo
 # --- rule 2: resolve a reference ----------------------------------------------------------
 
 
-def _resolve_reference(question: str, previous: str, language: str) -> str | None:
+def _resolve_reference(question: str, context: str, language: str) -> str | None:
     raw = question.split()
     keys = [_key(t) for t in raw]
     anaphors = set(ANAPHORS.get(language, ()))
-    found = [i for i, k in enumerate(keys) if k in anaphors]
+    found = [i for i, k in enumerate(keys) if k in anaphors or _clitic(k, language)]
     heads = set(QUESTION_WORDS.get(language, ())) | anaphors
-    content = [k for k in keys if k and not _is_function(k, _stopwords(language) | heads)]
+    content = [
+        k
+        for k in keys
+        if k and not _is_function(k, _stopwords(language) | heads) and not _clitic(k, language)
+    ]
     demonstrative = any(keys[i] in DEMONSTRATIVES.get(language, ()) for i in found)
-    if not found or len(content) > MAX_REFERENCE_CONTENT + demonstrative:
+    limit = MAX_REFERENCE_CONTENT + demonstrative
+    if any(_is_object(keys, i, language) for i in found):
+        limit = max(limit, MAX_OBJECT_REFERENCE_CONTENT)
+    if not found or len(content) > limit:
         return None
     at = found[-1]  # the last one: "Does it still apply to that?" refers back with "that"
-    context = topic(previous, language)
     word = raw[at]
     core = word.rstrip(_PUNCTUATION)
     raw[at] = f"{core} ({context}){word[len(core) :]}"
     return " ".join(raw)
+
+
+def _clitic(key: str, language: str) -> bool:
+    """An object pronoun written onto its verb ("usá-los": `CLITICS`)."""
+    verb, _, ending = key.rpartition("-")
+    return bool(verb) and ending in CLITICS.get(language, ())
+
+
+def _is_object(keys: Sequence[str], at: int, language: str) -> bool:
+    """Whether the pronoun at `at` is an object or a preposition's complement, which refers
+    back, rather than a subject, which is often expletive ("Is it possible ...?", "How long
+    does it take?"): by its place, with the auxiliaries and question words above. A clitic
+    is one; a subject follows an auxiliary or question word ("Is it", "does it", "Can it"),
+    or precedes an auxiliary ("it is", "that is"); a demonstrative is one only at the end of
+    its clause (before function words only: "apply for that?"), since elsewhere it is a
+    determiner or a conjunction ("that rule", "a form that I need")."""
+    if _clitic(keys[at], language):
+        return True
+    openers = set(AUXILIARIES.get(language, ())) | set(QUESTION_WORDS.get(language, ()))
+    before = _key(keys[at - 1]) if at else ""
+    after = [k for k in keys[at + 1 :] if k]
+    if not before or before in openers or (after and after[0] in AUXILIARIES.get(language, ())):
+        return False
+    if keys[at] in DEMONSTRATIVES.get(language, ()):
+        return all(_is_function(k, _stopwords(language)) for k in after)
+    return True
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -412,11 +480,11 @@ def _connective_length(keys: Sequence[str], language: str) -> int:
     return best
 
 
-def _with_topic(question: str, previous: str, language: str) -> str:
+def _with_topic(question: str, about: str) -> str:
     """ "Until when (carry over unused leave)?": the previous question's topic in parentheses
     before the question's ending, so retrieval and the reader see what it is about while the
     question keeps its own form (and so the kind of answer it asks for)."""
-    return f"{_bare(question)} ({topic(previous, language)}){_ending(question)}"
+    return f"{_bare(question)} ({about}){_ending(question)}"
 
 
 def _is_question_word(word: str, language: str) -> bool:
