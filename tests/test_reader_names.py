@@ -527,3 +527,48 @@ def test_a_year_in_a_sentence_alone_is_a_bound_not_the_period_the_answer_is_abou
     lines = answer_lines("Do staff who joined in 2023 keep the old pension plan?", plan)
     assert not any("not 2023" in line for line in lines)
     assert siblings("2023", "Staff who joined after May 2021 keep the old plan.") == []
+
+
+CLOSURE = chunk(
+    "The offices close for the holidays on 24, 25 and 26 December. They reopen on Friday 2 "
+    "January. The benefits enrolment window runs from 3 to 21 November.",
+    "leave/closure.md",
+    ("Year-end closure",),
+)
+FECHO = chunk(
+    "Os escritórios fecham a 24, 25 e 26 de dezembro e reabrem a 2 de janeiro. A janela de "
+    "inscrição nos benefícios decorre de 3 a 21 de novembro.",
+    "ferias/fecho.md",
+    ("Fecho de fim de ano",),
+)
+
+
+def test_a_day_first_date_is_asked_as_a_month_first_one_is():
+    # "27 December" and "27 de dezembro" are dates, as "December 27" is a labelled number; a
+    # weekday before the day labels nothing; a bare number stays the asker's case
+    assert asked_names("Is the office closed on 27 December?") == ["27 December"]
+    assert asked_names("O escritório fecha a 27 de dezembro?") == ["27 de dezembro"]
+    assert asked_names("Is the office open on Friday 2 January 2026?") == ["2 January", "2026"]
+    assert asked_names("Do I get 2 days off?") == []
+
+
+def test_an_asked_date_a_list_of_days_leaves_out_is_not_covered():
+    # the days of a month a passage lists ("24, 25 and 26 December", "24, 25 e 26 de
+    # dezembro") leave the 27th out; a range's ends ("from 3 to 21 November") bound the days
+    # between them; a month written in any of the calendar languages is the same month
+    for passage in (CLOSURE, FECHO):
+        assert uncovered("Is the office closed on 27 December?", hits(passage)) == ["27 December"]
+        assert uncovered("O escritório fecha a 27 de dezembro?", hits(passage)) == [
+            "27 de dezembro"
+        ]
+        assert uncovered("Is the office closed on 25 December?", hits(passage)) == []
+        assert uncovered("Can I enrol on 10 November?", hits(passage)) == []
+        # one day of January is no list: it may bound the asked one
+        assert uncovered("Is the office closed on 1 January?", hits(passage)) == []
+    # a month no passage names is not covered, unless a passage writes dates in digits
+    assert uncovered("Is the office closed on 9 June?", hits(CLOSURE)) == ["9 June"]
+    digits = chunk("Closure days are listed in the table: 09/06/2026 and 10/06/2026.", "c.md")
+    assert uncovered("Is the office closed on 9 June?", hits(digits)) == []
+    assert answer_lines("Is the office closed on 27 December?", CLOSURE)[-1] == (
+        "The documents don't mention 27 December."
+    )

@@ -34,6 +34,8 @@ from ragkit.reader.candidates import passages_text
 from ragkit.reader.features import name_words, stem, tokens
 from ragkit.reader.names import (
     CLAUSE_END,
+    CONNECTOR_CHARS,
+    DAY_DIGITS,
     MAX_CAPITALISED_SHARE,
     MAX_NAME_RUN_SHARE,
     STRUCTURE,
@@ -42,6 +44,7 @@ from ragkit.reader.names import (
     function_words,
 )
 from ragkit.text.analyse import WORD
+from ragkit.text.calendar_words import month_number
 from ragkit.text.segment import split_sentences
 from ragkit.types import Hit
 
@@ -59,6 +62,8 @@ __all__ = [
 ]
 
 _APOSTROPHE = re.compile(r"['’]")
+# a date written in digits only ("27/12/2025", "2025-12-27")
+_DIGIT_DATE = re.compile(r"(?<!\d)\d{1,4}[/-]\d{1,2}[/-]\d{1,4}(?!\d)")
 # a connecting word between the capitalised words an abbreviation spells ("District of
 # Columbia", "Ministério da Saúde"): short and lower case, by shape, in any language
 _CONNECTOR = 3
@@ -213,6 +218,8 @@ def mentioned(names: Sequence[str], texts: Sequence[str]) -> list[str]:
 
 def _held(name: str, passages: Sequence[_Passage]) -> bool:
     asked = _asked_words(name)
+    if _is_date(asked):
+        return _date_held(int(asked[0]), month_number(asked[-1]) or 0, passages)
     if not _is_label(asked):
         return any(p.holds(name) for p in passages)
     # a labelled number ("Level 2") is mentioned where it is written, or where its label is
@@ -223,6 +230,61 @@ def _held(name: str, passages: Sequence[_Passage]) -> bool:
     return bool(found) and (
         asked[1] in values or not _left_out(int(asked[1]), {int(v) for v in values})
     )
+
+
+def _is_date(asked: Sequence[str]) -> bool:
+    """A day-first date's words ("27 december", "27 de dezembro": `names.day_first_date`)."""
+    return len(asked) in (2, 3) and asked[0].isdigit() and month_number(asked[-1]) is not None
+
+
+def _is_day(word: str) -> bool:
+    return word.isdigit() and len(word) <= DAY_DIGITS and 1 <= int(word) <= 31
+
+
+def _is_connector(word: str) -> bool:
+    return word.isalpha() and word.islower() and len(word) <= CONNECTOR_CHARS
+
+
+def _days(words: Sequence[str], month: int) -> set[int]:
+    """The day numbers written beside the month numbered `month` in `words` (as `WORD`
+    splits them, without commas), in any of the calendar languages: after it ("December
+    27"), or before it with at most one short lower-case connecting word ("27 December", "27
+    de dezembro"), and every day of a list ending so ("24, 25 and 26 December", "24, 25 e 26
+    de dezembro")."""
+    days: set[int] = set()
+    for i, word in enumerate(words):
+        if month_number(word) != month:
+            continue
+        if i + 1 < len(words) and _is_day(words[i + 1]):
+            days.add(int(words[i + 1]))
+        j = i - 1
+        if j >= 1 and _is_connector(words[j]) and _is_day(words[j - 1]):
+            j -= 1
+        while j >= 0 and _is_day(words[j]):
+            days.add(int(words[j]))
+            j -= 1
+            if j >= 1 and _is_connector(words[j]) and _is_day(words[j - 1]):
+                j -= 1
+    return days
+
+
+def _date_held(day: int, month: int, passages: Sequence[_Passage]) -> bool:
+    """Whether the passages cover an asked date: they write that day beside its month, or
+    days of that month that bound it rather than enumerate around it (`_left_out`: "24, 25
+    and 26 December" leave out 27 December; "1 and 31 December" may bound it), or dates in
+    digits only (the month is then unknown). A month no passage names, in a passage without
+    dates in digits, is not covered."""
+    days: set[int] = set()
+    named = False
+    for passage in passages:
+        words = WORD.findall(passage.text)
+        named = named or any(month_number(w) == month for w in words)
+        days |= _days(words, month)
+    if day in days:
+        return True
+    if not named:
+        return any(_DIGIT_DATE.search(p.text) for p in passages)
+    return not _left_out(day, days)
 
 
 def uncovered(question: str, hits: Sequence[Hit], names: Sequence[str] | None = None) -> list[str]:

@@ -10,7 +10,7 @@ import re
 from functools import cache
 
 from ragkit.text.analyse import WORD, languages, stopwords
-from ragkit.text.calendar_words import is_calendar_name
+from ragkit.text.calendar_words import is_calendar_name, month_number
 from ragkit.text.segment import CLOSING, QUESTION_MARKS, split_sentences
 
 # A capital after these starts a sentence or clause, not a name ("...to that, How long...");
@@ -44,6 +44,24 @@ MAX_PASSAGE_CAPITALS = 0.2
 # VAT number?" names its acronyms)
 TITLE_CASE_SHARE = 0.5
 MIN_PASSAGE_WORDS = 40
+# a day number is at most this long ("27"), and a word between it and its month ("27 de
+# dezembro", "27 of December") at most CONNECTOR_CHARS lower-case letters
+DAY_DIGITS, CONNECTOR_CHARS = 2, 3
+
+
+def day_first_date(words: list[str], at: int) -> int:
+    """How many words from `at` form a day-first date ("27 December", "27 de dezembro": a
+    day number, at most one short lower-case connecting word, a month name from CLDR,
+    `month_number`); 0 when they form none."""
+    day = words[at]
+    if not (day.isdigit() and len(day) <= DAY_DIGITS and 1 <= int(day) <= 31):
+        return 0
+    if at + 1 < len(words) and month_number(words[at + 1]):
+        return 2
+    after = words[at + 1 : at + 3]
+    if len(after) == 2 and after[0].islower() and len(after[0]) <= CONNECTOR_CHARS:
+        return 3 if month_number(after[1]) else 0
+    return 0
 
 
 def _has_lower_ending(word: str) -> bool:
@@ -169,8 +187,21 @@ def question_names(question: str, passages: str = "") -> list[str]:
         raw = WORD.findall(clause)
         later += max(0, len(raw) - 1)
         run: list[str] = []
+        skip = 0
         for n, word in enumerate(raw):
             position += 1
+            if skip:  # the rest of a day-first date
+                skip -= 1
+                continue
+            if date := day_first_date(raw, n):
+                # "27 December", "27 de dezembro": a date, as "December 27" is a labelled
+                # number ("Friday 27 December": the weekday is no label of the day)
+                if run:
+                    runs.append((position - len(run), " ".join(run)))
+                    run = []
+                coded.append((position, " ".join(raw[n : n + date])))
+                skip = date - 1
+                continue
             if any(c.isdigit() for c in word):
                 label = run[-1] if run and word.isdigit() and not YEAR.fullmatch(word) else None
                 if label is not None:  # "Level 2": the label and its number are one name

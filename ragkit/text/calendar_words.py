@@ -81,6 +81,29 @@ def abbreviations() -> frozenset[str]:
     return _forms(_names("abbreviated")) - calendar_words()
 
 
+@lru_cache(maxsize=1)
+def _month_numbers() -> dict[str, int]:
+    """Lower-cased full ("wide") month name of any of CALENDAR_LOCALES -> its number (1-12):
+    "december", "dezembro", "dezember" -> 12."""
+    from babel import Locale
+
+    found: dict[str, int] = {}
+    for code in CALENDAR_LOCALES:
+        months = Locale.parse(code).months
+        for context in months:
+            for number, name in months[context].get("wide", {}).items():
+                if " " not in _clean(name):
+                    found[_clean(name).lower()] = int(number)
+    return found
+
+
+def month_number(word: str) -> int | None:
+    """The month a full month name stands for, in any of CALENDAR_LOCALES ("December",
+    "dezembro" -> 12), or None: what a day number is written beside in a date ("27
+    December", "27 de dezembro", "December 27"). Case does not matter."""
+    return _month_numbers().get(word.lower())
+
+
 def is_calendar_name(name: str, text: str = "") -> bool:
     """Whether every word of `name` (a run of capitalised words as a question writes it,
     "Monday", "Easter Monday") is a calendar word: "Monday" is, "Easter Monday" is not; an
