@@ -45,11 +45,11 @@ Rules, tried in order; a question that none applies to is already standalone:
    parentheses, so retrieval and the reader see what "that" is while the question keeps its
    own form ("Is there ..."). A pronoun that is an object or a preposition's complement
    ("How much notice do I need to give for it?", "Can my manager refuse it?", Portuguese
-   "pedi-la", "o pedido dela") is never expletive: a question of up to four content words
-   holding one is rewritten so too. A subject is told by its place (after the auxiliary or
-   question word that opens the question, "Is it possible ...?", or before an auxiliary), a
-   demonstrative counts as an object only at the end of its clause ("apply for that?", not
-   "that rule" or "a form that I need").
+   "pedi-la", "o pedido dela") is never expletive: a one-clause question of up to three
+   content words holding one is rewritten so too. A subject is told by its place (after the
+   auxiliary or question word that opens the question, "Is it possible ...?", or before an
+   auxiliary), a demonstrative counts as an object only at the end of its clause ("apply for
+   that?", not "that rule" or "a form that I need").
 3. **Add a constraint.** A short connective fragment with no anchor in the previous question
    ("And for contractors?") is appended to it: "How many ... get, for contractors?". A
    question of function words only ("Until when?") gets the previous question's topic in
@@ -158,8 +158,10 @@ DEMONSTRATIVES = {
 MAX_REFERENCE_CONTENT = 2  # content words (besides the pronoun) of a question rule 2 rewrites
 # ... and of one whose pronoun is an object or a preposition's complement ("How much notice do
 # I need to give for it?", "Posso dividi-la em blocos?"): never expletive, so it refers back
-# unless the question names its own antecedent, which a question this short rarely has room for
-MAX_OBJECT_REFERENCE_CONTENT = 4
+# unless the question names its own antecedent, which a one-clause question of three content
+# words rarely has room for ("Can I carry over annual leave if I can't use it?" has four; "I
+# got a gift from a client, can I keep it?" two clauses: both stand as asked)
+MAX_OBJECT_REFERENCE_CONTENT = 3
 # Object pronouns written onto their verb after a hyphen (Portuguese "usá-los", "pedi-la",
 # "dividi-lo"); a hyphenated word ending so is one.
 CLITICS = {"portuguese": ("lo", "la", "los", "las", "o", "a", "os", "as")}
@@ -430,7 +432,7 @@ def _resolve_reference(question: str, context: str, language: str) -> str | None
     ]
     demonstrative = any(keys[i] in DEMONSTRATIVES.get(language, ()) for i in found)
     limit = MAX_REFERENCE_CONTENT + demonstrative
-    if any(_is_object(keys, i, language) for i in found):
+    if any(_is_object(raw, i, language) for i in found):
         limit = max(limit, MAX_OBJECT_REFERENCE_CONTENT)
     if not found or len(content) > limit:
         return None
@@ -447,14 +449,19 @@ def _clitic(key: str, language: str) -> bool:
     return bool(verb) and ending in CLITICS.get(language, ())
 
 
-def _is_object(keys: Sequence[str], at: int, language: str) -> bool:
+def _is_object(raw: Sequence[str], at: int, language: str) -> bool:
     """Whether the pronoun at `at` is an object or a preposition's complement, which refers
     back, rather than a subject, which is often expletive ("Is it possible ...?", "How long
     does it take?"): by its place, with the auxiliaries and question words above. A clitic
     is one; a subject follows an auxiliary or question word ("Is it", "does it", "Can it"),
     or precedes an auxiliary ("it is", "that is"); a demonstrative is one only at the end of
     its clause (before function words only: "apply for that?"), since elsewhere it is a
-    determiner or a conjunction ("that rule", "a form that I need")."""
+    determiner or a conjunction ("that rule", "a form that I need"). Only in a question of one
+    clause (no comma, semicolon or colon before the pronoun): an earlier clause may hold the
+    antecedent ("I got a gift from a client, can I keep it?")."""
+    if any(word[-1:] in ",;:" for word in raw[:at]):
+        return False
+    keys = [_key(w) for w in raw]
     if _clitic(keys[at], language):
         return True
     openers = set(AUXILIARIES.get(language, ())) | set(QUESTION_WORDS.get(language, ()))
